@@ -1,0 +1,274 @@
+//! The `vitals` binary: wires the TSDB and the HTTP API together behind a CLI.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
+#[derive(Parser, Debug)]
+#[command(name = "vitals", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the central store: remote-write in, Prometheus HTTP API out.
+    Store(StoreArgs),
+    /// Inspect and maintain a TSDB directory.
+    Tsdb {
+        #[command(subcommand)]
+        command: TsdbCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TsdbCommand {
+    /// Print blocks, series, chunks and sizes of a data directory.
+    Inspect {
+        /// The data directory (as given to --storage.tsdb.path).
+        dir: PathBuf,
+    },
+}
+
+/// Flags of the store (Prometheus' flag names where one exists).
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "data")]
+    path: PathBuf,
+    /// Address to listen on for the HTTP API and remote-write.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// How long to retain samples (e.g. 15d, 7d, 12h). 0 keeps everything.
+    #[arg(long = "storage.tsdb.retention.time", default_value = "15d")]
+    retention_time: String,
+    /// Maximum bytes of storage (e.g. 512MB, 10GB; units are powers of 1024). 0 = no limit.
+    #[arg(long = "storage.tsdb.retention.size", default_value = "0")]
+    retention_size: String,
+    /// How far behind a series' newest sample a sample may still be accepted (e.g. 10m). 0s disables.
+    #[arg(long = "storage.tsdb.out-of-order-time-window", default_value = "0s")]
+    ooo_window: String,
+    /// Span of blocks cut from the head (advanced; for tests).
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", hide = true)]
+    block_duration: String,
+    /// Largest accepted compressed request body in bytes (413 above).
+    #[arg(long = "web.max-request-bytes", default_value_t = 32 << 20)]
+    max_request_bytes: usize,
+    /// Interval between head cuts / compaction / retention runs (advanced; for tests).
+    #[arg(long = "storage.tsdb.maintenance-interval", default_value = "1m", hide = true)]
+    maintenance_interval: String,
+}
+
+impl Default for StoreArgs {
+    fn default() -> Self {
+        StoreArgs::parse_from_defaults()
+    }
+}
+
+impl StoreArgs {
+    fn parse_from_defaults() -> StoreArgs {
+        #[derive(Parser)]
+        struct W {
+            #[command(flatten)]
+            a: StoreArgs,
+        }
+        W::parse_from(["vitals"]).a
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
+            run_store(StoreArgs::default())
+        }
+        Some(Command::Store(args)) => run_store(args),
+        Some(Command::Tsdb { command: TsdbCommand::Inspect { dir } }) => inspect(&dir),
+    }
+}
+
+fn run_store(args: StoreArgs) -> Result<()> {
+    let opts = tsdb::Options {
+        retention_time_ms: parse_duration_ms(&args.retention_time).context("--storage.tsdb.retention.time")?,
+        retention_size_bytes: parse_size(&args.retention_size).context("--storage.tsdb.retention.size")?,
+        block_duration_ms: parse_duration_ms(&args.block_duration).context("--storage.tsdb.min-block-duration")?,
+        out_of_order_window_ms: parse_duration_ms(&args.ooo_window)
+            .context("--storage.tsdb.out-of-order-time-window")?,
+        ..tsdb::Options::default()
+    };
+    let maint_every = Duration::from_millis(
+        parse_duration_ms(&args.maintenance_interval).context("--storage.tsdb.maintenance-interval")?.max(100) as u64,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let path = args.path.clone();
+        let db = tokio::task::spawn_blocking(move || tsdb::Db::open(&path, opts))
+            .await?
+            .with_context(|| format!("opening TSDB in {}", args.path.display()))?;
+        let db = Arc::new(db);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        if !args.listen.ip().is_loopback() {
+            tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
+        }
+        tracing::info!(address = %args.listen, "ready");
+        let api_opts = query::ApiOptions { max_request_bytes: args.max_request_bytes, ..Default::default() };
+        let router = query::router(db.clone(), api_opts);
+        let bg = tokio::spawn(background(db.clone(), maint_every));
+        query::serve(listener, router, shutdown_signal()).await?;
+        bg.abort();
+        tracing::info!("shutting down: syncing the WAL");
+        let db2 = db.clone();
+        tokio::task::spawn_blocking(move || db2.sync()).await??;
+        Ok(())
+    })
+}
+
+/// Periodic WAL fsync and maintenance (head cuts, compaction, retention).
+async fn background(db: Arc<tsdb::Db>, maint_every: Duration) {
+    let mut sync_tick = tokio::time::interval(Duration::from_secs(10));
+    let mut maint_tick = tokio::time::interval(maint_every);
+    loop {
+        tokio::select! {
+            _ = sync_tick.tick() => {
+                let db = db.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
+                    tracing::error!(error = %e, "WAL sync failed");
+                }
+            }
+            _ = maint_tick.tick() => {
+                let db = db.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.maintenance()).await {
+                    tracing::error!(error = %e, "TSDB maintenance failed");
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn inspect(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let db = tsdb::Db::open(dir, tsdb::Options { retention_time_ms: 0, ..Default::default() })
+        .with_context(|| format!("opening {}", dir.display()))?;
+    let hs = db.head_stats();
+    println!("{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}", "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "CHUNKS", "SAMPLES", "BYTES", "LEVEL");
+    let (mut samples, mut bytes) = (0u64, 0u64);
+    for b in db.blocks() {
+        let m = b.meta();
+        samples += m.num_samples;
+        bytes += b.size_bytes();
+        println!("{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}", m.ulid, m.min_time, m.max_time, m.num_series, m.num_chunks, m.num_samples, b.size_bytes(), m.level);
+    }
+    println!(
+        "head: series {} chunks {} min_time {} max_time {}",
+        hs.num_series,
+        hs.num_chunks,
+        if hs.min_time == i64::MAX { "-".to_string() } else { hs.min_time.to_string() },
+        if hs.max_time == i64::MIN { "-".to_string() } else { hs.max_time.to_string() }
+    );
+    let total = db.storage_bytes();
+    println!("blocks: {} samples in {} bytes ({:.3} bytes/sample); storage total {} bytes", samples, bytes, if samples > 0 { bytes as f64 / samples as f64 } else { 0.0 }, total);
+    Ok(())
+}
+
+/// Parses a Prometheus duration (`1y2w3d4h5m6s7ms`, or `0`) into milliseconds.
+fn parse_duration_ms(s: &str) -> Result<i64> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut total: i64 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        bail!("empty duration");
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            bail!("invalid duration {s:?}: expected a number");
+        }
+        let n: i64 = rest[..digits].parse().with_context(|| format!("invalid duration {s:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            u => bail!("invalid duration {s:?}: unknown unit {u:?}"),
+        };
+        total = total.checked_add(n.checked_mul(mult).context("duration overflows")?).context("duration overflows")?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// Parses a byte size (`512MB`, `1GB`, `100KB`, `42B` or a plain number; powers of 1024).
+fn parse_size(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if digits == 0 {
+        bail!("invalid size {s:?}");
+    }
+    let n: u64 = s[..digits].parse()?;
+    let mult: u64 = match s[digits..].to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" | "K" | "KIB" => 1 << 10,
+        "MB" | "M" | "MIB" => 1 << 20,
+        "GB" | "G" | "GIB" => 1 << 30,
+        "TB" | "T" | "TIB" => 1 << 40,
+        "PB" | "P" | "PIB" => 1 << 50,
+        u => bail!("invalid size {s:?}: unknown unit {u:?}"),
+    };
+    n.checked_mul(mult).context("size overflows")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration_ms("15d").unwrap(), 15 * 86_400_000);
+        assert_eq!(parse_duration_ms("1h30m").unwrap(), 5_400_000);
+        assert_eq!(parse_duration_ms("0").unwrap(), 0);
+        assert_eq!(parse_duration_ms("250ms").unwrap(), 250);
+        assert!(parse_duration_ms("5x").is_err());
+        assert!(parse_duration_ms("h").is_err());
+        assert_eq!(parse_size("512MB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert!(parse_size("1XB").is_err());
+    }
+}

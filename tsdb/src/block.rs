@@ -1,0 +1,42 @@
+//! Immutable blocks: `meta.json`, chunk segment files and an index with postings.
+//!
+//! Design constraints:
+//! - A block is written under `<ulid>.tmp`, fsynced and renamed: a reader never sees half a block.
+//! - Every index section carries a CRC32C, verified at open; every chunk carries one, verified
+//!   on each read. Readers return `Error::Corrupt`, never panic, on malformed files.
+//! - Index and chunks are read through mmap; only symbols and the postings offset table are
+//!   decoded into memory at open.
+
+mod chunks;
+mod index;
+mod meta;
+
+pub use chunks::{ChunkReader, ChunkWriter};
+pub use index::{write_block, Block, BlockInfo};
+pub use meta::{new_ulid, BlockMeta};
+
+use std::borrow::Cow;
+
+/// Where a chunk of a series lives in a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkMeta {
+    /// First sample time (ms).
+    pub min_time: i64,
+    /// Last sample time (ms).
+    pub max_time: i64,
+    /// (segment << 32) | offset in the block's chunk files.
+    pub chunk_ref: u64,
+}
+
+/// A chunk handed to the block writer.
+#[derive(Clone, Debug)]
+pub struct ChunkData<'a> {
+    /// First sample time (ms).
+    pub min_time: i64,
+    /// Last sample time (ms).
+    pub max_time: i64,
+    /// Encoding byte (see `chunkenc`).
+    pub encoding: u8,
+    /// Encoded bytes.
+    pub data: Cow<'a, [u8]>,
+}

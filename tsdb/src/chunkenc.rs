@@ -1,0 +1,60 @@
+//! Chunk encodings: Prometheus-compatible XOR (Gorilla) chunks and the dense encoding of
+//! compacted blocks. Formats are specified in `FORMAT.md` ("Chunk encodings").
+
+mod bstream;
+/// Varint helpers shared with other on-disk formats.
+pub mod bstream_util {
+    pub use super::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
+}
+mod dense;
+mod xor;
+
+pub use dense::{decode_dense, encode_dense};
+pub use xor::{XorChunk, XorIter};
+
+/// Prometheus' encoding byte for XOR chunks.
+pub const ENCODING_XOR: u8 = 1;
+/// Encoding byte of Vitals' dense chunks (compacted blocks only).
+pub const ENCODING_DENSE: u8 = 0x10;
+/// Bit pattern of Prometheus' staleness marker, a NaN.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// True when `v` is the staleness marker (compared by bits: every NaN compares unequal).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// A chunk that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// The bytes ended before the samples the header announced.
+    #[error("chunk truncated after {decoded} of {expected} samples")]
+    Truncated {
+        /// Samples decoded before the end.
+        decoded: usize,
+        /// Samples the header announced.
+        expected: usize,
+    },
+    /// A field held an impossible value.
+    #[error("invalid chunk: {0}")]
+    Invalid(String),
+    /// The encoding byte is not one this build knows.
+    #[error("unknown chunk encoding {0}")]
+    UnknownEncoding(u8),
+}
+
+/// Decodes a chunk of any known encoding, appending its samples to `out`.
+pub fn decode_any(encoding: u8, data: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
+    match encoding {
+        ENCODING_XOR => {
+            let mut it = XorIter::new(data);
+            out.extend(&mut it);
+            match it.err() {
+                Some(e) => Err(e.clone()),
+                None => Ok(()),
+            }
+        }
+        ENCODING_DENSE => decode_dense(data, out),
+        e => Err(ChunkError::UnknownEncoding(e)),
+    }
+}

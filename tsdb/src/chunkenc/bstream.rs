@@ -1,0 +1,191 @@
+//! Bit streams, most significant bit first, as Prometheus' XOR chunks lay them out.
+
+/// Appends bits to a byte vector.
+#[derive(Clone, Debug, Default)]
+pub struct BitWriter {
+    /// The bytes; the last one may be partly filled (unused low bits are zero).
+    pub bytes: Vec<u8>,
+    /// Free bits left in the last byte (0 = the next bit starts a new byte).
+    free: u8,
+}
+
+impl BitWriter {
+    /// Wraps existing bytes whose last byte has `free` unused low bits.
+    pub fn from_parts(bytes: Vec<u8>, free: u8) -> BitWriter {
+        BitWriter { bytes, free }
+    }
+
+    /// Writes one bit.
+    #[inline]
+    pub fn write_bit(&mut self, bit: bool) {
+        if self.free == 0 {
+            self.bytes.push(0);
+            self.free = 8;
+        }
+        if bit {
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= 1 << (self.free - 1);
+        }
+        self.free -= 1;
+    }
+
+    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    #[inline]
+    pub fn write_bits(&mut self, v: u64, mut n: u8) {
+        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+        while n > 0 {
+            if self.free == 0 {
+                self.bytes.push(0);
+                self.free = 8;
+            }
+            let take = n.min(self.free);
+            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
+            let last = self.bytes.len() - 1;
+            self.bytes[last] |= chunk << (self.free - take);
+            self.free -= take;
+            n -= take;
+        }
+    }
+
+    /// Writes whole bytes (only valid at a byte boundary).
+    pub fn write_bytes(&mut self, b: &[u8]) {
+        debug_assert_eq!(self.free, 0, "BUG: unaligned byte write");
+        self.bytes.extend_from_slice(b);
+    }
+}
+
+/// Reads bits from a byte slice.
+#[derive(Clone, Debug)]
+pub struct BitReader<'a> {
+    bytes: &'a [u8],
+    /// Position in bits.
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    /// Starts reading `bytes` at bit 0.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        BitReader { bytes, pos: 0 }
+    }
+
+    /// Reads one bit; None at the end.
+    #[inline]
+    pub fn read_bit(&mut self) -> Option<bool> {
+        let byte = *self.bytes.get(self.pos / 8)?;
+        let bit = (byte >> (7 - (self.pos % 8))) & 1 == 1;
+        self.pos += 1;
+        Some(bit)
+    }
+
+    /// Reads `n` bits (n ≤ 64) as an unsigned integer; None when fewer remain.
+    #[inline]
+    pub fn read_bits(&mut self, n: u8) -> Option<u64> {
+        let n = n as usize;
+        if self.pos + n > self.bytes.len() * 8 {
+            return None;
+        }
+        let mut v: u64 = 0;
+        let mut left = n;
+        while left > 0 {
+            let byte = self.bytes[self.pos / 8];
+            let off = self.pos % 8;
+            let avail = 8 - off;
+            let take = left.min(avail);
+            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
+            v = if take == 64 { bits as u64 } else { (v << take) | bits as u64 };
+            self.pos += take;
+            left -= take;
+        }
+        Some(v)
+    }
+
+    /// Bits consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Reads an unsigned LEB128 varint (8 bits per byte from the current position).
+    pub fn read_uvarint(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = self.read_bits(8)? as u8;
+            if i == 9 && b > 1 {
+                return None;
+            }
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Reads a zigzag-encoded signed varint.
+    pub fn read_varint(&mut self) -> Option<i64> {
+        let u = self.read_uvarint()?;
+        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+}
+
+/// Appends `v` as an unsigned LEB128 varint.
+pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends `v` zigzag-encoded as a varint.
+pub fn put_varint(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// Reads an unsigned varint from `b` at `*pos`.
+pub fn get_uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for i in 0..10 {
+        let x = *b.get(*pos)?;
+        *pos += 1;
+        if i == 9 && x > 1 {
+            return None;
+        }
+        v |= ((x & 0x7f) as u64) << (7 * i);
+        if x < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Reads a zigzag signed varint from `b` at `*pos`.
+pub fn get_varint(b: &[u8], pos: &mut usize) -> Option<i64> {
+    let u = get_uvarint(b, pos)?;
+    Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip() {
+        let mut w = BitWriter::default();
+        w.write_bit(true);
+        w.write_bits(0b1011, 4);
+        w.write_bits(u64::MAX, 64);
+        w.write_bits(5, 3);
+        let mut r = BitReader::new(&w.bytes);
+        assert_eq!(r.read_bit(), Some(true));
+        assert_eq!(r.read_bits(4), Some(0b1011));
+        assert_eq!(r.read_bits(64), Some(u64::MAX));
+        assert_eq!(r.read_bits(3), Some(5));
+        assert_eq!(r.read_bits(8), None);
+        let mut b = Vec::new();
+        put_varint(&mut b, -300);
+        put_uvarint(&mut b, 1 << 40);
+        let mut p = 0;
+        assert_eq!(get_varint(&b, &mut p), Some(-300));
+        assert_eq!(get_uvarint(&b, &mut p), Some(1 << 40));
+    }
+}

@@ -1,0 +1,22 @@
+//! Vitals' time-series database: Gorilla/XOR chunks, a head with WAL and memory-mapped
+//! chunks, immutable blocks with an inverted index, compaction and retention.
+//!
+//! Formats are specified in `FORMAT.md` next to this crate.
+
+pub mod block;
+pub mod chunkenc;
+mod compact;
+mod db;
+mod db_read;
+pub mod error;
+mod head;
+pub mod head_chunks;
+pub mod labels;
+pub mod matcher;
+pub mod postings;
+pub mod wal;
+
+pub use db::{AppendOutcome, Db, HeadStats, Options, SeriesSamples};
+pub use error::{Error, RejectReason};
+pub use labels::{Label, Labels};
+pub use matcher::{MatchOp, Matcher};

@@ -1,0 +1,492 @@
+//! WAL segment files: writing, torn-tail repair, replay and checkpoints.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::record::{decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES};
+use crate::error::Error;
+
+const MAGIC: [u8; 4] = *b"VWAL";
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 8;
+/// len u32 | crc32c u32 | type u8
+const REC_HEAD: usize = 9;
+/// Flag bit in the type byte: payload is zstd-compressed.
+const COMPRESSED: u8 = 0x80;
+/// Payloads at least this long are compressed.
+const COMPRESS_MIN: usize = 256;
+
+/// WAL settings.
+#[derive(Clone, Debug)]
+pub struct WalOptions {
+    /// Largest segment file in bytes.
+    pub segment_bytes: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions { segment_bytes: 128 << 20 }
+    }
+}
+
+/// What a replay read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplayStats {
+    /// Records decoded.
+    pub records: u64,
+    /// Segments read (checkpoint segments included).
+    pub segments: u64,
+    /// Index of the checkpoint replayed first, if any.
+    pub checkpoint: Option<u32>,
+    /// True when the newest segment ended in a torn or corrupt record.
+    pub torn_tail: bool,
+}
+
+/// What a checkpoint kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckpointStats {
+    /// Series records kept.
+    pub series: u64,
+    /// Samples kept.
+    pub samples: u64,
+    /// Segments deleted.
+    pub segments_deleted: u64,
+}
+
+/// The WAL writer: appends records to the newest segment.
+pub struct Wal {
+    dir: PathBuf,
+    opts: WalOptions,
+    index: u32,
+    file: File,
+    /// Bytes of the current segment already written to the OS.
+    size: u64,
+    buf: Vec<u8>,
+    zbuf: Vec<u8>,
+    bytes_written: u64,
+}
+
+fn seg_path(dir: &Path, i: u32) -> PathBuf {
+    dir.join(format!("{i:08}"))
+}
+
+/// Segment indexes in `dir`, ascending.
+fn list_segments(dir: &Path) -> Result<Vec<u32>, Error> {
+    let mut v: Vec<u32> = fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_string();
+            (n.len() == 8).then(|| n.parse().ok()).flatten()
+        })
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// Newest complete checkpoint (index, path); removes leftover `.tmp` checkpoints.
+fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>, Error> {
+    let mut best: Option<(u32, PathBuf)> = None;
+    for e in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix("checkpoint.") else { continue };
+        if rest.ends_with(".tmp") {
+            fs::remove_dir_all(e.path()).map_err(|err| Error::io(e.path(), err))?;
+            continue;
+        }
+        if let Ok(i) = rest.parse::<u32>() {
+            if best.as_ref().is_none_or(|b| i > b.0) {
+                best = Some((i, e.path()));
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Walks the records of one segment's bytes; returns the length of the valid prefix.
+fn scan(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>) -> Result<(usize, bool), Error> {
+    if data.len() < HEADER_LEN || data[0..4] != MAGIC || data[4] != VERSION {
+        return Ok((0, !data.is_empty()));
+    }
+    let mut off = HEADER_LEN;
+    let mut zbuf = Vec::new();
+    while off < data.len() {
+        if off + REC_HEAD > data.len() {
+            return Ok((off, true));
+        }
+        let len = u32::from_le_bytes(data[off..off + 4].try_into().expect("4")) as usize;
+        let crc = u32::from_le_bytes(data[off + 4..off + 8].try_into().expect("4"));
+        let end = off + 8 + len;
+        if len == 0 || end > data.len() || crc32c::crc32c(&data[off + 8..end]) != crc {
+            return Ok((off, true));
+        }
+        let typ = data[off + 8];
+        let payload = &data[off + 9..end];
+        if typ & COMPRESSED != 0 {
+            zbuf.clear();
+            let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload) else { return Ok((off, true)) };
+            if size > 1 << 30 {
+                return Ok((off, true));
+            }
+            match zstd::bulk::decompress(payload, size as usize) {
+                Ok(d) => zbuf = d,
+                Err(_) => return Ok((off, true)),
+            }
+            f(typ & !COMPRESSED, &zbuf)?;
+        } else {
+            f(typ, payload)?;
+        }
+        off = end;
+    }
+    Ok((off, false))
+}
+
+/// Replays the records of one segment file into `f`; `last` tolerates a torn tail.
+fn replay_file(path: &Path, last: bool, stats: &mut ReplayStats, f: &mut impl FnMut(Record) -> Result<(), Error>) -> Result<(), Error> {
+    let data = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut bad_record: Option<usize> = None;
+    let mut pos_err = 0usize;
+    let (valid, torn) = scan(&data, |typ, payload| {
+        pos_err += 1;
+        match decode_record(typ, payload) {
+            Some(r) => {
+                stats.records += 1;
+                f(r)
+            }
+            None => {
+                bad_record.get_or_insert(pos_err);
+                Ok(())
+            }
+        }
+    })?;
+    stats.segments += 1;
+    if let Some(n) = bad_record {
+        return Err(Error::Corrupt { path: path.to_path_buf(), detail: format!("record {n} has a valid checksum but cannot be decoded") });
+    }
+    if torn {
+        if last {
+            stats.torn_tail = true;
+            tracing::warn!(file = %path.display(), valid, len = data.len(), "WAL ends in a torn record; replay stops there");
+        } else {
+            return Err(Error::Corrupt { path: path.to_path_buf(), detail: format!("corrupt record at offset {valid}") });
+        }
+    }
+    Ok(())
+}
+
+/// Replays the newest checkpoint, then every later segment, in order.
+pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<ReplayStats, Error> {
+    let mut stats = ReplayStats::default();
+    if !dir.exists() {
+        return Ok(stats);
+    }
+    let cp = last_checkpoint(dir)?;
+    if let Some((i, path)) = &cp {
+        stats.checkpoint = Some(*i);
+        let segs = list_segments(path)?;
+        for (k, s) in segs.iter().enumerate() {
+            replay_file(&seg_path(path, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
+        }
+    }
+    let from = cp.map_or(0, |c| c.0);
+    let segs: Vec<u32> = list_segments(dir)?.into_iter().filter(|&s| s > from).collect();
+    for (k, s) in segs.iter().enumerate() {
+        replay_file(&seg_path(dir, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
+    }
+    Ok(stats)
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+}
+
+impl Wal {
+    /// Opens the WAL in `dir`: repairs a torn tail of the newest segment, starts a new segment.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal, Error> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let cp = last_checkpoint(dir)?;
+        let segs = list_segments(dir)?;
+        if let Some(&last) = segs.last() {
+            let path = seg_path(dir, last);
+            let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let (valid, torn) = scan(&data, |_, _| Ok(()))?;
+            if torn {
+                let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+                f.set_len(valid as u64).map_err(|e| Error::io(&path, e))?;
+                f.sync_all().map_err(|e| Error::io(&path, e))?;
+                tracing::warn!(file = %path.display(), valid, "repaired torn WAL tail");
+            }
+        }
+        let index = segs.last().copied().unwrap_or(0).max(cp.map_or(0, |c| c.0)) + 1;
+        let file = create_segment(dir, index)?;
+        Ok(Wal { dir: dir.to_path_buf(), opts, index, file, size: HEADER_LEN as u64, buf: Vec::with_capacity(1 << 20), zbuf: Vec::new(), bytes_written: 0 })
+    }
+
+    /// Buffers one record; `flush` writes it to the OS.
+    pub fn log(&mut self, rec_type: u8, payload: &[u8]) -> Result<(), Error> {
+        let compress = payload.len() >= COMPRESS_MIN;
+        if compress {
+            self.zbuf = zstd::bulk::compress(payload, 1).map_err(|e| Error::io(&self.dir, e))?;
+        }
+        let body_len = if compress { self.zbuf.len() } else { payload.len() };
+        let rec_len = (REC_HEAD + body_len) as u64;
+        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes && self.size + self.buf.len() as u64 > HEADER_LEN as u64 {
+            self.cut_segment()?;
+        }
+        let (typ, body): (u8, &[u8]) = if compress { (rec_type | COMPRESSED, &self.zbuf) } else { (rec_type, payload) };
+        let len = (1 + body.len()) as u32;
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&[typ]), body);
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf.extend_from_slice(&crc.to_le_bytes());
+        self.buf.push(typ);
+        self.buf.extend_from_slice(body);
+        Ok(())
+    }
+
+    /// Writes buffered records to the OS (they then survive `kill -9`).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let path = seg_path(&self.dir, self.index);
+        self.file.write_all(&self.buf).map_err(|e| Error::io(&path, e))?;
+        self.size += self.buf.len() as u64;
+        self.bytes_written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the current segment.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.flush()?;
+        self.file.sync_data().map_err(|e| Error::io(seg_path(&self.dir, self.index), e))
+    }
+
+    /// Index of the segment being written.
+    pub fn current_segment(&self) -> u32 {
+        self.index
+    }
+
+    /// Indexes of the segment files present.
+    pub fn segments(&self) -> Result<Vec<u32>, Error> {
+        list_segments(&self.dir)
+    }
+
+    /// Fsyncs and closes the current segment, starts the next; returns the new index.
+    pub fn cut_segment(&mut self) -> Result<u32, Error> {
+        self.sync()?;
+        self.index += 1;
+        self.file = create_segment(&self.dir, self.index)?;
+        self.size = HEADER_LEN as u64;
+        Ok(self.index)
+    }
+
+    /// Bytes written to segment files since open.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+}
+
+fn create_segment(dir: &Path, index: u32) -> Result<File, Error> {
+    let path = seg_path(dir, index);
+    let mut f = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut hdr = [0u8; HEADER_LEN];
+    hdr[0..4].copy_from_slice(&MAGIC);
+    hdr[4] = VERSION;
+    f.write_all(&hdr).map_err(|e| Error::io(&path, e))?;
+    fsync_dir(dir)?;
+    Ok(f)
+}
+
+/// Condenses the previous checkpoint and segments ≤ `upto` into `checkpoint.<upto>`, keeping
+/// series for which `keep_series` holds and their samples at or after `mint`; then deletes them.
+pub fn checkpoint(dir: &Path, upto: u32, keep_series: impl Fn(u64) -> bool, mint: i64) -> Result<CheckpointStats, Error> {
+    let mut stats = CheckpointStats::default();
+    let prev = last_checkpoint(dir)?;
+    let segs: Vec<u32> = list_segments(dir)?.into_iter().filter(|&s| s <= upto && prev.as_ref().is_none_or(|p| s > p.0)).collect();
+    if segs.is_empty() && prev.as_ref().is_none_or(|p| p.0 >= upto) {
+        return Ok(stats);
+    }
+    let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
+    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut out = Wal::open(&tmp, WalOptions { segment_bytes: u64::MAX })?;
+    let mut payload = Vec::new();
+    let mut write = |rec: Record, out: &mut Wal, stats: &mut CheckpointStats| -> Result<(), Error> {
+        payload.clear();
+        match rec {
+            Record::Series(mut v) => {
+                v.retain(|s| keep_series(s.series_ref));
+                stats.series += v.len() as u64;
+                encode_series(&v, &mut payload);
+                if !payload.is_empty() {
+                    out.log(RECORD_SERIES, &payload)?;
+                }
+            }
+            Record::Samples(mut v) => {
+                v.retain(|s| s.t >= mint && keep_series(s.series_ref));
+                stats.samples += v.len() as u64;
+                encode_samples(&v, &mut payload);
+                if !payload.is_empty() {
+                    out.log(RECORD_SAMPLES, &payload)?;
+                }
+            }
+            Record::OooSamples(mut v) => {
+                v.retain(|s| s.t >= mint && keep_series(s.series_ref));
+                stats.samples += v.len() as u64;
+                encode_samples(&v, &mut payload);
+                if !payload.is_empty() {
+                    out.log(RECORD_OOO_SAMPLES, &payload)?;
+                }
+            }
+        }
+        out.flush()
+    };
+    let mut rs = ReplayStats::default();
+    if let Some((_, p)) = &prev {
+        let cs = list_segments(p)?;
+        for (k, s) in cs.iter().enumerate() {
+            replay_file(&seg_path(p, *s), k + 1 == cs.len(), &mut rs, &mut |r| write(r, &mut out, &mut stats))?;
+        }
+    }
+    for s in &segs {
+        replay_file(&seg_path(dir, *s), false, &mut rs, &mut |r| write(r, &mut out, &mut stats))?;
+    }
+    out.sync()?;
+    drop(out);
+    fsync_dir(&tmp)?;
+    let fin = dir.join(format!("checkpoint.{upto:08}"));
+    fs::rename(&tmp, &fin).map_err(|e| Error::io(&fin, e))?;
+    fsync_dir(dir)?;
+    for s in list_segments(dir)?.into_iter().filter(|&s| s <= upto) {
+        let p = seg_path(dir, s);
+        fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        stats.segments_deleted += 1;
+    }
+    if let Some((_, p)) = prev {
+        fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{encode_series_refs, SampleRecord};
+    use super::*;
+
+    fn samples(r: u64, t: i64) -> Vec<u8> {
+        let mut b = Vec::new();
+        encode_samples(&[SampleRecord { series_ref: r, t, v: t as f64 }], &mut b);
+        b
+    }
+
+    fn collect(dir: &Path) -> (Vec<Record>, ReplayStats) {
+        let mut v = Vec::new();
+        let st = replay(dir, |r| {
+            v.push(r);
+            Ok(())
+        })
+        .unwrap();
+        (v, st)
+    }
+
+    #[test]
+    fn torn_tail_recovers_prefix_at_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let mut b = Vec::new();
+        encode_series_refs(1, &[("a", "b")], &mut b);
+        w.log(RECORD_SERIES, &b).unwrap();
+        for t in 0..20 {
+            w.log(RECORD_SAMPLES, &samples(1, t)).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let seg = seg_path(dir.path(), 1);
+        let full = fs::read(&seg).unwrap();
+        let (all, _) = collect(dir.path());
+        assert_eq!(all.len(), 21);
+        for n in 0..full.len() {
+            for flip in [false, true] {
+                let mut d = full[..n].to_vec();
+                if flip && n > HEADER_LEN {
+                    d[n - 1] ^= 0xa5;
+                }
+                fs::write(&seg, &d).unwrap();
+                let (got, st) = collect(dir.path());
+                assert!(got.len() <= all.len());
+                assert_eq!(got[..], all[..got.len()], "cut at {n} flip {flip}");
+                assert!(st.torn_tail || got.len() == all.len() || n <= HEADER_LEN || got.len() < all.len());
+            }
+        }
+        // Open repairs the tail and starts a new segment; replay then sees a clean old segment.
+        fs::write(&seg, &full[..full.len() - 3]).unwrap();
+        let mut w = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        assert_eq!(w.current_segment(), 2);
+        w.log(RECORD_SAMPLES, &samples(1, 100)).unwrap();
+        w.flush().unwrap();
+        let (got, st) = collect(dir.path());
+        assert_eq!(got.len(), 21);
+        assert!(!st.torn_tail);
+    }
+
+    #[test]
+    fn corruption_in_an_older_segment_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        w.log(RECORD_SAMPLES, &samples(1, 1)).unwrap();
+        w.cut_segment().unwrap();
+        w.log(RECORD_SAMPLES, &samples(1, 2)).unwrap();
+        w.flush().unwrap();
+        let seg = seg_path(dir.path(), 1);
+        let mut d = fs::read(&seg).unwrap();
+        let n = d.len();
+        d[n - 2] ^= 1;
+        fs::write(&seg, d).unwrap();
+        assert!(matches!(replay(dir.path(), |_| Ok(())), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn segments_roll_over_and_checkpoint_keeps_what_it_should() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Wal::open(dir.path(), WalOptions { segment_bytes: 200 }).unwrap();
+        let mut b = Vec::new();
+        encode_series_refs(1, &[("a", "1")], &mut b);
+        encode_series_refs(2, &[("a", "2")], &mut b);
+        w.log(RECORD_SERIES, &b).unwrap();
+        for t in 0..40 {
+            w.log(RECORD_SAMPLES, &samples(1 + (t as u64 % 2), t)).unwrap();
+            w.flush().unwrap();
+        }
+        let upto = w.current_segment() - 1;
+        assert!(upto > 3, "segments should roll over");
+        let st = checkpoint(dir.path(), upto, |r| r == 1, 20).unwrap();
+        assert!(st.segments_deleted >= 3);
+        let (got, stats) = collect(dir.path());
+        assert_eq!(stats.checkpoint, Some(upto));
+        let mut ts = Vec::new();
+        for r in got {
+            match r {
+                Record::Series(s) => assert!(s.iter().all(|s| s.series_ref == 1)),
+                Record::Samples(s) => ts.extend(s.iter().filter(|s| s.series_ref == 1).map(|s| s.t)),
+                Record::OooSamples(_) => unreachable!(),
+            }
+        }
+        // Series 1 samples kept from t >= 20 plus all in the live segment.
+        ts.sort_unstable();
+        ts.dedup();
+        assert_eq!(ts, (20..40).step_by(2).collect::<Vec<i64>>());
+        // A leftover tmp checkpoint (crash mid-checkpoint) is ignored and removed.
+        fs::create_dir_all(dir.path().join("checkpoint.00000099.tmp")).unwrap();
+        let (_, stats) = collect(dir.path());
+        assert_eq!(stats.checkpoint, Some(upto));
+        assert!(!dir.path().join("checkpoint.00000099.tmp").exists());
+        // A second checkpoint replaces the first.
+        w.flush().unwrap();
+        let upto2 = w.cut_segment().unwrap() - 1;
+        checkpoint(dir.path(), upto2, |_| true, 0).unwrap();
+        assert!(!dir.path().join(format!("checkpoint.{upto:08}")).exists());
+    }
+}
