@@ -1,11 +1,12 @@
 //! Bit streams, most significant bit first, as Prometheus' XOR chunks lay them out.
 
-/// Appends bits to a byte vector.
+/// Appends bits to a byte vector exactly as Prometheus' `bstream` does: a whole-byte write
+/// always leaves a trailing partial byte, so a stream can end in an all-free zero byte.
 #[derive(Clone, Debug, Default)]
 pub struct BitWriter {
     /// The bytes; the last one may be partly filled (unused low bits are zero).
     pub bytes: Vec<u8>,
-    /// Free bits left in the last byte (0 = the next bit starts a new byte).
+    /// Free bits in the last byte (0..=8; 0 = the next bit starts a new byte).
     free: u8,
 }
 
@@ -29,28 +30,36 @@ impl BitWriter {
         self.free -= 1;
     }
 
-    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    /// Writes 8 bits.
     #[inline]
-    pub fn write_bits(&mut self, v: u64, mut n: u8) {
-        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
-        while n > 0 {
-            if self.free == 0 {
-                self.bytes.push(0);
-                self.free = 8;
-            }
-            let take = n.min(self.free);
-            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
-            let last = self.bytes.len() - 1;
-            self.bytes[last] |= chunk << (self.free - take);
-            self.free -= take;
-            n -= take;
+    pub fn write_byte(&mut self, b: u8) {
+        if self.free == 0 {
+            self.bytes.push(0);
+            self.free = 8;
         }
+        let last = self.bytes.len() - 1;
+        self.bytes[last] |= ((b as u16) >> (8 - self.free)) as u8;
+        self.bytes.push(((b as u16) << self.free) as u8);
     }
 
-    /// Writes whole bytes (only valid at a byte boundary).
-    pub fn write_bytes(&mut self, b: &[u8]) {
-        debug_assert_eq!(self.free, 0, "BUG: unaligned byte write");
-        self.bytes.extend_from_slice(b);
+    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    #[inline]
+    pub fn write_bits(&mut self, v: u64, n: u8) {
+        if n == 0 {
+            return;
+        }
+        let mut u = v << (64 - n as u32);
+        let mut n = n;
+        while n >= 8 {
+            self.write_byte((u >> 56) as u8);
+            u <<= 8;
+            n -= 8;
+        }
+        while n > 0 {
+            self.write_bit(u >> 63 == 1);
+            u <<= 1;
+            n -= 1;
+        }
     }
 }
 

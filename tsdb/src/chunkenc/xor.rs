@@ -37,10 +37,11 @@ impl XorChunk {
         }
         let (num, t, t_delta, v, leading, trailing) = (it.num, it.t, it.t_delta, it.v, it.leading, it.trailing);
         let used_bits = it.r_pos_bits();
-        if used_bits.div_ceil(8) != bytes.len() {
+        let total = bytes.len() * 8;
+        if total < used_bits || total - used_bits > 8 {
             return Err(ChunkError::Invalid("trailing bytes after the last sample".into()));
         }
-        let free = ((8 - used_bits % 8) % 8) as u8;
+        let free = (total - used_bits) as u8;
         Ok(XorChunk { w: BitWriter::from_parts(bytes, free), num, t, t_delta, v, leading, trailing })
     }
 
@@ -51,7 +52,9 @@ impl XorChunk {
             0 => {
                 let mut tmp = Vec::with_capacity(10);
                 put_varint(&mut tmp, t);
-                self.w.write_bytes(&tmp);
+                for b in tmp {
+                    self.w.write_byte(b);
+                }
                 self.w.write_bits(vb, 64);
             }
             1 => {
@@ -59,7 +62,7 @@ impl XorChunk {
                 let mut tmp = Vec::with_capacity(10);
                 put_uvarint(&mut tmp, delta as u64);
                 for b in tmp {
-                    self.w.write_bits(b as u64, 8);
+                    self.w.write_byte(b);
                 }
                 self.write_value(vb);
                 self.t_delta = delta;
