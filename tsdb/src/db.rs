@@ -22,7 +22,7 @@ use crate::block::Block;
 use crate::error::{Error, RejectReason};
 use crate::head::{append_sample, insert_ooo, AppendResult, HeadIndex};
 use crate::head_chunks::HeadChunks;
-use crate::labels::{hash_label_refs, Labels};
+use crate::labels::{fingerprint_refs, Labels};
 use crate::wal::{self, Record, SampleRecord, Wal, WalOptions};
 
 /// Database options; see the field docs for units and defaults.
@@ -155,8 +155,8 @@ impl Db {
                         }
                         let pairs: Vec<(&str, &str)> =
                             s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
-                        let hash = hash_label_refs(&pairs);
-                        idx.create(hash, &pairs, Some(r));
+                        let fp = fingerprint_refs(&pairs);
+                        idx.create(fp, &pairs, Some(r));
                         if let Some(mut chunks) = mmapped.remove(&s.series_ref) {
                             chunks.retain(|c| c.max_time >= min_valid);
                             let ms = idx.series[r as usize].as_mut().expect("just created");
@@ -267,11 +267,11 @@ impl Db {
             if samples.is_empty() {
                 continue;
             }
-            let hash = hash_label_refs(labels);
-            let r = match st.idx.find(hash, labels) {
+            let fp = fingerprint_refs(labels);
+            let r = match st.idx.find(fp) {
                 Some(r) => r,
                 None => {
-                    let r = st.idx.create(hash, labels, None);
+                    let r = st.idx.create(fp, labels, None);
                     wal::encode_series_refs(r as u64, labels, &mut st.series_buf);
                     new_series += 1;
                     r

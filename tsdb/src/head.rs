@@ -10,6 +10,9 @@
 //! - Series refs are never reused within a process and are kept across restarts by the WAL.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::chunkenc::XorChunk;
@@ -26,7 +29,7 @@ pub const SAMPLES_PER_CHUNK: usize = 120;
 #[derive(Default)]
 pub(crate) struct Symbols {
     strings: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
+    ids: FxHashMap<Arc<str>, u32>,
 }
 
 impl Symbols {
@@ -109,6 +112,24 @@ impl MemSeries {
     }
 }
 
+/// Hasher for keys that are already uniformly random (fingerprints).
+#[derive(Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b.iter().take(8) {
+            self.0 = (self.0 << 8) | x as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
 /// What appending one sample did.
 pub(crate) enum AppendResult {
     /// Stored in order; the open chunk may have been cut (returned for writing to a file).
@@ -128,9 +149,10 @@ pub(crate) enum AppendResult {
 pub(crate) struct HeadIndex {
     pub symbols: Symbols,
     pub series: Vec<Option<Box<MemSeries>>>,
-    pub by_hash: HashMap<u64, Vec<u32>>,
+    /// Label fingerprint → series ref.
+    pub by_hash: HashMap<u128, u32, BuildHasherDefault<IdentityHasher>>,
     /// name symbol → value symbol → sorted series refs.
-    pub postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
+    pub postings: FxHashMap<u32, FxHashMap<u32, Vec<u32>>>,
     pub num_series: u64,
     pub num_mmapped_chunks: u64,
     /// Next ref to hand out: above every ref seen in this process, the WAL or head chunk files.
@@ -138,20 +160,13 @@ pub(crate) struct HeadIndex {
 }
 
 impl HeadIndex {
-    /// Finds the series with exactly these labels.
-    pub fn find(&self, hash: u64, labels: &[(&str, &str)]) -> Option<u32> {
-        let refs = self.by_hash.get(&hash)?;
-        refs.iter().copied().find(|&r| {
-            let s = self.series[r as usize].as_ref().expect("BUG: hash points at a removed series");
-            s.labels.len() == labels.len()
-                && s.labels.iter().zip(labels).all(|(&(n, v), (ln, lv))| {
-                    self.symbols.get(n) == *ln && self.symbols.get(v) == *lv
-                })
-        })
+    /// Finds the series with this label fingerprint.
+    pub fn find(&self, fp: u128) -> Option<u32> {
+        self.by_hash.get(&fp).copied()
     }
 
     /// Creates a series with the given ref (WAL replay) or the next free one.
-    pub fn create(&mut self, hash: u64, labels: &[(&str, &str)], want_ref: Option<u32>) -> u32 {
+    pub fn create(&mut self, fp: u128, labels: &[(&str, &str)], want_ref: Option<u32>) -> u32 {
         let r = want_ref.unwrap_or(self.next_ref);
         self.next_ref = self.next_ref.max(r + 1);
         if self.series.len() <= r as usize {
@@ -172,13 +187,13 @@ impl HeadIndex {
             }
         }
         self.series[r as usize] = Some(Box::new(MemSeries::new(syms)));
-        self.by_hash.entry(hash).or_default().push(r);
+        self.by_hash.insert(fp, r);
         self.num_series += 1;
         r
     }
 
     /// Removes a series from every index.
-    pub fn remove(&mut self, r: u32, hash: u64) {
+    pub fn remove(&mut self, r: u32, fp: u128) {
         let Some(s) = self.series[r as usize].take() else { return };
         for &(n, v) in s.labels.iter() {
             if let Some(vals) = self.postings.get_mut(&n) {
@@ -195,11 +210,8 @@ impl HeadIndex {
                 }
             }
         }
-        if let Some(list) = self.by_hash.get_mut(&hash) {
-            list.retain(|&x| x != r);
-            if list.is_empty() {
-                self.by_hash.remove(&hash);
-            }
+        if self.by_hash.get(&fp) == Some(&r) {
+            self.by_hash.remove(&fp);
         }
         self.num_mmapped_chunks -= s.mmapped.len() as u64;
         self.num_series -= 1;
@@ -215,11 +227,11 @@ impl HeadIndex {
         )
     }
 
-    /// Hash of a stored series' labels.
-    pub fn hash_of(&self, s: &MemSeries) -> u64 {
+    /// Fingerprint of a stored series' labels.
+    pub fn hash_of(&self, s: &MemSeries) -> u128 {
         let pairs: Vec<(&str, &str)> =
             s.labels.iter().map(|&(n, v)| (self.symbols.get(n), self.symbols.get(v))).collect();
-        crate::labels::hash_label_refs(&pairs)
+        crate::labels::fingerprint_refs(&pairs)
     }
 
     /// Refs of series matching all matchers.

@@ -66,6 +66,12 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// 128-bit fingerprint, equal to [`fingerprint_refs`] of the same pairs (process-local).
+    pub fn fingerprint(&self) -> u128 {
+        let pairs: Vec<(&str, &str)> = self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        fingerprint_refs(&pairs)
+    }
+
     /// The labels as a slice.
     pub fn as_slice(&self) -> &[Label] {
         &self.0
@@ -99,6 +105,65 @@ pub fn hash_label_refs(pairs: &[(&str, &str)]) -> u64 {
         h.write(&[0xff]);
     }
     h.finish()
+}
+
+/// 128-bit fingerprint of sorted label pairs: the head's series identity. Two lanes of
+/// wide-multiply mixing over 8-byte words (no copying); labels are not compared again, as a
+/// collision between realistic label sets is vanishingly unlikely.
+pub fn fingerprint_refs(pairs: &[(&str, &str)]) -> u128 {
+    let mut fp = Fingerprint::new();
+    for (n, v) in pairs {
+        fp.write(n.as_bytes());
+        fp.write(v.as_bytes());
+    }
+    fp.finish()
+}
+
+struct Fingerprint {
+    a: u64,
+    b: u64,
+}
+
+const K0: u64 = 0xa076_1d64_78bd_642f;
+const K1: u64 = 0xe703_7ed1_a0b4_28db;
+const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
+const K3: u64 = 0x5899_65cc_7537_4cc3;
+
+#[inline(always)]
+fn mum(x: u64, y: u64) -> u64 {
+    let r = (x as u128).wrapping_mul(y as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl Fingerprint {
+    fn new() -> Self {
+        Fingerprint { a: K0, b: K2 }
+    }
+
+    #[inline]
+    fn word(&mut self, w: u64) {
+        self.a = mum(self.a ^ w, K1);
+        self.b = mum(self.b ^ w.rotate_left(29), K3);
+    }
+
+    #[inline]
+    fn write(&mut self, s: &[u8]) {
+        let mut chunks = s.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        let mut tail = [0u8; 8];
+        tail[..rest.len()].copy_from_slice(rest);
+        // The length ends every string, so ("ab","c") and ("a","bc") differ.
+        self.word(u64::from_le_bytes(tail) ^ ((s.len() as u64) << 56) ^ 0x9e37_79b9);
+    }
+
+    fn finish(&self) -> u128 {
+        let a = mum(self.a ^ K2, self.b ^ K1);
+        let b = mum(self.b ^ K0, a ^ K3);
+        ((a as u128) << 64) | b as u128
+    }
 }
 
 /// True when borrowed pairs equal the label set.
@@ -144,6 +209,19 @@ impl LabelHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_separate_boundaries_and_match_owned() {
+        let a = fingerprint_refs(&[("ab", "c")]);
+        assert_ne!(a, fingerprint_refs(&[("a", "bc")]));
+        assert_ne!(fingerprint_refs(&[("a", "")]), fingerprint_refs(&[("", "a")]));
+        let l = Labels::from_pairs(&[("job", "a"), ("x", "12345678901234567")]);
+        assert_eq!(l.fingerprint(), fingerprint_refs(&[("job", "a"), ("x", "12345678901234567")]));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200_000 {
+            assert!(seen.insert(fingerprint_refs(&[("instance", &format!("host-{i}")), ("job", "node")])));
+        }
+    }
 
     #[test]
     fn from_pairs_sorts_and_hash_matches_refs() {

@@ -64,6 +64,7 @@ pub struct Wal {
     size: u64,
     buf: Vec<u8>,
     zbuf: Vec<u8>,
+    zstd: zstd::bulk::Compressor<'static>,
     bytes_written: u64,
 }
 
@@ -222,14 +223,14 @@ impl Wal {
         }
         let index = segs.last().copied().unwrap_or(0).max(cp.map_or(0, |c| c.0)) + 1;
         let file = create_segment(dir, index)?;
-        Ok(Wal { dir: dir.to_path_buf(), opts, index, file, size: HEADER_LEN as u64, buf: Vec::with_capacity(1 << 20), zbuf: Vec::new(), bytes_written: 0 })
+        Ok(Wal { dir: dir.to_path_buf(), opts, index, file, size: HEADER_LEN as u64, buf: Vec::with_capacity(1 << 20), zbuf: Vec::new(), zstd: zstd::bulk::Compressor::new(1).map_err(|e| Error::io(dir, e))?, bytes_written: 0 })
     }
 
     /// Buffers one record; `flush` writes it to the OS.
     pub fn log(&mut self, rec_type: u8, payload: &[u8]) -> Result<(), Error> {
         let compress = payload.len() >= COMPRESS_MIN;
         if compress {
-            self.zbuf = zstd::bulk::compress(payload, 1).map_err(|e| Error::io(&self.dir, e))?;
+            self.zbuf = self.zstd.compress(payload).map_err(|e| Error::io(&self.dir, e))?;
         }
         let body_len = if compress { self.zbuf.len() } else { payload.len() };
         let rec_len = (REC_HEAD + body_len) as u64;
