@@ -1,1 +1,73 @@
-//! Prometheus HTTP API (being written).
+//! The Prometheus HTTP API over the TSDB: remote-write in, series/labels/remote-read out,
+//! self-metrics and health endpoints. PromQL endpoints arrive with the PromQL engine.
+
+mod api;
+mod error;
+mod metrics;
+mod read;
+pub mod selector;
+mod write;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+pub use metrics::HttpMetrics;
+
+/// Limits of the API.
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// Largest accepted (compressed) request body; larger bodies get 413.
+    pub max_request_bytes: usize,
+    /// Largest decompressed remote-write/read body; larger ones get 413.
+    pub max_decompressed_bytes: usize,
+    /// Most samples one remote-read request may return (413 above).
+    pub read_sample_limit: usize,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions { max_request_bytes: 32 << 20, max_decompressed_bytes: 256 << 20, read_sample_limit: 50_000_000 }
+    }
+}
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub db: Arc<tsdb::Db>,
+    /// Limits.
+    pub opts: Arc<ApiOptions>,
+    /// HTTP self-metrics.
+    pub metrics: Arc<HttpMetrics>,
+}
+
+/// Builds the router with every route of the API.
+pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
+    let limit = opts.max_request_bytes;
+    let state = ApiState { db, opts: Arc::new(opts), metrics: Arc::new(HttpMetrics::default()) };
+    Router::new()
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/read", post(read::remote_read))
+        .route("/api/v1/series", get(api::series).post(api::series))
+        .route("/api/v1/labels", get(api::labels).post(api::labels))
+        .route("/api/v1/label/{name}/values", get(api::label_values))
+        .route("/metrics", get(metrics::metrics))
+        .route("/-/healthy", get(|| async { "Healthy.\n" }))
+        .route("/-/ready", get(|| async { "Ready.\n" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
