@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(show(r#"node_cpu_seconds_total{mode!="idle", cpu=~"1.*",}"#), ["__name__Equalnode_cpu_seconds_total", "modeNotEqualidle", "cpuRegex1.*"]);
         assert_eq!(show(r#"{__name__=~"node_.+",job!~'x\'y'}"#), ["__name__Regexnode_.+", "jobNotRegexx'y"]);
         assert_eq!(show(r#"{"my.metric", a="\u00e9\n"}"#), ["__name__Equalmy.metric", "aEqualé\n"]);
-        assert_eq!(show(r#"a{b=`10\.0\..*`}"#), ["__name__Equala", r"bRegex10\.0\..*"]);
+        assert_eq!(show(r#"a{b=~`10\.0\..*`}"#), ["__name__Equala", r"bRegex10\.0\..*"]);
     }
 
     #[test]
