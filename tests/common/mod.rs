@@ -1,0 +1,126 @@
+//! Helpers for end-to-end tests: run the `vitals` binary, write and read over HTTP.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use remote::prompb::{Label, LabelMatcher, Query, ReadRequest, ReadResponse, Sample, TimeSeries, WriteRequest};
+use remote::prost::Message;
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `vitals store`.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `vitals store` on `dir` and waits until `/-/ready`; returns it and the time that took.
+    pub fn start(dir: &Path, port: u16, extra: &[&str]) -> (Server, Duration) {
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+            .args(["store", "--storage.tsdb.path"])
+            .arg(dir)
+            .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning vitals");
+        let url = format!("http://127.0.0.1:{port}");
+        let s = Server { child, url };
+        let deadline = started + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = ureq::get(&format!("{}/-/ready", s.url)).timeout(Duration::from_millis(500)).call() {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "vitals did not become ready within 60 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (s, started.elapsed())
+    }
+
+    /// SIGKILLs the process.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One series with one sample.
+pub fn ts(name: &str, labels: &[(&str, String)], t: i64, v: f64) -> TimeSeries {
+    let mut l = vec![Label { name: "__name__".into(), value: name.into() }];
+    l.extend(labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.clone() }));
+    l.sort_by(|a, b| a.name.cmp(&b.name));
+    TimeSeries { labels: l, samples: vec![Sample { value: v, timestamp: t }], ..Default::default() }
+}
+
+/// Sends a remote-write request; Ok(status) or Err on transport failure.
+pub fn write(url: &str, req: &WriteRequest) -> Result<u16, String> {
+    let body = remote::encode_write_request(req);
+    match ureq::post(&format!("{url}/api/v1/write"))
+        .set("Content-Encoding", "snappy")
+        .set("Content-Type", "application/x-protobuf")
+        .set("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .timeout(Duration::from_secs(30))
+        .send_bytes(&body)
+    {
+        Ok(r) => Ok(r.status()),
+        Err(ureq::Error::Status(code, _)) => Ok(code),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Remote-reads every series with `__name__=name` in [start, end].
+pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
+    let req = ReadRequest {
+        queries: vec![Query {
+            start_timestamp_ms: start,
+            end_timestamp_ms: end,
+            matchers: vec![LabelMatcher { r#type: 0, name: "__name__".into(), value: name.into() }],
+            hints: None,
+        }],
+        accepted_response_types: vec![0],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+    let resp = ureq::post(&format!("{url}/api/v1/read"))
+        .set("Content-Encoding", "snappy")
+        .set("Content-Type", "application/x-protobuf")
+        .timeout(Duration::from_secs(120))
+        .send_bytes(&body)
+        .expect("remote read");
+    let mut raw = Vec::new();
+    resp.into_reader().read_to_end(&mut raw).unwrap();
+    ReadResponse::decode(&snap::raw::Decoder::new().decompress_vec(&raw).unwrap()[..]).unwrap()
+}
+
+/// `/api/v1/series` for a selector: the number of series.
+pub fn series_count(url: &str, selector: &str) -> usize {
+    let r: serde_json::Value = ureq::get(&format!("{url}/api/v1/series"))
+        .query("match[]", selector)
+        .call()
+        .expect("series")
+        .into_json()
+        .unwrap();
+    assert_eq!(r["status"], "success");
+    r["data"].as_array().unwrap().len()
+}
+
+use std::io::Read as _;
