@@ -23,7 +23,17 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { hosts: 100, hours: 6.0, targets: vec!["vitals".into(), "prometheus".into(), "victoria-metrics".into()], settle: 30, per_request: 5000 };
+    let mut a = Args {
+        hosts: 100,
+        hours: 6.0,
+        targets: vec![
+            "vitals".into(),
+            "prometheus".into(),
+            "victoria-metrics".into(),
+        ],
+        settle: 30,
+        per_request: 5000,
+    };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -49,11 +59,19 @@ fn args() -> Args {
 }
 
 fn on_path(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(bin)).find(|c| c.is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|c| c.is_file())
+    })
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Target {
@@ -69,21 +87,44 @@ impl Target {
         let mut c = Command::new(&self.bin);
         match self.name.as_str() {
             "vitals" => {
-                c.args(["store", "--storage.tsdb.path"]).arg(self.dir.join("data")).args(["--web.listen-address", &addr, "--storage.tsdb.retention.time", "0", "--storage.tsdb.maintenance-interval", "5s"]);
+                c.args(["store", "--storage.tsdb.path"])
+                    .arg(self.dir.join("data"))
+                    .args([
+                        "--web.listen-address",
+                        &addr,
+                        "--storage.tsdb.retention.time",
+                        "0",
+                        "--storage.tsdb.maintenance-interval",
+                        "5s",
+                    ]);
             }
             "prometheus" => {
                 let cfg = self.dir.join("prometheus.yml");
                 std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
                 c.arg(format!("--config.file={}", cfg.display()))
-                    .arg(format!("--storage.tsdb.path={}", self.dir.join("data").display()))
+                    .arg(format!(
+                        "--storage.tsdb.path={}",
+                        self.dir.join("data").display()
+                    ))
                     .arg(format!("--web.listen-address={addr}"))
-                    .args(["--web.enable-remote-write-receiver", "--storage.tsdb.retention.time=100y"]);
+                    .args([
+                        "--web.enable-remote-write-receiver",
+                        "--storage.tsdb.retention.time=100y",
+                    ]);
             }
             _ => {
-                c.arg(format!("-storageDataPath={}", self.dir.join("data").display())).arg(format!("-httpListenAddr={addr}")).args(["-retentionPeriod=100y", "-loggerLevel=ERROR"]);
+                c.arg(format!(
+                    "-storageDataPath={}",
+                    self.dir.join("data").display()
+                ))
+                .arg(format!("-httpListenAddr={addr}"))
+                .args(["-retentionPeriod=100y", "-loggerLevel=ERROR"]);
             }
         }
-        c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.name))
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.name))
     }
 
     fn url(&self) -> String {
@@ -92,14 +133,25 @@ impl Target {
 
     fn wait_ready(&self) -> Duration {
         let started = Instant::now();
-        let path = if self.name == "victoria-metrics" { "/health" } else { "/-/ready" };
+        let path = if self.name == "victoria-metrics" {
+            "/health"
+        } else {
+            "/-/ready"
+        };
         loop {
-            if let Ok(r) = ureq::get(&format!("{}{path}", self.url())).timeout(Duration::from_millis(500)).call() {
+            if let Ok(r) = ureq::get(&format!("{}{path}", self.url()))
+                .timeout(Duration::from_millis(500))
+                .call()
+            {
                 if r.status() == 200 {
                     return started.elapsed();
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(600), "{} not ready", self.name);
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "{} not ready",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -107,18 +159,48 @@ impl Target {
 
 fn proc_stat(pid: u32) -> (f64, u64, u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let f: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = if f.len() > 12 { (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / ticks } else { 0.0 };
+    let cpu = if f.len() > 12 {
+        (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / ticks
+    } else {
+        0.0
+    };
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |k: &str| status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024;
+    let kb = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    let wb = io.lines().find(|l| l.starts_with("write_bytes:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let wb = io
+        .lines()
+        .find(|l| l.starts_with("write_bytes:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     (cpu, kb("VmHWM:"), kb("VmRSS:"), wb)
 }
 
 fn dir_size(p: &Path) -> u64 {
-    std::fs::read_dir(p).map(|rd| rd.filter_map(|e| e.ok()).map(|e| match e.metadata() { Ok(m) if m.is_dir() => dir_size(&e.path()), Ok(m) => m.len(), _ => 0 }).sum()).unwrap_or(0)
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    _ => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Bytes and samples of the immutable blocks (dirs with meta.json) under `data`.
@@ -157,7 +239,10 @@ fn run(t: &Target, a: &Args) -> Row {
     let pid = child.id();
     let (cpu0, _, _, wb0) = proc_stat(pid);
     let rounds = (a.hours * 3600.0 * 1000.0 / STEP_MS as f64) as i64;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let start = (now - rounds * STEP_MS) / STEP_MS * STEP_MS;
     let (tx, rx) = mpsc::sync_channel::<Vec<Vec<u8>>>(2);
     let (hosts, per_request) = (a.hosts, a.per_request);
@@ -165,7 +250,11 @@ fn run(t: &Target, a: &Args) -> Row {
         let mut w = Workload::new(hosts, 42);
         let n = w.len() as u64;
         for r in 0..rounds {
-            let bodies: Vec<Vec<u8>> = w.round(start + r * STEP_MS, per_request).iter().map(remote::encode_write_request).collect();
+            let bodies: Vec<Vec<u8>> = w
+                .round(start + r * STEP_MS, per_request)
+                .iter()
+                .map(remote::encode_write_request)
+                .collect();
             if tx.send(bodies).is_err() {
                 break;
             }
@@ -182,7 +271,12 @@ fn run(t: &Target, a: &Args) -> Row {
                 let url = &url;
                 s.spawn(move || {
                     for body in part {
-                        let r = ureq::post(url).set("Content-Encoding", "snappy").set("Content-Type", "application/x-protobuf").set("X-Prometheus-Remote-Write-Version", "0.1.0").timeout(Duration::from_secs(120)).send_bytes(body);
+                        let r = ureq::post(url)
+                            .set("Content-Encoding", "snappy")
+                            .set("Content-Type", "application/x-protobuf")
+                            .set("X-Prometheus-Remote-Write-Version", "0.1.0")
+                            .timeout(Duration::from_secs(120))
+                            .send_bytes(body);
                         if let Err(e) = r {
                             panic!("write failed: {e}");
                         }
@@ -231,7 +325,15 @@ fn main() {
     let a = args();
     let w = Workload::new(a.hosts, 42);
     let rounds = (a.hours * 3600.0 * 1000.0 / STEP_MS as f64) as u64;
-    println!("workload: {} hosts × {} series = {} series, {} h at 15 s = {} rounds, {:.1} M samples", a.hosts, w.per_host, w.len(), a.hours, rounds, (w.len() as u64 * rounds) as f64 / 1e6);
+    println!(
+        "workload: {} hosts × {} series = {} series, {} h at 15 s = {} rounds, {:.1} M samples",
+        a.hosts,
+        w.per_host,
+        w.len(),
+        a.hours,
+        rounds,
+        (w.len() as u64 * rounds) as f64 / 1e6
+    );
     drop(w);
     let mut rows = Vec::new();
     for name in &a.targets {
@@ -245,7 +347,12 @@ fn main() {
             println!("SKIPPED: {name} not on PATH");
             continue;
         };
-        let t = Target { name: name.clone(), bin, dir: std::env::temp_dir().join(format!("vitals-bench-{name}")), port: free_port() };
+        let t = Target {
+            name: name.clone(),
+            bin,
+            dir: std::env::temp_dir().join(format!("vitals-bench-{name}")),
+            port: free_port(),
+        };
         eprintln!("== {name}");
         let row = run(&t, &a);
         let _ = std::fs::remove_dir_all(&t.dir);
@@ -256,8 +363,17 @@ fn main() {
     for r in &rows {
         println!(
             "| {} | {} | {:.3} | {:.0} | {:.0} | {:.2} | {} | {:.2} | {:.2} | {:.1} |",
-            r.name, r.samples, r.cpu_per_m, r.peak_rss as f64 / 1048576.0, r.settled_rss as f64 / 1048576.0, r.disk_per_sample,
-            r.block_per_sample.map_or("-".to_string(), |b| format!("{b:.2}")), r.written_per_sample, r.restart.as_secs_f64(), r.ingest_wall.as_secs_f64()
+            r.name,
+            r.samples,
+            r.cpu_per_m,
+            r.peak_rss as f64 / 1048576.0,
+            r.settled_rss as f64 / 1048576.0,
+            r.disk_per_sample,
+            r.block_per_sample
+                .map_or("-".to_string(), |b| format!("{b:.2}")),
+            r.written_per_sample,
+            r.restart.as_secs_f64(),
+            r.ingest_wall.as_secs_f64()
         );
     }
     if let Some(v) = rows.iter().find(|r| r.name == "vitals") {

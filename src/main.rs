@@ -55,13 +55,21 @@ struct StoreArgs {
     #[arg(long = "storage.tsdb.out-of-order-time-window", default_value = "0s")]
     ooo_window: String,
     /// Span of blocks cut from the head (advanced; for tests).
-    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h", hide = true)]
+    #[arg(
+        long = "storage.tsdb.min-block-duration",
+        default_value = "2h",
+        hide = true
+    )]
     block_duration: String,
     /// Largest accepted compressed request body in bytes (413 above).
     #[arg(long = "web.max-request-bytes", default_value_t = 32 << 20)]
     max_request_bytes: usize,
     /// Interval between head cuts / compaction / retention runs (advanced; for tests).
-    #[arg(long = "storage.tsdb.maintenance-interval", default_value = "1m", hide = true)]
+    #[arg(
+        long = "storage.tsdb.maintenance-interval",
+        default_value = "1m",
+        hide = true
+    )]
     maintenance_interval: String,
 }
 
@@ -97,23 +105,32 @@ fn main() -> Result<()> {
             run_store(StoreArgs::default())
         }
         Some(Command::Store(args)) => run_store(args),
-        Some(Command::Tsdb { command: TsdbCommand::Inspect { dir } }) => inspect(&dir),
+        Some(Command::Tsdb {
+            command: TsdbCommand::Inspect { dir },
+        }) => inspect(&dir),
     }
 }
 
 fn run_store(args: StoreArgs) -> Result<()> {
     let opts = tsdb::Options {
-        retention_time_ms: parse_duration_ms(&args.retention_time).context("--storage.tsdb.retention.time")?,
-        retention_size_bytes: parse_size(&args.retention_size).context("--storage.tsdb.retention.size")?,
-        block_duration_ms: parse_duration_ms(&args.block_duration).context("--storage.tsdb.min-block-duration")?,
+        retention_time_ms: parse_duration_ms(&args.retention_time)
+            .context("--storage.tsdb.retention.time")?,
+        retention_size_bytes: parse_size(&args.retention_size)
+            .context("--storage.tsdb.retention.size")?,
+        block_duration_ms: parse_duration_ms(&args.block_duration)
+            .context("--storage.tsdb.min-block-duration")?,
         out_of_order_window_ms: parse_duration_ms(&args.ooo_window)
             .context("--storage.tsdb.out-of-order-time-window")?,
         ..tsdb::Options::default()
     };
     let maint_every = Duration::from_millis(
-        parse_duration_ms(&args.maintenance_interval).context("--storage.tsdb.maintenance-interval")?.max(100) as u64,
+        parse_duration_ms(&args.maintenance_interval)
+            .context("--storage.tsdb.maintenance-interval")?
+            .max(100) as u64,
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let path = args.path.clone();
         let db = tokio::task::spawn_blocking(move || tsdb::Db::open(&path, opts))
@@ -177,26 +194,63 @@ fn inspect(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
-    let db = tsdb::Db::open(dir, tsdb::Options { retention_time_ms: 0, ..Default::default() })
-        .with_context(|| format!("opening {}", dir.display()))?;
+    let db = tsdb::Db::open(
+        dir,
+        tsdb::Options {
+            retention_time_ms: 0,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("opening {}", dir.display()))?;
     let hs = db.head_stats();
-    println!("{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}", "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "CHUNKS", "SAMPLES", "BYTES", "LEVEL");
+    println!(
+        "{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}",
+        "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "CHUNKS", "SAMPLES", "BYTES", "LEVEL"
+    );
     let (mut samples, mut bytes) = (0u64, 0u64);
     for b in db.blocks() {
         let m = b.meta();
         samples += m.num_samples;
         bytes += b.size_bytes();
-        println!("{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}", m.ulid, m.min_time, m.max_time, m.num_series, m.num_chunks, m.num_samples, b.size_bytes(), m.level);
+        println!(
+            "{:<28} {:>15} {:>15} {:>10} {:>10} {:>12} {:>12} {:>6}",
+            m.ulid,
+            m.min_time,
+            m.max_time,
+            m.num_series,
+            m.num_chunks,
+            m.num_samples,
+            b.size_bytes(),
+            m.level
+        );
     }
     println!(
         "head: series {} chunks {} min_time {} max_time {}",
         hs.num_series,
         hs.num_chunks,
-        if hs.min_time == i64::MAX { "-".to_string() } else { hs.min_time.to_string() },
-        if hs.max_time == i64::MIN { "-".to_string() } else { hs.max_time.to_string() }
+        if hs.min_time == i64::MAX {
+            "-".to_string()
+        } else {
+            hs.min_time.to_string()
+        },
+        if hs.max_time == i64::MIN {
+            "-".to_string()
+        } else {
+            hs.max_time.to_string()
+        }
     );
     let total = db.storage_bytes();
-    println!("blocks: {} samples in {} bytes ({:.3} bytes/sample); storage total {} bytes", samples, bytes, if samples > 0 { bytes as f64 / samples as f64 } else { 0.0 }, total);
+    println!(
+        "blocks: {} samples in {} bytes ({:.3} bytes/sample); storage total {} bytes",
+        samples,
+        bytes,
+        if samples > 0 {
+            bytes as f64 / samples as f64
+        } else {
+            0.0
+        },
+        total
+    );
     Ok(())
 }
 
@@ -212,13 +266,19 @@ fn parse_duration_ms(s: &str) -> Result<i64> {
         bail!("empty duration");
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             bail!("invalid duration {s:?}: expected a number");
         }
-        let n: i64 = rest[..digits].parse().with_context(|| format!("invalid duration {s:?}"))?;
+        let n: i64 = rest[..digits]
+            .parse()
+            .with_context(|| format!("invalid duration {s:?}"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,
@@ -229,7 +289,9 @@ fn parse_duration_ms(s: &str) -> Result<i64> {
             "y" => 365 * 86_400_000,
             u => bail!("invalid duration {s:?}: unknown unit {u:?}"),
         };
-        total = total.checked_add(n.checked_mul(mult).context("duration overflows")?).context("duration overflows")?;
+        total = total
+            .checked_add(n.checked_mul(mult).context("duration overflows")?)
+            .context("duration overflows")?;
         rest = &rest[unit_len..];
     }
     Ok(total)

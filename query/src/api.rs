@@ -15,7 +15,9 @@ pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn parse(query: Option<&str>, body: &[u8]) -> Params {
-        let mut v: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+        let mut v: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
         v.extend(form_urlencoded::parse(body).into_owned());
         Params(v)
     }
@@ -23,7 +25,11 @@ impl Params {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
     pub(crate) fn all(&self, k: &str) -> Vec<&str> {
-        self.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -41,11 +47,24 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -68,12 +87,20 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         b'Z' | b'z' if i + 1 == b.len() => 0,
         c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
             let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
-            if *c == b'+' { v } else { -v }
+            if *c == b'+' {
+                v
+            } else {
+                -v
+            }
         }
         _ => return None,
     };
     // Days from civil (proleptic Gregorian).
-    let (y2, m2) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
     let doy = (153 * m2 + 2) / 5 + d - 1;
@@ -84,15 +111,19 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
 
 fn range(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = match p.get("start") {
-        Some(s) => parse_time(s).map_err(|e| ApiError::BadData(format!("invalid parameter \"start\": {e}")))?,
+        Some(s) => parse_time(s)
+            .map_err(|e| ApiError::BadData(format!("invalid parameter \"start\": {e}")))?,
         None => i64::MIN,
     };
     let end = match p.get("end") {
-        Some(s) => parse_time(s).map_err(|e| ApiError::BadData(format!("invalid parameter \"end\": {e}")))?,
+        Some(s) => parse_time(s)
+            .map_err(|e| ApiError::BadData(format!("invalid parameter \"end\": {e}")))?,
         None => i64::MAX,
     };
     if end < start {
-        return Err(ApiError::BadData("invalid parameter \"end\": end timestamp must not be before start time".into()));
+        return Err(ApiError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
     }
     Ok((start, end))
 }
@@ -100,24 +131,37 @@ fn range(p: &Params) -> Result<(i64, i64), ApiError> {
 fn limit(p: &Params) -> Result<usize, ApiError> {
     match p.get("limit") {
         None | Some("") | Some("0") => Ok(usize::MAX),
-        Some(s) => s.parse().map_err(|_| ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {s:?}"))),
+        Some(s) => s.parse().map_err(|_| {
+            ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {s:?}"))
+        }),
     }
 }
 
 fn selectors(p: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
-    p.all("match[]").into_iter().map(|s| parse_selector(s).map_err(ApiError::BadData)).collect()
+    p.all("match[]")
+        .into_iter()
+        .map(|s| parse_selector(s).map_err(ApiError::BadData))
+        .collect()
 }
 
 fn success(data: Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// `GET|POST /api/v1/series`.
-pub(crate) async fn series(State(st): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn series(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     st.metrics.request("series");
     let p = Params::parse(q.as_deref(), &body);
     let sels = selectors(&p)?;
@@ -138,13 +182,23 @@ pub(crate) async fn series(State(st): State<ApiState>, RawQuery(q): RawQuery, bo
     let data: Vec<Value> = out
         .iter()
         .take(lim)
-        .map(|l| Value::Object(l.iter().map(|l| (l.name.clone(), Value::String(l.value.clone()))).collect::<Map<_, _>>()))
+        .map(|l| {
+            Value::Object(
+                l.iter()
+                    .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+                    .collect::<Map<_, _>>(),
+            )
+        })
         .collect();
     Ok(success(Value::Array(data)))
 }
 
 /// `GET|POST /api/v1/labels`.
-pub(crate) async fn labels(State(st): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn labels(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     st.metrics.request("labels");
     let p = Params::parse(q.as_deref(), &body);
     let sels = selectors(&p)?;
@@ -162,14 +216,21 @@ pub(crate) async fn labels(State(st): State<ApiState>, RawQuery(q): RawQuery, bo
         Ok(all)
     })
     .await?;
-    Ok(success(Value::Array(names.into_iter().take(lim).map(Value::String).collect())))
+    Ok(success(Value::Array(
+        names.into_iter().take(lim).map(Value::String).collect(),
+    )))
 }
 
 /// `GET /api/v1/label/<name>/values`.
-pub(crate) async fn label_values(State(st): State<ApiState>, Path(name): Path<String>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn label_values(
+    State(st): State<ApiState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     st.metrics.request("label_values");
     let name = match name.strip_prefix("U__") {
-        Some(enc) => decode_underscore_escaping(enc).ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?,
+        Some(enc) => decode_underscore_escaping(enc)
+            .ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?,
         None => name,
     };
     if name.is_empty() {
@@ -191,7 +252,9 @@ pub(crate) async fn label_values(State(st): State<ApiState>, Path(name): Path<St
         Ok(all)
     })
     .await?;
-    Ok(success(Value::Array(values.into_iter().take(lim).map(Value::String).collect())))
+    Ok(success(Value::Array(
+        values.into_iter().take(lim).map(Value::String).collect(),
+    )))
 }
 
 /// Decodes Prometheus 3's `U__` label-name escaping (`_2e_` → `.`, `__` → `_`).
@@ -228,7 +291,10 @@ mod tests {
     fn times() {
         assert_eq!(parse_time("1700000000.123"), Ok(1_700_000_000_123));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000_000));
-        assert_eq!(parse_time("2023-11-14T23:13:20.5+01:00"), Ok(1_700_000_000_500));
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20.5+01:00"),
+            Ok(1_700_000_000_500)
+        );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2023-13-14T22:13:20Z").is_err());
@@ -237,7 +303,10 @@ mod tests {
 
     #[test]
     fn underscore_escaping() {
-        assert_eq!(decode_underscore_escaping("my_2e_metric__x").as_deref(), Some("my.metric_x"));
+        assert_eq!(
+            decode_underscore_escaping("my_2e_metric__x").as_deref(),
+            Some("my.metric_x")
+        );
         assert_eq!(decode_underscore_escaping("bad_zz"), None);
     }
 }

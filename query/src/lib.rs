@@ -31,7 +31,11 @@ pub struct ApiOptions {
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        ApiOptions { max_request_bytes: 32 << 20, max_decompressed_bytes: 256 << 20, read_sample_limit: 50_000_000 }
+        ApiOptions {
+            max_request_bytes: 32 << 20,
+            max_decompressed_bytes: 256 << 20,
+            read_sample_limit: 50_000_000,
+        }
     }
 }
 
@@ -49,7 +53,11 @@ pub struct ApiState {
 /// Builds the router with every route of the API.
 pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
     let limit = opts.max_request_bytes;
-    let state = ApiState { db, opts: Arc::new(opts), metrics: Arc::new(HttpMetrics::default()) };
+    let state = ApiState {
+        db,
+        opts: Arc::new(opts),
+        metrics: Arc::new(HttpMetrics::default()),
+    };
     Router::new()
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
@@ -69,5 +77,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

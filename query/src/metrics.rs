@@ -43,14 +43,33 @@ impl HttpMetrics {
         }
         let _ = writeln!(out, "# HELP vitals_remote_write_requests_total Remote-write requests answered, by status code.\n# TYPE vitals_remote_write_requests_total counter");
         for (c, n) in self.write_codes.lock().iter() {
-            let _ = writeln!(out, "vitals_remote_write_requests_total{{code=\"{c}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "vitals_remote_write_requests_total{{code=\"{c}\"}} {n}"
+            );
         }
         for (name, help, v) in [
-            ("vitals_remote_write_samples_total", "Samples accepted by remote-write.", &self.write_samples),
-            ("vitals_remote_write_histograms_dropped_total", "Native histogram samples received and not stored (not supported yet).", &self.histograms_dropped),
-            ("vitals_remote_write_exemplars_dropped_total", "Exemplars received and not stored.", &self.exemplars_dropped),
+            (
+                "vitals_remote_write_samples_total",
+                "Samples accepted by remote-write.",
+                &self.write_samples,
+            ),
+            (
+                "vitals_remote_write_histograms_dropped_total",
+                "Native histogram samples received and not stored (not supported yet).",
+                &self.histograms_dropped,
+            ),
+            (
+                "vitals_remote_write_exemplars_dropped_total",
+                "Exemplars received and not stored.",
+                &self.exemplars_dropped,
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
     }
 }
@@ -69,16 +88,29 @@ pub(crate) async fn metrics(State(st): State<ApiState>) -> impl IntoResponse {
     })
     .await
     .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 /// Standard `process_*` metrics from /proc/self.
 fn process_metrics(out: &mut String) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
     let tick = 100.0;
     if fields.len() > 21 {
-        let cpu = (fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0)) / tick;
+        let cpu = (fields[11].parse::<f64>().unwrap_or(0.0)
+            + fields[12].parse::<f64>().unwrap_or(0.0))
+            / tick;
         let _ = writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
         let rss = fields[21].parse::<f64>().unwrap_or(0.0) * 4096.0;
         let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");

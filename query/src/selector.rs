@@ -4,7 +4,11 @@ use tsdb::{MatchOp, Matcher};
 
 /// Parses a series selector into matchers; errors are client-facing messages.
 pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
-    let mut p = Parser { s: input.as_bytes(), src: input, pos: 0 };
+    let mut p = Parser {
+        s: input.as_bytes(),
+        src: input,
+        pos: 0,
+    };
     let mut matchers = Vec::new();
     p.skip_ws();
     if p.peek().is_some_and(is_name_start) {
@@ -49,7 +53,10 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
                     if matchers.iter().any(|m| m.name == "__name__") {
                         return Err(p.err("metric name given twice"));
                     }
-                    matchers.push(Matcher::new(MatchOp::Equal, "__name__", &name).map_err(|e| e.to_string())?);
+                    matchers.push(
+                        Matcher::new(MatchOp::Equal, "__name__", &name)
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
                 None => return Err(p.err("expected a matching operator")),
             }
@@ -66,7 +73,9 @@ pub fn parse_selector(input: &str) -> Result<Vec<Matcher>, String> {
         return Err(p.err("unexpected characters after the selector"));
     }
     if matchers.is_empty() || matchers.iter().all(|m| m.matches_empty()) {
-        return Err(format!("parse error: vector selector must contain at least one non-empty matcher: {input:?}"));
+        return Err(format!(
+            "parse error: vector selector must contain at least one non-empty matcher: {input:?}"
+        ));
     }
     Ok(matchers)
 }
@@ -93,12 +102,19 @@ impl<'a> Parser<'a> {
     }
 
     fn err(&self, what: &str) -> String {
-        format!("parse error at char {}: {what} in selector {:?}", self.pos + 1, self.src)
+        format!(
+            "parse error at char {}: {what} in selector {:?}",
+            self.pos + 1,
+            self.src
+        )
     }
 
     fn ident(&mut self) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+        {
             self.pos += 1;
         }
         &self.src[start..self.pos]
@@ -119,7 +135,9 @@ impl<'a> Parser<'a> {
                 return Ok(out);
             }
             if c == '\\' && q != b'`' {
-                let (_, e) = chars.next().ok_or_else(|| self.err("unterminated escape"))?;
+                let (_, e) = chars
+                    .next()
+                    .ok_or_else(|| self.err("unterminated escape"))?;
                 match e {
                     'n' => out.push('\n'),
                     't' => out.push('\t'),
@@ -139,7 +157,8 @@ impl<'a> Parser<'a> {
                         for _ in 0..n {
                             hex.push(chars.next().ok_or_else(|| self.err("short escape"))?.1);
                         }
-                        let v = u32::from_str_radix(&hex, 16).map_err(|_| self.err("bad escape"))?;
+                        let v =
+                            u32::from_str_radix(&hex, 16).map_err(|_| self.err("bad escape"))?;
                         out.push(char::from_u32(v).ok_or_else(|| self.err("bad code point"))?);
                     }
                     _ => return Err(self.err(&format!("unknown escape sequence '\\{e}'"))),
@@ -158,21 +177,53 @@ mod tests {
     use proptest::prelude::*;
 
     fn show(s: &str) -> Vec<String> {
-        parse_selector(s).unwrap().iter().map(|m| format!("{}{:?}{}", m.name, m.op, m.value)).collect()
+        parse_selector(s)
+            .unwrap()
+            .iter()
+            .map(|m| format!("{}{:?}{}", m.name, m.op, m.value))
+            .collect()
     }
 
     #[test]
     fn parses_the_usual_shapes() {
         assert_eq!(show("up"), ["__name__Equalup"]);
-        assert_eq!(show(r#"node_cpu_seconds_total{mode!="idle", cpu=~"1.*",}"#), ["__name__Equalnode_cpu_seconds_total", "modeNotEqualidle", "cpuRegex1.*"]);
-        assert_eq!(show(r#"{__name__=~"node_.+",job!~'x\'y'}"#), ["__name__Regexnode_.+", "jobNotRegexx'y"]);
-        assert_eq!(show(r#"{"my.metric", a="\u00e9\n"}"#), ["__name__Equalmy.metric", "aEqualé\n"]);
-        assert_eq!(show(r#"a{b=~`10\.0\..*`}"#), ["__name__Equala", r"bRegex10\.0\..*"]);
+        assert_eq!(
+            show(r#"node_cpu_seconds_total{mode!="idle", cpu=~"1.*",}"#),
+            [
+                "__name__Equalnode_cpu_seconds_total",
+                "modeNotEqualidle",
+                "cpuRegex1.*"
+            ]
+        );
+        assert_eq!(
+            show(r#"{__name__=~"node_.+",job!~'x\'y'}"#),
+            ["__name__Regexnode_.+", "jobNotRegexx'y"]
+        );
+        assert_eq!(
+            show(r#"{"my.metric", a="\u00e9\n"}"#),
+            ["__name__Equalmy.metric", "aEqualé\n"]
+        );
+        assert_eq!(
+            show(r#"a{b=~`10\.0\..*`}"#),
+            ["__name__Equala", r"bRegex10\.0\..*"]
+        );
     }
 
     #[test]
     fn rejects_bad_selectors() {
-        for bad in ["", "{}", r#"{a=""}"#, r#"{a=~".*"}"#, "up{", r#"up{a="b""#, r#"up{a}"#, r#"up{a="\q"}"#, "up x", r#"{a=~"("}"#, r#"up{"x"}"#] {
+        for bad in [
+            "",
+            "{}",
+            r#"{a=""}"#,
+            r#"{a=~".*"}"#,
+            "up{",
+            r#"up{a="b""#,
+            r#"up{a}"#,
+            r#"up{a="\q"}"#,
+            "up x",
+            r#"{a=~"("}"#,
+            r#"up{"x"}"#,
+        ] {
             assert!(parse_selector(bad).is_err(), "{bad:?} should fail");
         }
     }

@@ -24,14 +24,23 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
     let res = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            remote::decompress(&body, opts.max_decompressed_bytes, &mut buf).map_err(decode_error)?;
+            remote::decompress(&body, opts.max_decompressed_bytes, &mut buf)
+                .map_err(decode_error)?;
             let mut req = remote::WriteRequestRef::new();
             remote::parse_write_request(&buf, &mut req).map_err(decode_error)?;
-            metrics.histograms_dropped.fetch_add(req.num_histograms() as u64, Ordering::Relaxed);
-            metrics.exemplars_dropped.fetch_add(req.num_exemplars() as u64, Ordering::Relaxed);
+            metrics
+                .histograms_dropped
+                .fetch_add(req.num_histograms() as u64, Ordering::Relaxed);
+            metrics
+                .exemplars_dropped
+                .fetch_add(req.num_exemplars() as u64, Ordering::Relaxed);
             let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = req.series().collect();
-            let out = db.append_batch(&batch).map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?;
-            metrics.write_samples.fetch_add(out.appended, Ordering::Relaxed);
+            let out = db
+                .append_batch(&batch)
+                .map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?;
+            metrics
+                .write_samples
+                .fetch_add(out.appended, Ordering::Relaxed);
             if out.rejected.is_empty() {
                 return Ok(());
             }
@@ -39,7 +48,12 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
             for (reason, n) in &out.rejected {
                 let _ = write!(msg, "{n} {} samples rejected; ", reason.as_str());
             }
-            let _ = write!(msg, "{} accepted; first: {}", out.appended, out.first_rejection.unwrap_or_default());
+            let _ = write!(
+                msg,
+                "{} accepted; first: {}",
+                out.appended,
+                out.first_rejection.unwrap_or_default()
+            );
             Err(ApiError::BadData(msg))
         })
     })

@@ -27,22 +27,34 @@ pub fn read_chunked_frames(buf: &[u8]) -> Result<Vec<ChunkedReadResponse>, Decod
     while pos < buf.len() {
         let frame = pos;
         let mut rest = &buf[pos..];
-        let len = prost::encoding::decode_varint(&mut rest)
-            .map_err(|_| DecodeError::Frame { offset: frame, detail: "bad length varint" })?;
+        let len = prost::encoding::decode_varint(&mut rest).map_err(|_| DecodeError::Frame {
+            offset: frame,
+            detail: "bad length varint",
+        })?;
         pos = buf.len() - rest.len();
         let Some(crc) = buf.get(pos..pos + 4) else {
-            return Err(DecodeError::Frame { offset: frame, detail: "truncated checksum" });
+            return Err(DecodeError::Frame {
+                offset: frame,
+                detail: "truncated checksum",
+            });
         };
         let expected = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
         pos += 4;
         if len > (buf.len() - pos) as u64 {
-            return Err(DecodeError::Frame { offset: frame, detail: "truncated message" });
+            return Err(DecodeError::Frame {
+                offset: frame,
+                detail: "truncated message",
+            });
         }
         let data = &buf[pos..pos + len as usize];
         pos += len as usize;
         let actual = crc32c::crc32c(data);
         if actual != expected {
-            return Err(DecodeError::FrameChecksum { offset: frame, expected, actual });
+            return Err(DecodeError::FrameChecksum {
+                offset: frame,
+                expected,
+                actual,
+            });
         }
         msgs.push(ChunkedReadResponse::decode(data)?);
     }

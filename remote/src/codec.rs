@@ -8,8 +8,7 @@ use crate::DecodeError;
 /// Decompresses a snappy block-format body, refusing output larger than `limit` bytes (checked from the snappy header before allocating).
 pub fn decompress(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.clear();
-    let size =
-        snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
     if size > limit {
         return Err(DecodeError::TooLarge { size, limit });
     }
@@ -31,7 +30,9 @@ fn compress(raw: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; snap::raw::max_compress_len(raw.len())];
     // Compression into a buffer of max_compress_len bytes only fails for inputs over ~4 GiB,
     // which protobuf messages (limited to 2 GiB) cannot be.
-    let n = snap::raw::Encoder::new().compress(raw, &mut out).unwrap_or(0);
+    let n = snap::raw::Encoder::new()
+        .compress(raw, &mut out)
+        .unwrap_or(0);
     out.truncate(n);
     out
 }

@@ -78,7 +78,9 @@ pub enum DecodeError {
         detail: &'static str,
     },
     /// A STREAMED_XOR_CHUNKS frame failed its CRC32-Castagnoli check.
-    #[error("chunked frame at byte {offset}: checksum {actual:#010x} does not match {expected:#010x}")]
+    #[error(
+        "chunked frame at byte {offset}: checksum {actual:#010x} does not match {expected:#010x}"
+    )]
     FrameChecksum {
         /// Byte offset of the frame in the stream.
         offset: usize,

@@ -11,9 +11,7 @@ pub mod prompb;
 mod write;
 
 pub use chunked::{read_chunked_frames, write_chunked_frame};
-pub use codec::{
-    decode_read_request, decompress, encode_read_response, encode_write_request,
-};
+pub use codec::{decode_read_request, decompress, encode_read_response, encode_write_request};
 pub use error::DecodeError;
 /// The `prost` crate the `prompb` messages derive from (for `prost::Message` in callers).
 pub use prost;

@@ -15,7 +15,10 @@ pub(crate) struct Wire {
 impl From<Wire> for DecodeError {
     #[cold]
     fn from(w: Wire) -> Self {
-        DecodeError::Protobuf { offset: w.offset, detail: w.detail }
+        DecodeError::Protobuf {
+            offset: w.offset,
+            detail: w.detail,
+        }
     }
 }
 
@@ -56,13 +59,21 @@ impl<'a> Reader<'a> {
     /// Reader over a whole buffer.
     #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0, end: buf.len() }
+        Reader {
+            buf,
+            pos: 0,
+            end: buf.len(),
+        }
     }
 
     /// Reader over `buf[start..end]` (caller guarantees `start <= end <= buf.len()`).
     #[inline]
     pub fn sub(buf: &'a [u8], start: usize, end: usize) -> Self {
-        Reader { buf, pos: start, end }
+        Reader {
+            buf,
+            pos: start,
+            end,
+        }
     }
 
     /// True while bytes remain.
@@ -130,7 +141,10 @@ impl<'a> Reader<'a> {
         let len = self.varint()?;
         let avail = (self.end - self.pos) as u64;
         if len > avail {
-            return Err(err(at, "length-delimited field runs past the end of its message"));
+            return Err(err(
+                at,
+                "length-delimited field runs past the end of its message",
+            ));
         }
         let start = self.pos;
         self.pos += len as usize;
@@ -150,7 +164,9 @@ impl<'a> Reader<'a> {
         match self.buf[..self.end].get(self.pos..self.pos + 8) {
             Some(b) => {
                 self.pos += 8;
-                Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                Ok(u64::from_le_bytes([
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                ]))
             }
             None => Err(err(self.pos, "truncated 64-bit field")),
         }

@@ -64,8 +64,7 @@ impl<'a> WriteRequestRef<'a> {
     pub fn reuse<'b>(mut self) -> WriteRequestRef<'b> {
         self.labels.clear();
         // An empty iterator collected into a same-layout Vec reuses the allocation in place.
-        let labels: Vec<(&'b str, &'b str)> =
-            self.labels.into_iter().map(|_| ("", "")).collect();
+        let labels: Vec<(&'b str, &'b str)> = self.labels.into_iter().map(|_| ("", "")).collect();
         self.samples.clear();
         self.spans.clear();
         WriteRequestRef {
@@ -117,7 +116,10 @@ impl<'a> WriteRequestRef<'a> {
     pub fn get(&self, i: usize) -> Option<SeriesRef<'_, 'a>> {
         let &(le, se) = self.spans.get(i)?;
         let (ls, ss) = if i == 0 { (0, 0) } else { self.spans[i - 1] };
-        Some((&self.labels[ls as usize..le as usize], &self.samples[ss as usize..se as usize]))
+        Some((
+            &self.labels[ls as usize..le as usize],
+            &self.samples[ss as usize..se as usize],
+        ))
     }
 
     /// Iterates over series as (labels sorted by name, samples as (timestamp ms, value)).
@@ -126,7 +128,10 @@ impl<'a> WriteRequestRef<'a> {
         self.spans.iter().map(move |&(le, se)| {
             let (ls, ss) = prev;
             prev = (le, se);
-            (&self.labels[ls as usize..le as usize], &self.samples[ss as usize..se as usize])
+            (
+                &self.labels[ls as usize..le as usize],
+                &self.samples[ss as usize..se as usize],
+            )
         })
     }
 }
@@ -243,7 +248,10 @@ fn parse_series<'a>(
                     // SAFETY: name and value lie inside buf[s..e], which is all ASCII,
                     // and ASCII is valid UTF-8.
                     unsafe {
-                        (std::str::from_utf8_unchecked(name), std::str::from_utf8_unchecked(value))
+                        (
+                            std::str::from_utf8_unchecked(name),
+                            std::str::from_utf8_unchecked(value),
+                        )
                     }
                 } else {
                     (utf8(buf, name, series)?, utf8(buf, value, series)?)
@@ -278,7 +286,8 @@ fn parse_series<'a>(
             2 => {
                 r.expect(wt, WT_LEN)?;
                 let (s, e) = r.len_delimited()?;
-                out.samples.push(parse_sample(buf, s, e, RECURSION_LIMIT - 2)?);
+                out.samples
+                    .push(parse_sample(buf, s, e, RECURSION_LIMIT - 2)?);
             }
             3 => {
                 r.expect(wt, WT_LEN)?;
@@ -301,7 +310,8 @@ fn parse_series<'a>(
     if out.samples.len() > u32::MAX as usize || out.labels.len() > u32::MAX as usize {
         return Err(err(start, "too many samples or labels in one request").into());
     }
-    out.spans.push((out.labels.len() as u32, out.samples.len() as u32));
+    out.spans
+        .push((out.labels.len() as u32, out.samples.len() as u32));
     Ok(())
 }
 
@@ -322,12 +332,7 @@ fn fast_label(lab: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Parses a `Label` in `buf[start..end]` into raw (name, value) bytes; last occurrence wins.
 #[inline(always)]
-fn parse_label(
-    buf: &[u8],
-    start: usize,
-    end: usize,
-    budget: u32,
-) -> Result<(&[u8], &[u8]), Wire> {
+fn parse_label(buf: &[u8], start: usize, end: usize, budget: u32) -> Result<(&[u8], &[u8]), Wire> {
     let mut r = Reader::sub(buf, start, end);
     let mut name: &[u8] = &buf[start..start];
     let mut value: &[u8] = &buf[start..start];
@@ -454,8 +459,17 @@ mod tests {
 
     #[test]
     fn byte_comparison_matches_slice_ordering() {
-        let words: [&[u8]; 9] =
-            [b"", b"a", b"ab", b"abcdefgh", b"abcdefghi", b"abcdefgi", b"b", b"\xff", b"abcdefgh\x00"];
+        let words: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"b",
+            b"\xff",
+            b"abcdefgh\x00",
+        ];
         for a in words {
             for b in words {
                 assert_eq!(cmp_bytes(a, b), a.cmp(b), "{a:?} vs {b:?}");

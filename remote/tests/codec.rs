@@ -13,10 +13,24 @@ fn read_request() -> prompb::ReadRequest {
             start_timestamp_ms: 1000,
             end_timestamp_ms: 2000,
             matchers: vec![
-                prompb::LabelMatcher { r#type: label_matcher::Type::Eq as i32, name: "__name__".into(), value: "up".into() },
-                prompb::LabelMatcher { r#type: label_matcher::Type::Nre as i32, name: "job".into(), value: "a|b".into() },
+                prompb::LabelMatcher {
+                    r#type: label_matcher::Type::Eq as i32,
+                    name: "__name__".into(),
+                    value: "up".into(),
+                },
+                prompb::LabelMatcher {
+                    r#type: label_matcher::Type::Nre as i32,
+                    name: "job".into(),
+                    value: "a|b".into(),
+                },
             ],
-            hints: Some(prompb::ReadHints { step_ms: 15_000, func: "rate".into(), grouping: vec!["job".into()], by: true, ..Default::default() }),
+            hints: Some(prompb::ReadHints {
+                step_ms: 15_000,
+                func: "rate".into(),
+                grouping: vec!["job".into()],
+                by: true,
+                ..Default::default()
+            }),
         }],
         accepted_response_types: vec![
             read_request::ResponseType::StreamedXorChunks as i32,
@@ -28,40 +42,95 @@ fn read_request() -> prompb::ReadRequest {
 #[test]
 fn read_request_roundtrip_and_limits() {
     let req = read_request();
-    let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap();
     assert_eq!(decode_read_request(&body, 1 << 20).unwrap(), req);
-    assert!(matches!(decode_read_request(&body, 10), Err(DecodeError::TooLarge { limit: 10, .. })));
-    assert!(matches!(decode_read_request(b"\x05garbage", 100), Err(DecodeError::Snappy(_))));
-    let bad = snap::raw::Encoder::new().compress_vec(&[0x0a, 0x05, 0x01]).unwrap();
+    assert!(matches!(
+        decode_read_request(&body, 10),
+        Err(DecodeError::TooLarge { limit: 10, .. })
+    ));
+    assert!(matches!(
+        decode_read_request(b"\x05garbage", 100),
+        Err(DecodeError::Snappy(_))
+    ));
+    let bad = snap::raw::Encoder::new()
+        .compress_vec(&[0x0a, 0x05, 0x01])
+        .unwrap();
     let e = decode_read_request(&bad, 100).unwrap_err();
-    assert!(matches!(e, DecodeError::Prost(_)) && e.is_malformed(), "{e:?}");
+    assert!(
+        matches!(e, DecodeError::Prost(_)) && e.is_malformed(),
+        "{e:?}"
+    );
 }
 
 /// Field numbers on the wire, checked byte by byte against prompb's remote.proto/types.proto.
 #[test]
 fn wire_field_numbers() {
-    let q = prompb::Query { start_timestamp_ms: 1, end_timestamp_ms: 2, matchers: vec![], hints: Some(Default::default()) };
+    let q = prompb::Query {
+        start_timestamp_ms: 1,
+        end_timestamp_ms: 2,
+        matchers: vec![],
+        hints: Some(Default::default()),
+    };
     assert_eq!(q.encode_to_vec(), [0x08, 1, 0x10, 2, 0x22, 0]);
-    let m = prompb::LabelMatcher { r#type: 2, name: "a".into(), value: "b".into() };
+    let m = prompb::LabelMatcher {
+        r#type: 2,
+        name: "a".into(),
+        value: "b".into(),
+    };
     assert_eq!(m.encode_to_vec(), [0x08, 2, 0x12, 1, b'a', 0x1a, 1, b'b']);
-    let c = prompb::Chunk { min_time_ms: 1, max_time_ms: 2, r#type: chunk::Encoding::Xor as i32, data: vec![9] };
+    let c = prompb::Chunk {
+        min_time_ms: 1,
+        max_time_ms: 2,
+        r#type: chunk::Encoding::Xor as i32,
+        data: vec![9],
+    };
     assert_eq!(c.encode_to_vec(), [0x08, 1, 0x10, 2, 0x18, 1, 0x22, 1, 9]);
-    let r = prompb::ReadRequest { queries: vec![], accepted_response_types: vec![1, 0] };
+    let r = prompb::ReadRequest {
+        queries: vec![],
+        accepted_response_types: vec![1, 0],
+    };
     assert_eq!(r.encode_to_vec(), [0x12, 2, 1, 0]); // packed repeated enum, field 2
-    let w = prompb::WriteRequest { timeseries: vec![Default::default()], metadata: vec![Default::default()] };
+    let w = prompb::WriteRequest {
+        timeseries: vec![Default::default()],
+        metadata: vec![Default::default()],
+    };
     assert_eq!(w.encode_to_vec(), [0x0a, 0, 0x1a, 0]);
-    let s = prompb::Sample { value: 1.0, timestamp: 3 };
+    let s = prompb::Sample {
+        value: 1.0,
+        timestamp: 3,
+    };
     let mut want = vec![0x09];
     want.extend_from_slice(&1.0f64.to_le_bytes());
     want.extend_from_slice(&[0x10, 3]);
     assert_eq!(s.encode_to_vec(), want);
-    let ts = prompb::TimeSeries { exemplars: vec![Default::default()], histograms: vec![Default::default()], ..Default::default() };
+    let ts = prompb::TimeSeries {
+        exemplars: vec![Default::default()],
+        histograms: vec![Default::default()],
+        ..Default::default()
+    };
     assert_eq!(ts.encode_to_vec(), [0x1a, 0, 0x22, 0]);
-    let md = prompb::MetricMetadata { r#type: 1, metric_family_name: "a".into(), help: "h".into(), unit: "u".into() };
-    assert_eq!(md.encode_to_vec(), [0x08, 1, 0x12, 1, b'a', 0x22, 1, b'h', 0x2a, 1, b'u']);
-    let crr = prompb::ChunkedReadResponse { chunked_series: vec![Default::default()], query_index: 5 };
+    let md = prompb::MetricMetadata {
+        r#type: 1,
+        metric_family_name: "a".into(),
+        help: "h".into(),
+        unit: "u".into(),
+    };
+    assert_eq!(
+        md.encode_to_vec(),
+        [0x08, 1, 0x12, 1, b'a', 0x22, 1, b'h', 0x2a, 1, b'u']
+    );
+    let crr = prompb::ChunkedReadResponse {
+        chunked_series: vec![Default::default()],
+        query_index: 5,
+    };
     assert_eq!(crr.encode_to_vec(), [0x0a, 0, 0x10, 5]);
-    let h = prompb::ReadHints { range_ms: 1, by: true, ..Default::default() };
+    let h = prompb::ReadHints {
+        range_ms: 1,
+        by: true,
+        ..Default::default()
+    };
     assert_eq!(h.encode_to_vec(), [0x30, 1, 0x38, 1]);
 }
 
@@ -70,8 +139,14 @@ fn read_response_is_snappy_protobuf() {
     let resp = prompb::ReadResponse {
         results: vec![prompb::QueryResult {
             timeseries: vec![prompb::TimeSeries {
-                labels: vec![prompb::Label { name: "__name__".into(), value: "up".into() }],
-                samples: vec![prompb::Sample { value: 1.0, timestamp: 5 }],
+                labels: vec![prompb::Label {
+                    name: "__name__".into(),
+                    value: "up".into(),
+                }],
+                samples: vec![prompb::Sample {
+                    value: 1.0,
+                    timestamp: 5,
+                }],
                 ..Default::default()
             }],
         }],
@@ -85,8 +160,16 @@ fn read_response_is_snappy_protobuf() {
 fn frame_msg(i: i64) -> prompb::ChunkedReadResponse {
     prompb::ChunkedReadResponse {
         chunked_series: vec![prompb::ChunkedSeries {
-            labels: vec![prompb::Label { name: "__name__".into(), value: format!("m{i}") }],
-            chunks: vec![prompb::Chunk { min_time_ms: i, max_time_ms: i + 10, r#type: 1, data: vec![i as u8; 200] }],
+            labels: vec![prompb::Label {
+                name: "__name__".into(),
+                value: format!("m{i}"),
+            }],
+            chunks: vec![prompb::Chunk {
+                min_time_ms: i,
+                max_time_ms: i + 10,
+                r#type: 1,
+                data: vec![i as u8; 200],
+            }],
         }],
         query_index: i,
     }
@@ -138,11 +221,17 @@ fn chunked_frames_errors() {
         }
         assert!(read_chunked_frames(&stream[..cut]).is_err(), "cut {cut}");
     }
-    assert!(matches!(read_chunked_frames(&[0xff; 3]), Err(DecodeError::Frame { offset: 0, .. })));
+    assert!(matches!(
+        read_chunked_frames(&[0xff; 3]),
+        Err(DecodeError::Frame { offset: 0, .. })
+    ));
     // Correct checksum over bytes that are not a valid message.
     let junk = [0x0a, 0x05];
     let mut f = vec![2];
     f.extend_from_slice(&crc32c::crc32c(&junk).to_be_bytes());
     f.extend_from_slice(&junk);
-    assert!(matches!(read_chunked_frames(&f), Err(DecodeError::Prost(_))));
+    assert!(matches!(
+        read_chunked_frames(&f),
+        Err(DecodeError::Prost(_))
+    ));
 }

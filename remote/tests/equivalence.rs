@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use prost::Message;
 use proptest::prelude::*;
+use prost::Message;
 use remote::{parse_write_request, prompb, WriteRequestRef};
 
 fn label_name() -> impl Strategy<Value = String> {
@@ -45,23 +45,35 @@ fn series() -> impl Strategy<Value = prompb::TimeSeries> {
                 labels,
                 samples: samples
                     .into_iter()
-                    .map(|(t, v)| prompb::Sample { timestamp: t, value: f64::from_bits(v) })
+                    .map(|(t, v)| prompb::Sample {
+                        timestamp: t,
+                        value: f64::from_bits(v),
+                    })
                     .collect(),
                 exemplars: (0..ex)
                     .map(|i| prompb::Exemplar {
-                        labels: vec![prompb::Label { name: "trace_id".into(), value: i.to_string() }],
+                        labels: vec![prompb::Label {
+                            name: "trace_id".into(),
+                            value: i.to_string(),
+                        }],
                         value: i as f64,
                         timestamp: i as i64,
                     })
                     .collect(),
-                histograms: (0..hi).map(|i| prompb::Histogram { timestamp: i as i64 }).collect(),
+                histograms: (0..hi)
+                    .map(|i| prompb::Histogram {
+                        timestamp: i as i64,
+                    })
+                    .collect(),
             }
         })
 }
 
 fn request() -> impl Strategy<Value = prompb::WriteRequest> {
-    prop::collection::vec(series(), 0..8)
-        .prop_map(|timeseries| prompb::WriteRequest { timeseries, metadata: vec![] })
+    prop::collection::vec(series(), 0..8).prop_map(|timeseries| prompb::WriteRequest {
+        timeseries,
+        metadata: vec![],
+    })
 }
 
 /// The contract between the parsers on arbitrary bytes.
@@ -72,7 +84,11 @@ fn check_agreement(buf: &[u8]) -> Result<(), TestCaseError> {
     match (&ours, &prost) {
         (Ok(()), Ok(p)) => prop_assert_eq!(norm_ref(&out), norm_prost(p)),
         (Ok(()), Err(e)) => prop_assert!(false, "parser accepted what prost rejects: {}", e),
-        (Err(e), Ok(_)) => prop_assert!(!e.is_malformed(), "prost accepted, parser says malformed: {}", e),
+        (Err(e), Ok(_)) => prop_assert!(
+            !e.is_malformed(),
+            "prost accepted, parser says malformed: {}",
+            e
+        ),
         (Err(_), Err(_)) => {}
     }
     Ok(())

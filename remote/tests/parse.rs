@@ -4,7 +4,9 @@ mod common;
 
 use common::*;
 use prost::Message;
-use remote::{decompress, encode_write_request, parse_write_request, prompb, DecodeError, WriteRequestRef};
+use remote::{
+    decompress, encode_write_request, parse_write_request, prompb, DecodeError, WriteRequestRef,
+};
 
 fn parse(buf: &[u8]) -> Result<WriteRequestRef<'_>, DecodeError> {
     let mut out = WriteRequestRef::new();
@@ -12,7 +14,10 @@ fn parse(buf: &[u8]) -> Result<WriteRequestRef<'_>, DecodeError> {
 }
 
 fn l(name: &str, value: &str) -> prompb::Label {
-    prompb::Label { name: name.into(), value: value.into() }
+    prompb::Label {
+        name: name.into(),
+        value: value.into(),
+    }
 }
 
 #[test]
@@ -20,18 +25,34 @@ fn golden_prost_roundtrip() {
     let req = prompb::WriteRequest {
         timeseries: vec![
             prompb::TimeSeries {
-                labels: vec![l("__name__", "up"), l("instance", "a:9090"), l("job", "prom")],
+                labels: vec![
+                    l("__name__", "up"),
+                    l("instance", "a:9090"),
+                    l("job", "prom"),
+                ],
                 samples: vec![
-                    prompb::Sample { value: 1.0, timestamp: 1000 },
-                    prompb::Sample { value: f64::NAN, timestamp: -5 },
-                    prompb::Sample { value: -0.0, timestamp: i64::MAX },
+                    prompb::Sample {
+                        value: 1.0,
+                        timestamp: 1000,
+                    },
+                    prompb::Sample {
+                        value: f64::NAN,
+                        timestamp: -5,
+                    },
+                    prompb::Sample {
+                        value: -0.0,
+                        timestamp: i64::MAX,
+                    },
                 ],
                 exemplars: vec![prompb::Exemplar {
                     labels: vec![l("trace_id", "abc")],
                     value: 2.0,
                     timestamp: 999,
                 }],
-                histograms: vec![prompb::Histogram { timestamp: 5 }, prompb::Histogram { timestamp: 6 }],
+                histograms: vec![
+                    prompb::Histogram { timestamp: 5 },
+                    prompb::Histogram { timestamp: 6 },
+                ],
             },
             prompb::TimeSeries {
                 labels: vec![l("__name__", "x"), l("empty", ""), l("zone", "ü-ñ")],
@@ -156,14 +177,20 @@ fn empty_request_and_reuse() {
     let b = request(&[series(&[("b", "2")], 2, 2.0), series(&[("c", "3")], 3, 3.0)]);
     parse_write_request(&b, &mut r2).unwrap();
     assert_eq!(r2.len(), 2);
-    assert_eq!(r2.series().nth(1).unwrap(), (&[("c", "3")][..], &[(3, 3.0)][..]));
+    assert_eq!(
+        r2.series().nth(1).unwrap(),
+        (&[("c", "3")][..], &[(3, 3.0)][..])
+    );
 }
 
 fn series_err(series_list: &[Vec<u8>]) -> DecodeError {
     let buf = request(series_list);
     let mut out = WriteRequestRef::new();
     let e = parse_write_request(&buf, &mut out).unwrap_err();
-    assert!(out.is_empty() && out.num_samples() == 0, "output must be cleared on error");
+    assert!(
+        out.is_empty() && out.num_samples() == 0,
+        "output must be cleared on error"
+    );
     e
 }
 
@@ -176,16 +203,38 @@ fn validation_errors_name_series_and_problem() {
     assert_eq!(e.to_string(), "series 2: empty label name");
 
     let e = series_err(&[ok.clone(), series(&[("b", "1"), ("a", "2")], 1, 1.0)]);
-    assert_eq!(e, DecodeError::UnsortedLabels { series: 1, prev: "b".into(), next: "a".into() });
+    assert_eq!(
+        e,
+        DecodeError::UnsortedLabels {
+            series: 1,
+            prev: "b".into(),
+            next: "a".into()
+        }
+    );
     let msg = e.to_string();
-    assert!(msg.contains("series 1") && msg.contains("\"b\"") && msg.contains("\"a\""), "{msg}");
+    assert!(
+        msg.contains("series 1") && msg.contains("\"b\"") && msg.contains("\"a\""),
+        "{msg}"
+    );
 
     let e = series_err(&[series(&[("a", "1"), ("a", "2")], 1, 1.0)]);
-    assert_eq!(e, DecodeError::DuplicateLabel { series: 0, name: "a".into() });
+    assert_eq!(
+        e,
+        DecodeError::DuplicateLabel {
+            series: 0,
+            name: "a".into()
+        }
+    );
     assert!(e.to_string().contains("duplicate label name \"a\""));
     // A duplicate whose first copy has an empty value is still a duplicate.
     let e = series_err(&[series(&[("a", ""), ("a", "2")], 1, 1.0)]);
-    assert_eq!(e, DecodeError::DuplicateLabel { series: 0, name: "a".into() });
+    assert_eq!(
+        e,
+        DecodeError::DuplicateLabel {
+            series: 0,
+            name: "a".into()
+        }
+    );
     // Ordering is checked on wire labels, including empty-valued ones.
     let e = series_err(&[series(&[("c", ""), ("b", "2")], 1, 1.0)]);
     assert!(matches!(e, DecodeError::UnsortedLabels { series: 0, .. }));
@@ -196,7 +245,12 @@ fn validation_errors_name_series_and_problem() {
     assert_eq!(e, DecodeError::NoLabels { series: 0 });
     assert!(e.to_string().contains("series 0"));
 
-    let e = series_err(&[ok.clone(), ok.clone(), ok.clone(), series(&[("__name__", ""), ("a", "b")], 1, 1.0)]);
+    let e = series_err(&[
+        ok.clone(),
+        ok.clone(),
+        ok.clone(),
+        series(&[("__name__", ""), ("a", "b")], 1, 1.0),
+    ]);
     assert_eq!(e, DecodeError::EmptyMetricName { series: 3 });
     assert!(e.to_string().contains("__name__"));
 
@@ -207,7 +261,10 @@ fn validation_errors_name_series_and_problem() {
     let mut ts = Vec::new();
     ld(&mut ts, 1, &bad);
     let e = series_err(&[ok.clone(), ts]);
-    assert!(matches!(e, DecodeError::InvalidUtf8 { series: 1, .. }), "{e:?}");
+    assert!(
+        matches!(e, DecodeError::InvalidUtf8 { series: 1, .. }),
+        "{e:?}"
+    );
     let mut bad = Vec::new();
     ld(&mut bad, 1, b"a");
     ld(&mut bad, 2, b"\xff");
@@ -221,7 +278,10 @@ fn validation_errors_name_series_and_problem() {
     ld(&mut ex, 1, &bad);
     let mut ts = series(&[("a", "1")], 1, 1.0);
     ld(&mut ts, 3, &ex);
-    assert!(matches!(series_err(&[ts]), DecodeError::InvalidUtf8 { series: 0, .. }));
+    assert!(matches!(
+        series_err(&[ts]),
+        DecodeError::InvalidUtf8 { series: 0, .. }
+    ));
 }
 
 /// Malformed wire data: each case must be rejected by both the zero-copy parser and prost.
@@ -301,9 +361,19 @@ fn protobuf_errors_agree_with_prost() {
 
     for (name, buf) in &cases {
         let ours = parse(buf);
-        assert!(ours.is_err(), "{name}: zero-copy parser accepted malformed input");
-        assert!(ours.as_ref().unwrap_err().is_malformed(), "{name}: {:?}", ours.err());
-        assert!(prompb::WriteRequest::decode(buf.as_slice()).is_err(), "{name}: prost accepted it");
+        assert!(
+            ours.is_err(),
+            "{name}: zero-copy parser accepted malformed input"
+        );
+        assert!(
+            ours.as_ref().unwrap_err().is_malformed(),
+            "{name}: {:?}",
+            ours.err()
+        );
+        assert!(
+            prompb::WriteRequest::decode(buf.as_slice()).is_err(),
+            "{name}: prost accepted it"
+        );
     }
     // Nesting just below the limit is accepted by both.
     let mut c = Vec::new();
@@ -316,7 +386,10 @@ fn protobuf_errors_agree_with_prost() {
     assert!(parse(&c).is_ok());
     assert!(prompb::WriteRequest::decode(c.as_slice()).is_ok());
     let e = parse(&cases[0].1).unwrap_err();
-    assert!(e.to_string().starts_with("malformed protobuf at byte "), "{e}");
+    assert!(
+        e.to_string().starts_with("malformed protobuf at byte "),
+        "{e}"
+    );
 }
 
 /// Every prefix of a valid request (with unknown fields) must be handled without panicking,
@@ -328,7 +401,11 @@ fn truncation_at_every_offset() {
     key(&mut req, 1, 1);
     req.extend_from_slice(&[0; 8]);
     key(&mut req, 13, 4);
-    ld(&mut req, 1, &series(&[("__name__", "z"), ("b", "c")], -1, 0.5));
+    ld(
+        &mut req,
+        1,
+        &series(&[("__name__", "z"), ("b", "c")], -1, 0.5),
+    );
     let full = parse(&req).unwrap();
     assert_eq!(full.len(), 4);
     let mut accepted = 0;
@@ -338,7 +415,11 @@ fn truncation_at_every_offset() {
         match parse(prefix) {
             Ok(got) => {
                 accepted += 1;
-                assert_eq!(norm_ref(&got), norm_prost(&prost.expect("prost must accept too")), "cut {cut}");
+                assert_eq!(
+                    norm_ref(&got),
+                    norm_prost(&prost.expect("prost must accept too")),
+                    "cut {cut}"
+                );
             }
             Err(e) if e.is_malformed() => assert!(prost.is_err(), "cut {cut}: {e}"),
             Err(_) => {}
@@ -361,7 +442,13 @@ fn snappy_bomb_is_refused_before_allocating() {
     body.extend_from_slice(&[0, 1, 2, 3]);
     let mut out = Vec::new();
     let e = decompress(&body, 10 << 20, &mut out).unwrap_err();
-    assert_eq!(e, DecodeError::TooLarge { size: 1_000_000_000, limit: 10 << 20 });
+    assert_eq!(
+        e,
+        DecodeError::TooLarge {
+            size: 1_000_000_000,
+            limit: 10 << 20
+        }
+    );
     assert_eq!(out.capacity(), 0, "nothing may be allocated");
     assert!(e.to_string().contains("exceeds the limit"));
     // Limit is inclusive: a body of exactly `limit` bytes is fine.
@@ -369,18 +456,30 @@ fn snappy_bomb_is_refused_before_allocating() {
     let comp = snap::raw::Encoder::new().compress_vec(raw).unwrap();
     decompress(&comp, raw.len(), &mut out).unwrap();
     assert_eq!(out, raw);
-    assert!(matches!(decompress(&comp, raw.len() - 1, &mut out), Err(DecodeError::TooLarge { .. })));
+    assert!(matches!(
+        decompress(&comp, raw.len() - 1, &mut out),
+        Err(DecodeError::TooLarge { .. })
+    ));
     // Garbage and truncated snappy.
-    assert!(matches!(decompress(&[0xff; 11], 100, &mut out), Err(DecodeError::Snappy(_))));
+    assert!(matches!(
+        decompress(&[0xff; 11], 100, &mut out),
+        Err(DecodeError::Snappy(_))
+    ));
     for cut in 0..comp.len() {
-        assert!(decompress(&comp[..cut], 100, &mut out).is_err(), "cut {cut}");
+        assert!(
+            decompress(&comp[..cut], 100, &mut out).is_err(),
+            "cut {cut}"
+        );
     }
 }
 
 /// Bodies captured from a real Prometheus 2.42 (scraping itself) with `remote_write`.
 #[test]
 fn golden_prometheus_2_42_capture() {
-    for name in ["prometheus-2.42-write-samples.snappy", "prometheus-2.42-write-metadata.snappy"] {
+    for name in [
+        "prometheus-2.42-write-samples.snappy",
+        "prometheus-2.42-write-metadata.snappy",
+    ] {
         let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
         let body = std::fs::read(&path).unwrap();
         let mut raw = Vec::new();
@@ -389,15 +488,27 @@ fn golden_prometheus_2_42_capture() {
         let prost = prompb::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(norm_ref(&got), norm_prost(&prost));
         assert_eq!(got.len(), prost.timeseries.len());
-        assert!(got.len() + got.num_metadata() > 10, "{name}: {} series", got.len());
+        assert!(
+            got.len() + got.num_metadata() > 10,
+            "{name}: {} series",
+            got.len()
+        );
         let mut saw_up = false;
         for (ls, _) in got.series() {
-            assert!(ls.windows(2).all(|w| w[0].0 < w[1].0), "{name}: unsorted {ls:?}");
+            assert!(
+                ls.windows(2).all(|w| w[0].0 < w[1].0),
+                "{name}: unsorted {ls:?}"
+            );
             assert!(ls.iter().any(|l| l.0 == "__name__"));
             assert!(ls.contains(&("job", "self")), "{ls:?}");
             saw_up |= ls.contains(&("__name__", "up"));
         }
-        println!("{name}: {} series, {} samples, {} metadata, up={saw_up}", got.len(), got.num_samples(), got.num_metadata());
+        println!(
+            "{name}: {} series, {} samples, {} metadata, up={saw_up}",
+            got.len(),
+            got.num_samples(),
+            got.num_metadata()
+        );
     }
 }
 

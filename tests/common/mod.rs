@@ -6,12 +6,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use remote::prompb::{Label, LabelMatcher, Query, ReadRequest, ReadResponse, Sample, TimeSeries, WriteRequest};
+use remote::prompb::{
+    Label, LabelMatcher, Query, ReadRequest, ReadResponse, Sample, TimeSeries, WriteRequest,
+};
 use remote::prost::Message;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `vitals store`.
@@ -40,12 +46,18 @@ impl Server {
         let s = Server { child, url };
         let deadline = started + Duration::from_secs(60);
         loop {
-            if let Ok(r) = ureq::get(&format!("{}/-/ready", s.url)).timeout(Duration::from_millis(500)).call() {
+            if let Ok(r) = ureq::get(&format!("{}/-/ready", s.url))
+                .timeout(Duration::from_millis(500))
+                .call()
+            {
                 if r.status() == 200 {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "vitals did not become ready within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "vitals did not become ready within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         (s, started.elapsed())
@@ -66,10 +78,23 @@ impl Drop for Server {
 
 /// One series with one sample.
 pub fn ts(name: &str, labels: &[(&str, String)], t: i64, v: f64) -> TimeSeries {
-    let mut l = vec![Label { name: "__name__".into(), value: name.into() }];
-    l.extend(labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.clone() }));
+    let mut l = vec![Label {
+        name: "__name__".into(),
+        value: name.into(),
+    }];
+    l.extend(labels.iter().map(|(n, v)| Label {
+        name: n.to_string(),
+        value: v.clone(),
+    }));
     l.sort_by(|a, b| a.name.cmp(&b.name));
-    TimeSeries { labels: l, samples: vec![Sample { value: v, timestamp: t }], ..Default::default() }
+    TimeSeries {
+        labels: l,
+        samples: vec![Sample {
+            value: v,
+            timestamp: t,
+        }],
+        ..Default::default()
+    }
 }
 
 /// Sends a remote-write request; Ok(status) or Err on transport failure.
@@ -94,12 +119,18 @@ pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
         queries: vec![Query {
             start_timestamp_ms: start,
             end_timestamp_ms: end,
-            matchers: vec![LabelMatcher { r#type: 0, name: "__name__".into(), value: name.into() }],
+            matchers: vec![LabelMatcher {
+                r#type: 0,
+                name: "__name__".into(),
+                value: name.into(),
+            }],
             hints: None,
         }],
         accepted_response_types: vec![0],
     };
-    let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap();
     let resp = ureq::post(&format!("{url}/api/v1/read"))
         .set("Content-Encoding", "snappy")
         .set("Content-Type", "application/x-protobuf")

@@ -59,7 +59,13 @@ pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
     let replaced: HashSet<String> = blocks
         .iter()
         .filter(|b| b.meta().level > 1)
-        .flat_map(|b| b.meta().sources.iter().filter(|s| **s != b.meta().ulid).cloned())
+        .flat_map(|b| {
+            b.meta()
+                .sources
+                .iter()
+                .filter(|s| **s != b.meta().ulid)
+                .cloned()
+        })
         .collect();
     let mut kept = Vec::new();
     for b in blocks {
@@ -78,15 +84,36 @@ pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
 pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> Vec<SeriesSnap> {
     let mut out = Vec::new();
     for s in idx.series.iter().flatten() {
-        let mmapped: Vec<MmapChunk> =
-            s.mmapped.iter().filter(|c| c.min_time >= bmin && c.max_time < bmax).copied().collect();
-        let open = (s.open.num_samples() > 0 && s.open_min >= bmin && s.open_max < bmax)
-            .then(|| (s.open.bytes().to_vec(), s.open_min, s.open_max, s.open.num_samples() as u16));
-        let ooo: Vec<(i64, f64)> = s.ooo.iter().filter(|x| x.0 >= bmin && x.0 < bmax).copied().collect();
+        let mmapped: Vec<MmapChunk> = s
+            .mmapped
+            .iter()
+            .filter(|c| c.min_time >= bmin && c.max_time < bmax)
+            .copied()
+            .collect();
+        let open =
+            (s.open.num_samples() > 0 && s.open_min >= bmin && s.open_max < bmax).then(|| {
+                (
+                    s.open.bytes().to_vec(),
+                    s.open_min,
+                    s.open_max,
+                    s.open.num_samples() as u16,
+                )
+            });
+        let ooo: Vec<(i64, f64)> = s
+            .ooo
+            .iter()
+            .filter(|x| x.0 >= bmin && x.0 < bmax)
+            .copied()
+            .collect();
         if mmapped.is_empty() && open.is_none() && ooo.is_empty() {
             continue;
         }
-        out.push(SeriesSnap { labels: idx.labels_of(s), mmapped, open, ooo });
+        out.push(SeriesSnap {
+            labels: idx.labels_of(s),
+            mmapped,
+            open,
+            ooo,
+        });
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     out
@@ -113,7 +140,12 @@ fn xor_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
 }
 
 /// Writes a level-1 block from a head snapshot; None when the range held no data.
-pub(crate) fn write_head_block(db: &Db, snap: Vec<SeriesSnap>, bmin: i64, bmax: i64) -> Result<Option<BlockMeta>, Error> {
+pub(crate) fn write_head_block(
+    db: &Db,
+    snap: Vec<SeriesSnap>,
+    bmin: i64,
+    bmax: i64,
+) -> Result<Option<BlockMeta>, Error> {
     if snap.is_empty() {
         return Ok(None);
     }
@@ -124,7 +156,12 @@ pub(crate) fn write_head_block(db: &Db, snap: Vec<SeriesSnap>, bmin: i64, bmax: 
         for c in &s.mmapped {
             match hc.with_chunk(c.chunk_ref, |enc, data| (enc, data.to_vec())) {
                 Ok((enc, data)) => chunks.push((
-                    ChunkData { min_time: c.min_time, max_time: c.max_time, encoding: enc, data: data.into() },
+                    ChunkData {
+                        min_time: c.min_time,
+                        max_time: c.max_time,
+                        encoding: enc,
+                        data: data.into(),
+                    },
                     c.num_samples as u32,
                 )),
                 Err(e) => {
@@ -135,13 +172,25 @@ pub(crate) fn write_head_block(db: &Db, snap: Vec<SeriesSnap>, bmin: i64, bmax: 
         }
         drop(hc);
         if let Some((data, min_time, max_time, n)) = s.open {
-            chunks.push((ChunkData { min_time, max_time, encoding: ENCODING_XOR, data: data.into() }, n as u32));
+            chunks.push((
+                ChunkData {
+                    min_time,
+                    max_time,
+                    encoding: ENCODING_XOR,
+                    data: data.into(),
+                },
+                n as u32,
+            ));
         }
         if !s.ooo.is_empty() {
             let mut all = Vec::new();
             for (c, _) in &chunks {
-                if let Err(detail) = decode_chunk(c.encoding, &c.data, i64::MIN, i64::MAX, &mut all) {
-                    *err.borrow_mut() = Some(Error::Corrupt { path: db.dir.join("chunks_head"), detail });
+                if let Err(detail) = decode_chunk(c.encoding, &c.data, i64::MIN, i64::MAX, &mut all)
+                {
+                    *err.borrow_mut() = Some(Error::Corrupt {
+                        path: db.dir.join("chunks_head"),
+                        detail,
+                    });
                     return None;
                 }
             }
@@ -180,7 +229,9 @@ pub(crate) fn compact(db: &Db) -> Result<(), Error> {
     };
     loop {
         let blocks = db.blocks();
-        let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() else { return Ok(()) };
+        let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() else {
+            return Ok(());
+        };
         let mut plan: Option<Vec<Arc<Block>>> = None;
         'ranges: for r in compaction_ranges(bd, max_range) {
             let mut i = 0;
@@ -217,7 +268,9 @@ pub(crate) fn compact(db: &Db) -> Result<(), Error> {
                 tracing::info!(block = %meta.ulid, sources = group.len(), min_time = meta.min_time, max_time = meta.max_time, "compacted blocks");
             }
             Err(e) => {
-                db.metrics.compaction_failures.fetch_add(1, Ordering::Relaxed);
+                db.metrics
+                    .compaction_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 return Err(e);
             }
         }
@@ -226,18 +279,33 @@ pub(crate) fn compact(db: &Db) -> Result<(), Error> {
 
 /// Merges `group` (sorted by time) into one block with dense chunks.
 fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
-    let min_time = group.iter().map(|b| b.meta().min_time).min().expect("non-empty group");
-    let max_time = group.iter().map(|b| b.meta().max_time).max().expect("non-empty group");
+    let min_time = group
+        .iter()
+        .map(|b| b.meta().min_time)
+        .min()
+        .expect("non-empty group");
+    let max_time = group
+        .iter()
+        .map(|b| b.meta().max_time)
+        .max()
+        .expect("non-empty group");
     let level = group.iter().map(|b| b.meta().level).max().unwrap_or(1) + 1;
-    let mut sources: Vec<String> = group.iter().flat_map(|b| b.meta().sources.iter().cloned()).collect();
+    let mut sources: Vec<String> = group
+        .iter()
+        .flat_map(|b| b.meta().sources.iter().cloned())
+        .collect();
     sources.extend(group.iter().map(|b| b.meta().ulid.clone()));
     sources.sort();
     sources.dedup();
     // K-way merge of the blocks' label-sorted series.
-    let mut cursors: Vec<(usize, Vec<u32>, usize)> =
-        group.iter().enumerate().map(|(i, b)| (i, b.all_series_ids(), 0)).collect();
+    let mut cursors: Vec<(usize, Vec<u32>, usize)> = group
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (i, b.all_series_ids(), 0))
+        .collect();
     let err: RefCell<Option<Error>> = RefCell::new(None);
-    let mut heads: Vec<Option<(Labels, Vec<crate::block::ChunkMeta>)>> = (0..group.len()).map(|_| None).collect();
+    let mut heads: Vec<Option<(Labels, Vec<crate::block::ChunkMeta>)>> =
+        (0..group.len()).map(|_| None).collect();
     let next_series = std::iter::from_fn(|| {
         for (bi, ids, pos) in cursors.iter_mut() {
             if heads[*bi].is_none() && *pos < ids.len() {
@@ -259,8 +327,12 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
                 let mut out = Vec::new();
                 for m in &metas {
                     let res = group[bi].chunk(m.chunk_ref).and_then(|(enc, data)| {
-                        decode_chunk(enc, data, i64::MIN, i64::MAX, &mut out)
-                            .map_err(|detail| Error::Corrupt { path: group[bi].dir().to_path_buf(), detail })
+                        decode_chunk(enc, data, i64::MIN, i64::MAX, &mut out).map_err(|detail| {
+                            Error::Corrupt {
+                                path: group[bi].dir().to_path_buf(),
+                                detail,
+                            }
+                        })
                     });
                     if let Err(e) = res {
                         *err.borrow_mut() = Some(e);
@@ -288,7 +360,14 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
             .collect();
         Some((min_labels, chunks))
     });
-    let meta = write_block(&db.dir, min_time, max_time, level, sources, next_series.filter(|(_, c)| !c.is_empty()));
+    let meta = write_block(
+        &db.dir,
+        min_time,
+        max_time,
+        level,
+        sources,
+        next_series.filter(|(_, c)| !c.is_empty()),
+    );
     if let Some(e) = err.into_inner() {
         if let Ok(m) = &meta {
             let _ = fs::remove_dir_all(db.dir.join(&m.ulid));
@@ -307,9 +386,19 @@ pub(crate) fn apply_retention(db: &Db) -> Result<(), Error> {
     let mut doomed: Vec<Arc<Block>> = Vec::new();
     if db.opts.retention_time_ms > 0 {
         let head_max = db.head.read().max_time;
-        let newest = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN).max(head_max);
+        let newest = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN)
+            .max(head_max);
         let cutoff = newest - db.opts.retention_time_ms;
-        doomed.extend(blocks.iter().filter(|b| b.meta().max_time <= cutoff).cloned());
+        doomed.extend(
+            blocks
+                .iter()
+                .filter(|b| b.meta().max_time <= cutoff)
+                .cloned(),
+        );
     }
     if db.opts.retention_size_bytes > 0 {
         let mut total = db.storage_bytes();
@@ -328,7 +417,9 @@ pub(crate) fn apply_retention(db: &Db) -> Result<(), Error> {
     }
     {
         let ids: HashSet<&str> = doomed.iter().map(|b| b.meta().ulid.as_str()).collect();
-        db.blocks.write().retain(|b| !ids.contains(b.meta().ulid.as_str()));
+        db.blocks
+            .write()
+            .retain(|b| !ids.contains(b.meta().ulid.as_str()));
     }
     for b in &doomed {
         tracing::info!(block = %b.meta().ulid, max_time = b.meta().max_time, "deleting block beyond retention");

@@ -130,12 +130,18 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db, Error> {
         let dir = dir.as_ref().to_path_buf();
         if opts.block_duration_ms <= 0 {
-            return Err(Error::InvalidArgument("block duration must be positive".into()));
+            return Err(Error::InvalidArgument(
+                "block duration must be positive".into(),
+            ));
         }
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let started = Instant::now();
         let blocks = crate::compact::load_blocks(&dir)?;
-        let min_valid = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
         let (mut hc, mut mmapped) = HeadChunks::open(&dir.join("chunks_head"))?;
         let mut idx = HeadIndex::default();
         // Refs of orphaned chunks (WAL lost) must never be handed to another series.
@@ -153,8 +159,11 @@ impl Db {
                         if idx.series.get(r as usize).is_some_and(|x| x.is_some()) {
                             continue;
                         }
-                        let pairs: Vec<(&str, &str)> =
-                            s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+                        let pairs: Vec<(&str, &str)> = s
+                            .labels
+                            .iter()
+                            .map(|l| (l.name.as_str(), l.value.as_str()))
+                            .collect();
                         let fp = fingerprint_refs(&pairs);
                         idx.create(fp, &pairs, Some(r));
                         if let Some(mut chunks) = mmapped.remove(&s.series_ref) {
@@ -175,14 +184,23 @@ impl Db {
                 }
                 Record::Samples(list) => {
                     for s in list {
-                        let Some(Some(ms)) = idx.series.get_mut(s.series_ref as usize) else { continue };
+                        let Some(Some(ms)) = idx.series.get_mut(s.series_ref as usize) else {
+                            continue;
+                        };
                         if s.t <= ms.last_t && ms.open.num_samples() == 0 {
                             continue; // already in a memory-mapped chunk
                         }
                         match append_sample(ms, s.t, s.v, min_valid, i64::MAX, bd) {
                             AppendResult::InOrder(cut) => {
                                 if let Some((chunk, cmin, cmax)) = cut {
-                                    match hc.write(s.series_ref, cmin, cmax, chunk.num_samples() as u16, crate::chunkenc::ENCODING_XOR, chunk.bytes()) {
+                                    match hc.write(
+                                        s.series_ref,
+                                        cmin,
+                                        cmax,
+                                        chunk.num_samples() as u16,
+                                        crate::chunkenc::ENCODING_XOR,
+                                        chunk.bytes(),
+                                    ) {
                                         Ok(m) => {
                                             ms.mmapped.push(m);
                                             idx.num_mmapped_chunks += 1;
@@ -199,7 +217,9 @@ impl Db {
                 }
                 Record::OooSamples(list) => {
                     for s in list {
-                        let Some(Some(ms)) = idx.series.get_mut(s.series_ref as usize) else { continue };
+                        let Some(Some(ms)) = idx.series.get_mut(s.series_ref as usize) else {
+                            continue;
+                        };
                         if s.t >= min_valid {
                             insert_ooo(ms, s.t, s.v);
                             min_time = min_time.min(s.t);
@@ -213,9 +233,16 @@ impl Db {
             return Err(e);
         }
         hc.flush()?;
-        let wal = Wal::open(&wal_dir, WalOptions { segment_bytes: opts.wal_segment_bytes })?;
+        let wal = Wal::open(
+            &wal_dir,
+            WalOptions {
+                segment_bytes: opts.wal_segment_bytes,
+            },
+        )?;
         let elapsed = started.elapsed();
-        metrics.wal_replay_ms.store(elapsed.as_millis() as u64, Ordering::Relaxed);
+        metrics
+            .wal_replay_ms
+            .store(elapsed.as_millis() as u64, Ordering::Relaxed);
         tracing::info!(series = idx.num_series, blocks = blocks.len(), ?stats, elapsed_ms = elapsed.as_millis() as u64, dir = %dir.display(), "tsdb opened");
         let head = HeadState {
             idx,
@@ -251,7 +278,10 @@ impl Db {
 
     /// Appends samples of many series; each label slice is sorted by name with unique names.
     /// Rejected samples are counted in the outcome; the rest are stored and in the WAL on return.
-    pub fn append_batch(&self, batch: &[(&[(&str, &str)], &[(i64, f64)])]) -> Result<AppendOutcome, Error> {
+    pub fn append_batch(
+        &self,
+        batch: &[(&[(&str, &str)], &[(i64, f64)])],
+    ) -> Result<AppendOutcome, Error> {
         let mut guard = self.head.write();
         let st = &mut *guard;
         let mut chunks = self.chunks.lock();
@@ -262,7 +292,10 @@ impl Db {
         let mut first_rejection = None;
         let mut appended = 0u64;
         let mut new_series = 0u64;
-        let (window, bd) = (self.opts.out_of_order_window_ms, self.opts.block_duration_ms);
+        let (window, bd) = (
+            self.opts.out_of_order_window_ms,
+            self.opts.block_duration_ms,
+        );
         for &(labels, samples) in batch {
             if samples.is_empty() {
                 continue;
@@ -277,16 +310,29 @@ impl Db {
                     r
                 }
             };
-            let ms = st.idx.series[r as usize].as_mut().expect("BUG: found series missing");
+            let ms = st.idx.series[r as usize]
+                .as_mut()
+                .expect("BUG: found series missing");
             for &(t, v) in samples {
                 match append_sample(ms, t, v, st.min_valid, window, bd) {
                     AppendResult::InOrder(cut) => {
                         if let Some((chunk, cmin, cmax)) = cut {
-                            let m = chunks.write(r as u64, cmin, cmax, chunk.num_samples() as u16, crate::chunkenc::ENCODING_XOR, chunk.bytes())?;
+                            let m = chunks.write(
+                                r as u64,
+                                cmin,
+                                cmax,
+                                chunk.num_samples() as u16,
+                                crate::chunkenc::ENCODING_XOR,
+                                chunk.bytes(),
+                            )?;
                             ms.mmapped.push(m);
                             st.idx.num_mmapped_chunks += 1;
                         }
-                        st.sample_recs.push(SampleRecord { series_ref: r as u64, t, v });
+                        st.sample_recs.push(SampleRecord {
+                            series_ref: r as u64,
+                            t,
+                            v,
+                        });
                         st.min_time = st.min_time.min(t);
                         st.max_time = st.max_time.max(t);
                         appended += 1;
@@ -305,13 +351,21 @@ impl Db {
                         }
                         None => {
                             insert_ooo(ms, t, v);
-                            st.ooo_recs.push(SampleRecord { series_ref: r as u64, t, v });
+                            st.ooo_recs.push(SampleRecord {
+                                series_ref: r as u64,
+                                t,
+                                v,
+                            });
                             st.min_time = st.min_time.min(t);
                             appended += 1;
                         }
                     },
                     AppendResult::OutOfOrder => {
-                        st.ooo_recs.push(SampleRecord { series_ref: r as u64, t, v });
+                        st.ooo_recs.push(SampleRecord {
+                            series_ref: r as u64,
+                            t,
+                            v,
+                        });
                         st.min_time = st.min_time.min(t);
                         appended += 1;
                     }
@@ -345,10 +399,16 @@ impl Db {
         }
         st.wal.flush()?;
         let m = &self.metrics;
-        m.samples_appended.fetch_add(st.sample_recs.len() as u64, Ordering::Relaxed);
-        m.ooo_samples_appended.fetch_add(st.ooo_recs.len() as u64, Ordering::Relaxed);
+        m.samples_appended
+            .fetch_add(st.sample_recs.len() as u64, Ordering::Relaxed);
+        m.ooo_samples_appended
+            .fetch_add(st.ooo_recs.len() as u64, Ordering::Relaxed);
         m.series_created.fetch_add(new_series, Ordering::Relaxed);
-        let mut out = AppendOutcome { appended, rejected: Vec::new(), first_rejection };
+        let mut out = AppendOutcome {
+            appended,
+            rejected: Vec::new(),
+            first_rejection,
+        };
         for reason in RejectReason::ALL {
             let n = rejected[reason as usize];
             if n > 0 {
@@ -367,7 +427,12 @@ impl Db {
             min_time: st.min_time,
             max_time: st.max_time,
             num_chunks: st.idx.num_mmapped_chunks
-                + st.idx.series.iter().flatten().filter(|s| s.open.num_samples() > 0).count() as u64,
+                + st.idx
+                    .series
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.open.num_samples() > 0)
+                    .count() as u64,
         }
     }
 
@@ -392,7 +457,10 @@ impl Db {
         let bd = self.opts.block_duration_ms;
         let (bmin, bmax) = {
             let st = self.head.read();
-            if st.idx.num_series == 0 || st.max_time == i64::MIN || st.max_time - st.min_time <= bd * 3 / 2 {
+            if st.idx.num_series == 0
+                || st.max_time == i64::MIN
+                || st.max_time - st.min_time <= bd * 3 / 2
+            {
                 return Ok(false);
             }
             let bmin = st.min_time.div_euclid(bd) * bd;
@@ -436,11 +504,19 @@ impl Db {
                 }
             }
             for r in &removed {
-                let hash = st.idx.hash_of(st.idx.series[*r as usize].as_ref().expect("listed"));
+                let hash = st
+                    .idx
+                    .hash_of(st.idx.series[*r as usize].as_ref().expect("listed"));
                 st.idx.remove(*r, hash);
             }
-            self.metrics.series_removed.fetch_add(removed.len() as u64, Ordering::Relaxed);
-            st.min_time = if new_min == i64::MAX { bmax } else { new_min.max(bmax) };
+            self.metrics
+                .series_removed
+                .fetch_add(removed.len() as u64, Ordering::Relaxed);
+            st.min_time = if new_min == i64::MAX {
+                bmax
+            } else {
+                new_min.max(bmax)
+            };
             if st.idx.num_series == 0 {
                 st.max_time = i64::MIN;
                 st.min_time = i64::MAX;
@@ -457,9 +533,19 @@ impl Db {
             (seg - 1, alive)
         };
         self.chunks.lock().truncate_before(bmax)?;
-        wal::checkpoint(&self.dir.join("wal"), last_seg, |r| alive.contains(&r), bmax)?;
+        wal::checkpoint(
+            &self.dir.join("wal"),
+            last_seg,
+            |r| alive.contains(&r),
+            bmax,
+        )?;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(min_time = bmin, max_time = bmax, elapsed_ms = started.elapsed().as_millis() as u64, "cut block from head");
+        tracing::info!(
+            min_time = bmin,
+            max_time = bmax,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "cut block from head"
+        );
         Ok(true)
     }
 
@@ -476,16 +562,26 @@ impl Db {
 }
 
 /// Bits of the value stored at `t` in a series' chunks or out-of-order buffer, if any.
-fn stored_value(ms: &crate::head::MemSeries, chunks: &mut HeadChunks, t: i64) -> Result<Option<u64>, Error> {
+fn stored_value(
+    ms: &crate::head::MemSeries,
+    chunks: &mut HeadChunks,
+    t: i64,
+) -> Result<Option<u64>, Error> {
     if let Ok(i) = ms.ooo.binary_search_by(|x| x.0.cmp(&t)) {
         return Ok(Some(ms.ooo[i].1.to_bits()));
     }
     if ms.open.num_samples() > 0 && t >= ms.open_min && t <= ms.open_max {
         return Ok(ms.open.iter().find(|s| s.0 == t).map(|s| s.1.to_bits()));
     }
-    for c in ms.mmapped.iter().filter(|c| c.min_time <= t && c.max_time >= t) {
+    for c in ms
+        .mmapped
+        .iter()
+        .filter(|c| c.min_time <= t && c.max_time >= t)
+    {
         let found = chunks.with_chunk(c.chunk_ref, |_, data| {
-            crate::chunkenc::XorIter::new(data).find(|s| s.0 == t).map(|s| s.1.to_bits())
+            crate::chunkenc::XorIter::new(data)
+                .find(|s| s.0 == t)
+                .map(|s| s.1.to_bits())
         })?;
         if found.is_some() {
             return Ok(found);

@@ -36,7 +36,10 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -53,8 +56,11 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// All reasons, in counter order.
-    pub const ALL: [RejectReason; 3] =
-        [RejectReason::TooOld, RejectReason::OutOfBounds, RejectReason::DuplicateTimestamp];
+    pub const ALL: [RejectReason; 3] = [
+        RejectReason::TooOld,
+        RejectReason::OutOfBounds,
+        RejectReason::DuplicateTimestamp,
+    ];
 
     /// The `reason` label value.
     pub fn as_str(self) -> &'static str {

@@ -194,7 +194,9 @@ impl HeadIndex {
 
     /// Removes a series from every index.
     pub fn remove(&mut self, r: u32, fp: u128) {
-        let Some(s) = self.series[r as usize].take() else { return };
+        let Some(s) = self.series[r as usize].take() else {
+            return;
+        };
         for &(n, v) in s.labels.iter() {
             if let Some(vals) = self.postings.get_mut(&n) {
                 if let Some(list) = vals.get_mut(&v) {
@@ -222,15 +224,21 @@ impl HeadIndex {
         Labels::from_sorted(
             s.labels
                 .iter()
-                .map(|&(n, v)| Label { name: self.symbols.get(n).to_string(), value: self.symbols.get(v).to_string() })
+                .map(|&(n, v)| Label {
+                    name: self.symbols.get(n).to_string(),
+                    value: self.symbols.get(v).to_string(),
+                })
                 .collect(),
         )
     }
 
     /// Fingerprint of a stored series' labels.
     pub fn hash_of(&self, s: &MemSeries) -> u128 {
-        let pairs: Vec<(&str, &str)> =
-            s.labels.iter().map(|&(n, v)| (self.symbols.get(n), self.symbols.get(v))).collect();
+        let pairs: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|&(n, v)| (self.symbols.get(n), self.symbols.get(v)))
+            .collect();
         crate::labels::fingerprint_refs(&pairs)
     }
 
@@ -245,11 +253,17 @@ impl PostingsSource for HeadIndex {
         let (Some(n), Some(v)) = (self.symbols.lookup(name), self.symbols.lookup(value)) else {
             return Vec::new();
         };
-        self.postings.get(&n).and_then(|m| m.get(&v)).cloned().unwrap_or_default()
+        self.postings
+            .get(&n)
+            .and_then(|m| m.get(&v))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn label_values(&self, name: &str) -> Vec<String> {
-        let Some(n) = self.symbols.lookup(name) else { return Vec::new() };
+        let Some(n) = self.symbols.lookup(name) else {
+            return Vec::new();
+        };
         let mut v: Vec<String> = self
             .postings
             .get(&n)
@@ -260,7 +274,9 @@ impl PostingsSource for HeadIndex {
     }
 
     fn all_postings(&self) -> Vec<u32> {
-        (0..self.series.len() as u32).filter(|&r| self.series[r as usize].is_some()).collect()
+        (0..self.series.len() as u32)
+            .filter(|&r| self.series[r as usize].is_some())
+            .collect()
     }
 }
 
@@ -291,7 +307,10 @@ pub(crate) fn append_sample(
     }
     let mut cut = None;
     let n = s.open.num_samples();
-    if n > 0 && (n >= SAMPLES_PER_CHUNK || t.div_euclid(block_duration) != s.open_min.div_euclid(block_duration)) {
+    if n > 0
+        && (n >= SAMPLES_PER_CHUNK
+            || t.div_euclid(block_duration) != s.open_min.div_euclid(block_duration))
+    {
         let full = std::mem::replace(&mut s.open, XorChunk::new());
         cut = Some((full, s.open_min, s.open_max));
         s.open_min = i64::MAX;
@@ -360,7 +379,9 @@ mod tests {
         let mut s = series();
         let mut cuts = 0;
         for i in 0..250 {
-            if let AppendResult::InOrder(Some(_)) = append_sample(&mut s, i * 1000, i as f64, i64::MIN, 0, 7_200_000) {
+            if let AppendResult::InOrder(Some(_)) =
+                append_sample(&mut s, i * 1000, i as f64, i64::MIN, 0, 7_200_000)
+            {
                 cuts += 1;
             }
         }
@@ -368,20 +389,32 @@ mod tests {
         assert_eq!(s.open.num_samples(), 10);
         let mut s = series();
         append_sample(&mut s, 7_199_000, 1.0, i64::MIN, 0, 7_200_000);
-        assert!(matches!(append_sample(&mut s, 7_200_000, 2.0, i64::MIN, 0, 7_200_000), AppendResult::InOrder(Some(_))));
+        assert!(matches!(
+            append_sample(&mut s, 7_200_000, 2.0, i64::MIN, 0, 7_200_000),
+            AppendResult::InOrder(Some(_))
+        ));
     }
 
     #[test]
     fn rejects_and_out_of_order() {
         let mut s = series();
         append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000);
-        assert!(matches!(append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000), AppendResult::Duplicate));
+        assert!(matches!(
+            append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000),
+            AppendResult::Duplicate
+        ));
         assert!(matches!(
             append_sample(&mut s, 10_000, 2.0, 0, 5_000, 7_200_000),
             AppendResult::Rejected(RejectReason::DuplicateTimestamp)
         ));
-        assert!(matches!(append_sample(&mut s, 6_000, 2.0, 0, 5_000, 7_200_000), AppendResult::OooCandidate));
-        assert!(matches!(insert_ooo(&mut s, 6_000, 2.0), AppendResult::OutOfOrder));
+        assert!(matches!(
+            append_sample(&mut s, 6_000, 2.0, 0, 5_000, 7_200_000),
+            AppendResult::OooCandidate
+        ));
+        assert!(matches!(
+            insert_ooo(&mut s, 6_000, 2.0),
+            AppendResult::OutOfOrder
+        ));
         assert!(matches!(
             append_sample(&mut s, 4_000, 2.0, 0, 5_000, 7_200_000),
             AppendResult::Rejected(RejectReason::TooOld)

@@ -77,20 +77,43 @@ impl HeadChunks {
             if (valid_len as usize) < data.len() {
                 tracing::warn!(file = %path.display(), valid_len, len = data.len(),
                     "head chunk file has a torn or corrupt tail; truncating");
-                let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
                 f.set_len(valid_len).map_err(|e| Error::io(&path, e))?;
             }
-            files.push(ChunkFile { index, path, len: valid_len, map: None, max_time });
+            files.push(ChunkFile {
+                index,
+                path,
+                len: valid_len,
+                map: None,
+                max_time,
+            });
         }
         for v in found.values_mut() {
             v.sort_by_key(|c| c.min_time);
         }
-        let hc = HeadChunks { dir: dir.to_path_buf(), files, writer: None, buffered: 0, bytes_written: 0 };
+        let hc = HeadChunks {
+            dir: dir.to_path_buf(),
+            files,
+            writer: None,
+            buffered: 0,
+            bytes_written: 0,
+        };
         Ok((hc, found))
     }
 
     /// Appends a chunk of series `series_ref`; returns its location. Buffered: call `flush` before reads.
-    pub fn write(&mut self, series_ref: u64, min_time: i64, max_time: i64, num_samples: u16, encoding: u8, data: &[u8]) -> Result<MmapChunk, Error> {
+    pub fn write(
+        &mut self,
+        series_ref: u64,
+        min_time: i64,
+        max_time: i64,
+        num_samples: u16,
+        encoding: u8,
+        data: &[u8],
+    ) -> Result<MmapChunk, Error> {
         let rec_len = (REC_HEAD + data.len() + 4) as u64;
         let need_new = match self.files.last() {
             None => true,
@@ -99,7 +122,10 @@ impl HeadChunks {
         if need_new {
             self.start_file()?;
         }
-        let f = self.files.last_mut().expect("BUG: no head chunk file after start_file");
+        let f = self
+            .files
+            .last_mut()
+            .expect("BUG: no head chunk file after start_file");
         let offset = f.len + self.buffered;
         let mut head = [0u8; REC_HEAD];
         head[0..8].copy_from_slice(&series_ref.to_le_bytes());
@@ -109,27 +135,47 @@ impl HeadChunks {
         head[26] = encoding;
         head[27..31].copy_from_slice(&(data.len() as u32).to_le_bytes());
         let crc = crc32c::crc32c_append(crc32c::crc32c(&head), data);
-        let w = self.writer.as_mut().expect("BUG: head chunk writer missing");
+        let w = self
+            .writer
+            .as_mut()
+            .expect("BUG: head chunk writer missing");
         let path = &f.path;
         w.write_all(&head).map_err(|e| Error::io(path, e))?;
         w.write_all(data).map_err(|e| Error::io(path, e))?;
-        w.write_all(&crc.to_le_bytes()).map_err(|e| Error::io(path, e))?;
+        w.write_all(&crc.to_le_bytes())
+            .map_err(|e| Error::io(path, e))?;
         self.buffered += rec_len;
         self.bytes_written += rec_len;
         f.max_time = f.max_time.max(max_time);
-        Ok(MmapChunk { min_time, max_time, chunk_ref: ((f.index as u64) << 32) | offset, num_samples })
+        Ok(MmapChunk {
+            min_time,
+            max_time,
+            chunk_ref: ((f.index as u64) << 32) | offset,
+            num_samples,
+        })
     }
 
     fn start_file(&mut self) -> Result<(), Error> {
         self.flush()?;
         let index = self.files.last().map_or(1, |f| f.index + 1);
         let path = self.dir.join(format!("{index:06}"));
-        let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         let mut hdr = [0u8; HEADER_LEN];
         hdr[0..4].copy_from_slice(&MAGIC.to_be_bytes());
         hdr[4] = VERSION;
         file.write_all(&hdr).map_err(|e| Error::io(&path, e))?;
-        self.files.push(ChunkFile { index, path, len: HEADER_LEN as u64, map: None, max_time: i64::MIN });
+        self.files.push(ChunkFile {
+            index,
+            path,
+            len: HEADER_LEN as u64,
+            map: None,
+            max_time: i64::MIN,
+        });
         self.writer = Some(BufWriter::with_capacity(256 << 10, file));
         self.buffered = 0;
         Ok(())
@@ -157,14 +203,23 @@ impl HeadChunks {
     }
 
     /// Calls `f` with the encoding and bytes of the chunk at `chunk_ref` (CRC verified).
-    pub fn with_chunk<R>(&mut self, chunk_ref: u64, f: impl FnOnce(u8, &[u8]) -> R) -> Result<R, Error> {
+    pub fn with_chunk<R>(
+        &mut self,
+        chunk_ref: u64,
+        f: impl FnOnce(u8, &[u8]) -> R,
+    ) -> Result<R, Error> {
         let index = (chunk_ref >> 32) as u32;
         let offset = (chunk_ref & 0xffff_ffff) as usize;
-        let pos = self.files.iter().position(|f| f.index == index).ok_or_else(|| Error::Corrupt {
-            path: self.dir.join(format!("{index:06}")),
-            detail: "reference to a deleted head chunk file".into(),
-        })?;
-        if pos + 1 == self.files.len() && self.buffered > 0 && offset as u64 >= self.files[pos].len {
+        let pos = self
+            .files
+            .iter()
+            .position(|f| f.index == index)
+            .ok_or_else(|| Error::Corrupt {
+                path: self.dir.join(format!("{index:06}")),
+                detail: "reference to a deleted head chunk file".into(),
+            })?;
+        if pos + 1 == self.files.len() && self.buffered > 0 && offset as u64 >= self.files[pos].len
+        {
             self.flush()?;
         }
         let file = &mut self.files[pos];
@@ -175,7 +230,10 @@ impl HeadChunks {
             file.map = Some(unsafe { Mmap::map(&fd) }.map_err(|e| Error::io(&file.path, e))?);
         }
         let m = file.map.as_ref().expect("BUG: mapping missing");
-        let bad = |d: &str| Error::Corrupt { path: file.path.clone(), detail: format!("chunk at offset {offset}: {d}") };
+        let bad = |d: &str| Error::Corrupt {
+            path: file.path.clone(),
+            detail: format!("chunk at offset {offset}: {d}"),
+        };
         if offset + REC_HEAD > m.len() {
             return Err(bad("beyond end of file"));
         }
@@ -218,7 +276,10 @@ impl HeadChunks {
 
 /// Validates records of one file, recording chunks; returns (valid length, max time).
 fn scan_file(data: &[u8], index: u32, found: &mut HashMap<u64, Vec<MmapChunk>>) -> (u64, i64) {
-    if data.len() < HEADER_LEN || u32::from_be_bytes(data[0..4].try_into().expect("4")) != MAGIC || data[4] != VERSION {
+    if data.len() < HEADER_LEN
+        || u32::from_be_bytes(data[0..4].try_into().expect("4")) != MAGIC
+        || data[4] != VERSION
+    {
         return (0, i64::MIN);
     }
     let mut off = HEADER_LEN;
@@ -261,20 +322,37 @@ mod tests {
         assert!(found.is_empty());
         let a = hc.write(7, 0, 10, 3, 1, b"abc").unwrap();
         let b = hc.write(8, 5, 20, 2, 1, b"defgh").unwrap();
-        assert_eq!(hc.with_chunk(b.chunk_ref, |e, d| (e, d.to_vec())).unwrap(), (1, b"defgh".to_vec()));
+        assert_eq!(
+            hc.with_chunk(b.chunk_ref, |e, d| (e, d.to_vec())).unwrap(),
+            (1, b"defgh".to_vec())
+        );
         let c = hc.write(7, 11, 30, 4, 1, b"ij").unwrap();
-        assert_eq!(hc.with_chunk(c.chunk_ref, |_, d| d.to_vec()).unwrap(), b"ij");
-        assert_eq!(hc.with_chunk(a.chunk_ref, |_, d| d.to_vec()).unwrap(), b"abc");
+        assert_eq!(
+            hc.with_chunk(c.chunk_ref, |_, d| d.to_vec()).unwrap(),
+            b"ij"
+        );
+        assert_eq!(
+            hc.with_chunk(a.chunk_ref, |_, d| d.to_vec()).unwrap(),
+            b"abc"
+        );
         hc.flush().unwrap();
         drop(hc);
         // Tear the last record.
         let path = dir.path().join("000001");
         let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 2).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
         let (mut hc, found) = HeadChunks::open(dir.path()).unwrap();
         assert_eq!(found[&7], vec![a]);
         assert_eq!(found[&8], vec![b]);
-        assert_eq!(hc.with_chunk(a.chunk_ref, |_, d| d.to_vec()).unwrap(), b"abc");
+        assert_eq!(
+            hc.with_chunk(a.chunk_ref, |_, d| d.to_vec()).unwrap(),
+            b"abc"
+        );
         // New writes go to a new file; truncation removes the old one.
         let d = hc.write(9, 100, 200, 1, 1, b"z").unwrap();
         assert_eq!(d.chunk_ref >> 32, 2);

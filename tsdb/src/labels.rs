@@ -23,7 +23,10 @@ impl Labels {
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Labels {
         let mut v: Vec<Label> = pairs
             .iter()
-            .map(|(n, v)| Label { name: n.as_ref().to_string(), value: v.as_ref().to_string() })
+            .map(|(n, v)| Label {
+                name: n.as_ref().to_string(),
+                value: v.as_ref().to_string(),
+            })
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v.dedup_by(|later, earlier| {
@@ -39,7 +42,10 @@ impl Labels {
 
     /// Wraps labels the caller guarantees are sorted by name and unique.
     pub fn from_sorted(v: Vec<Label>) -> Labels {
-        debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name), "BUG: labels not sorted");
+        debug_assert!(
+            v.windows(2).all(|w| w[0].name < w[1].name),
+            "BUG: labels not sorted"
+        );
         Labels(v)
     }
 
@@ -68,7 +74,11 @@ impl Labels {
 
     /// 128-bit fingerprint, equal to [`fingerprint_refs`] of the same pairs (process-local).
     pub fn fingerprint(&self) -> u128 {
-        let pairs: Vec<(&str, &str)> = self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
         fingerprint_refs(&pairs)
     }
 
@@ -169,7 +179,11 @@ impl Fingerprint {
 /// True when borrowed pairs equal the label set.
 pub fn labels_eq_refs(labels: &Labels, pairs: &[(&str, &str)]) -> bool {
     labels.0.len() == pairs.len()
-        && labels.0.iter().zip(pairs).all(|(l, (n, v))| l.name == *n && l.value == *v)
+        && labels
+            .0
+            .iter()
+            .zip(pairs)
+            .all(|(l, (n, v))| l.name == *n && l.value == *v)
 }
 
 impl fmt::Display for Labels {
@@ -214,12 +228,21 @@ mod tests {
     fn fingerprints_separate_boundaries_and_match_owned() {
         let a = fingerprint_refs(&[("ab", "c")]);
         assert_ne!(a, fingerprint_refs(&[("a", "bc")]));
-        assert_ne!(fingerprint_refs(&[("a", "")]), fingerprint_refs(&[("", "a")]));
+        assert_ne!(
+            fingerprint_refs(&[("a", "")]),
+            fingerprint_refs(&[("", "a")])
+        );
         let l = Labels::from_pairs(&[("job", "a"), ("x", "12345678901234567")]);
-        assert_eq!(l.fingerprint(), fingerprint_refs(&[("job", "a"), ("x", "12345678901234567")]));
+        assert_eq!(
+            l.fingerprint(),
+            fingerprint_refs(&[("job", "a"), ("x", "12345678901234567")])
+        );
         let mut seen = std::collections::HashSet::new();
         for i in 0..200_000 {
-            assert!(seen.insert(fingerprint_refs(&[("instance", &format!("host-{i}")), ("job", "node")])));
+            assert!(seen.insert(fingerprint_refs(&[
+                ("instance", &format!("host-{i}")),
+                ("job", "node")
+            ])));
         }
     }
 

@@ -39,12 +39,22 @@ impl Matcher {
             ),
             _ => None,
         };
-        Ok(Matcher { name: name.to_string(), op, value: value.to_string(), re })
+        Ok(Matcher {
+            name: name.to_string(),
+            op,
+            value: value.to_string(),
+            re,
+        })
     }
 
     /// Shorthand for an `=` matcher.
     pub fn equal(name: &str, value: &str) -> Matcher {
-        Matcher { name: name.to_string(), op: MatchOp::Equal, value: value.to_string(), re: None }
+        Matcher {
+            name: name.to_string(),
+            op: MatchOp::Equal,
+            value: value.to_string(),
+            re: None,
+        }
     }
 
     /// True when `value` (empty for a missing label) satisfies the matcher.

@@ -23,7 +23,13 @@ pub fn select_postings(src: &impl PostingsSource, matchers: &[Matcher]) -> Vec<u
     for m in matchers.iter().filter(|m| !m.matches_empty()) {
         let list = match m.op {
             crate::matcher::MatchOp::Equal => src.postings(&m.name, &m.value),
-            _ => union(src.label_values(&m.name).iter().filter(|v| m.matches(v)).map(|v| src.postings(&m.name, v)).collect()),
+            _ => union(
+                src.label_values(&m.name)
+                    .iter()
+                    .filter(|v| m.matches(v))
+                    .map(|v| src.postings(&m.name, v))
+                    .collect(),
+            ),
         };
         acc = Some(match acc {
             None => list,
@@ -35,7 +41,13 @@ pub fn select_postings(src: &impl PostingsSource, matchers: &[Matcher]) -> Vec<u
     }
     let mut acc = acc.unwrap_or_else(|| src.all_postings());
     for m in matchers.iter().filter(|m| m.matches_empty()) {
-        let excluded = union(src.label_values(&m.name).iter().filter(|v| !m.matches(v)).map(|v| src.postings(&m.name, v)).collect());
+        let excluded = union(
+            src.label_values(&m.name)
+                .iter()
+                .filter(|v| !m.matches(v))
+                .map(|v| src.postings(&m.name, v))
+                .collect(),
+        );
         acc = subtract(&acc, &excluded);
     }
     acc
@@ -91,10 +103,16 @@ mod tests {
     struct Mem(Vec<Labels>);
     impl PostingsSource for Mem {
         fn postings(&self, n: &str, v: &str) -> Vec<u32> {
-            (0..self.0.len() as u32).filter(|&i| self.0[i as usize].get(n) == Some(v)).collect()
+            (0..self.0.len() as u32)
+                .filter(|&i| self.0[i as usize].get(n) == Some(v))
+                .collect()
         }
         fn label_values(&self, n: &str) -> Vec<String> {
-            let mut v: Vec<String> = self.0.iter().filter_map(|l| l.get(n).map(String::from)).collect();
+            let mut v: Vec<String> = self
+                .0
+                .iter()
+                .filter_map(|l| l.get(n).map(String::from))
+                .collect();
             v.sort();
             v.dedup();
             v

@@ -12,7 +12,7 @@ mod record;
 mod segment;
 
 pub use record::{
-    decode_record, encode_samples, encode_series, encode_series_refs, Record, SampleRecord, SeriesRecord,
-    RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES,
+    decode_record, encode_samples, encode_series, encode_series_refs, Record, SampleRecord,
+    SeriesRecord, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES,
 };
 pub use segment::{checkpoint, replay, CheckpointStats, ReplayStats, Wal, WalOptions};

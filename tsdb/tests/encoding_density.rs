@@ -16,9 +16,13 @@ fn series(kind: &str, n: usize, rng: &mut rand::rngs::StdRng) -> Vec<(i64, f64)>
     };
     (0..n)
         .map(|i| {
-            let t = 1_700_000_000_000 + i as i64 * 15_000 + if jitter { rng.gen_range(-5..=5) } else { 0 };
+            let t = 1_700_000_000_000
+                + i as i64 * 15_000
+                + if jitter { rng.gen_range(-5..=5) } else { 0 };
             v = match kind {
-                k if k.starts_with("cpu") => ((v + 15.0 * rng.gen_range(0.0..0.3)) * 100.0).round() / 100.0,
+                k if k.starts_with("cpu") => {
+                    ((v + 15.0 * rng.gen_range(0.0..0.3)) * 100.0).round() / 100.0
+                }
                 k if k.starts_with("bytes") => v + rng.gen_range(0..2_000_000) as f64,
                 "temperature" => ((45.0 + rng.gen_range(-3.0..3.0)) * 10.0f64).round() / 10.0,
                 "gauge" => 2.1e9 + (rng.gen_range(-50_000..50_000) * 4096) as f64,
@@ -46,13 +50,24 @@ fn xor_bytes(s: &[(i64, f64)]) -> usize {
 fn dense_vs_xor_table() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     println!("| series type | span | XOR B/sample | dense B/sample |\n|---|---|---|---|");
-    for kind in ["cpu_counter", "cpu_counter_jitter", "bytes_counter_jitter", "gauge", "temperature", "constant", "histogram_bucket"] {
+    for kind in [
+        "cpu_counter",
+        "cpu_counter_jitter",
+        "bytes_counter_jitter",
+        "gauge",
+        "temperature",
+        "constant",
+        "histogram_bucket",
+    ] {
         for (span, n) in [("2h", 480), ("24h", 5760)] {
             let s = series(kind, n, &mut rng);
             let x = xor_bytes(&s) as f64 / n as f64;
             let d = (encode_dense(&s).len() + 1 + 4 + 2) as f64 / n as f64;
             println!("| {kind} | {span} | {x:.2} | {d:.2} |");
-            assert!(d <= x * 1.1 + 0.05, "{kind} {span}: dense {d:.2} much worse than XOR {x:.2}");
+            assert!(
+                d <= x * 1.1 + 0.05,
+                "{kind} {span}: dense {d:.2} much worse than XOR {x:.2}"
+            );
         }
     }
 }

@@ -6,18 +6,37 @@ use tsdb::{Db, MatchOp, Matcher, Options};
 const HOUR: i64 = 3_600_000;
 
 fn opts(retention_ms: i64) -> Options {
-    Options { retention_time_ms: retention_ms, block_duration_ms: 2 * HOUR, ..Options::default() }
+    Options {
+        retention_time_ms: retention_ms,
+        block_duration_ms: 2 * HOUR,
+        ..Options::default()
+    }
 }
 
 fn write(db: &Db, from: i64, to: i64, series: usize) {
     let owned: Vec<Vec<(String, String)>> = (0..series)
-        .map(|i| vec![("__name__".into(), "node_cpu_seconds_total".into()), ("cpu".into(), i.to_string()), ("job".into(), "node".into())])
+        .map(|i| {
+            vec![
+                ("__name__".into(), "node_cpu_seconds_total".into()),
+                ("cpu".into(), i.to_string()),
+                ("job".into(), "node".into()),
+            ]
+        })
         .collect();
-    let pairs: Vec<Vec<(&str, &str)>> = owned.iter().map(|l| l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()).collect();
+    let pairs: Vec<Vec<(&str, &str)>> = owned
+        .iter()
+        .map(|l| l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect())
+        .collect();
     let mut t = from;
     while t < to {
-        let samples: Vec<[(i64, f64); 1]> = (0..series).map(|i| [(t, (t / 1000) as f64 * 0.25 + i as f64)]).collect();
-        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs.iter().zip(&samples).map(|(p, s)| (p.as_slice(), s.as_slice())).collect();
+        let samples: Vec<[(i64, f64); 1]> = (0..series)
+            .map(|i| [(t, (t / 1000) as f64 * 0.25 + i as f64)])
+            .collect();
+        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+            .iter()
+            .zip(&samples)
+            .map(|(p, s)| (p.as_slice(), s.as_slice()))
+            .collect();
         let out = db.append_batch(&batch).unwrap();
         assert_eq!(out.appended, series as u64);
         t += 60_000;
@@ -26,7 +45,11 @@ fn write(db: &Db, from: i64, to: i64, series: usize) {
 
 fn count(db: &Db, mint: i64, maxt: i64) -> usize {
     let m = Matcher::new(MatchOp::Equal, "job", "node").unwrap();
-    db.select_samples(&[m], mint, maxt).unwrap().iter().map(|s| s.samples.len()).sum()
+    db.select_samples(&[m], mint, maxt)
+        .unwrap()
+        .iter()
+        .map(|s| s.samples.len())
+        .sum()
 }
 
 #[test]
@@ -40,8 +63,20 @@ fn cut_compact_reopen_retain() {
     let blocks = db.blocks();
     // Nine 2 h blocks were cut (the head keeps 18–20 h), compacted into 6 h blocks and those
     // into one 18 h block.
-    assert_eq!(blocks.len(), 1, "blocks: {:?}", blocks.iter().map(|b| b.meta().clone()).collect::<Vec<_>>());
-    assert_eq!((blocks[0].meta().min_time, blocks[0].meta().max_time, blocks[0].meta().level), (0, 18 * HOUR, 3));
+    assert_eq!(
+        blocks.len(),
+        1,
+        "blocks: {:?}",
+        blocks.iter().map(|b| b.meta().clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (
+            blocks[0].meta().min_time,
+            blocks[0].meta().max_time,
+            blocks[0].meta().level
+        ),
+        (0, 18 * HOUR, 3)
+    );
     assert_eq!(blocks[0].meta().sources.len(), 12);
     // Blocks are disjoint, sorted, and cover everything but the head.
     for w in blocks.windows(2) {
@@ -49,11 +84,26 @@ fn cut_compact_reopen_retain() {
     }
     let in_blocks: u64 = blocks.iter().map(|b| b.meta().num_samples).sum();
     assert!(in_blocks > (total / 2) as u64);
-    assert_eq!(count(&db, i64::MIN, i64::MAX), total, "reads merge blocks and head");
+    assert_eq!(
+        count(&db, i64::MIN, i64::MAX),
+        total,
+        "reads merge blocks and head"
+    );
     assert_eq!(count(&db, 3 * HOUR, 5 * HOUR - 1), 2 * 60 * 50);
-    let series = db.select_series(&[Matcher::new(MatchOp::Regex, "cpu", "1.").unwrap()], i64::MIN, i64::MAX).unwrap();
+    let series = db
+        .select_series(
+            &[Matcher::new(MatchOp::Regex, "cpu", "1.").unwrap()],
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap();
     assert_eq!(series.len(), 10);
-    assert_eq!(db.label_values("cpu", &[], i64::MIN, i64::MAX).unwrap().len(), 50);
+    assert_eq!(
+        db.label_values("cpu", &[], i64::MIN, i64::MAX)
+            .unwrap()
+            .len(),
+        50
+    );
     drop(db);
 
     // Reopen: blocks load, head replays from the checkpoint + WAL + head chunks.
@@ -70,7 +120,10 @@ fn cut_compact_reopen_retain() {
     let oldest = db.blocks().iter().map(|b| b.meta().min_time).min().unwrap();
     assert_eq!(oldest, 18 * HOUR, "the 0–18 h block is deleted");
     assert_eq!(count(&db, 0, 6 * HOUR), 0, "data beyond retention is gone");
-    assert!(count(&db, 26 * HOUR, 30 * HOUR) == 4 * 60 * 50, "recent data kept");
+    assert!(
+        count(&db, 26 * HOUR, 30 * HOUR) == 4 * 60 * 50,
+        "recent data kept"
+    );
     let mut text = String::new();
     db.render_metrics(&mut text);
     assert!(text.contains("vitals_tsdb_rejected_samples_total{reason=\"too_old\"} 0"));
@@ -80,16 +133,38 @@ fn cut_compact_reopen_retain() {
 #[test]
 fn rejections_are_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { out_of_order_window_ms: 60_000, ..Options::default() }).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            out_of_order_window_ms: 60_000,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let l = [("__name__", "up"), ("job", "x")];
-    db.append_batch(&[(&l[..], &[(1_000_000, 1.0)][..])]).unwrap();
-    let out = db.append_batch(&[(&l[..], &[(990_000, 2.0), (900_000, 3.0), (1_000_000, 9.0)][..])]).unwrap();
+    db.append_batch(&[(&l[..], &[(1_000_000, 1.0)][..])])
+        .unwrap();
+    let out = db
+        .append_batch(&[(
+            &l[..],
+            &[(990_000, 2.0), (900_000, 3.0), (1_000_000, 9.0)][..],
+        )])
+        .unwrap();
     assert_eq!(out.appended, 1);
-    assert_eq!(out.rejected, vec![(tsdb::RejectReason::TooOld, 1), (tsdb::RejectReason::DuplicateTimestamp, 1)]);
+    assert_eq!(
+        out.rejected,
+        vec![
+            (tsdb::RejectReason::TooOld, 1),
+            (tsdb::RejectReason::DuplicateTimestamp, 1)
+        ]
+    );
     assert!(out.first_rejection.unwrap().contains("out of order"));
     let mut text = String::new();
     db.render_metrics(&mut text);
-    assert!(text.contains("vitals_tsdb_rejected_samples_total{reason=\"too_old\"} 1"), "{text}");
+    assert!(
+        text.contains("vitals_tsdb_rejected_samples_total{reason=\"too_old\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("vitals_tsdb_rejected_samples_total{reason=\"duplicate_timestamp\"} 1"));
     let m = Matcher::new(MatchOp::Equal, "job", "x").unwrap();
     let s = db.select_samples(&[m], 0, i64::MAX).unwrap();

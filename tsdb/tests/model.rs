@@ -15,7 +15,12 @@ const SERIES: usize = 5;
 #[derive(Clone, Debug)]
 enum Action {
     /// Append at `last + dt` to `series` (batched with `extra` more series at the same time).
-    Append { series: usize, dt: i64, v: i32, fanout: bool },
+    Append {
+        series: usize,
+        dt: i64,
+        v: i32,
+        fanout: bool,
+    },
     /// Append `back` ms behind the series' newest sample.
     AppendOld { series: usize, back: i64, v: i32 },
     /// Cut blocks, compact, apply retention.
@@ -47,7 +52,11 @@ fn opts() -> Options {
 }
 
 fn labels(i: usize) -> [(&'static str, String); 3] {
-    [("__name__", "m".into()), ("host", format!("h{i}")), ("job", "node".into())]
+    [
+        ("__name__", "m".into()),
+        ("host", format!("h{i}")),
+        ("job", "node".into()),
+    ]
 }
 
 fn read_all(db: &Db) -> BTreeMap<String, Vec<(i64, u64)>> {
@@ -55,7 +64,12 @@ fn read_all(db: &Db) -> BTreeMap<String, Vec<(i64, u64)>> {
     db.select_samples(&[m], i64::MIN, i64::MAX)
         .unwrap()
         .into_iter()
-        .map(|s| (s.labels.get("host").unwrap().to_string(), s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect()))
+        .map(|s| {
+            (
+                s.labels.get("host").unwrap().to_string(),
+                s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
+            )
+        })
         .collect()
 }
 
@@ -80,27 +94,54 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
     let mut ooo: std::collections::BTreeSet<(String, i64)> = Default::default();
     for a in actions {
         match a {
-            Action::Append { series, dt, v, fanout } => {
+            Action::Append {
+                series,
+                dt,
+                v,
+                fanout,
+            } => {
                 // A fan-out batch writes every series at a time newer than all of them.
-                let base = if fanout { *last.iter().max().unwrap() } else { last[series] };
+                let base = if fanout {
+                    *last.iter().max().unwrap()
+                } else {
+                    last[series]
+                };
                 let t = base + dt;
-                let targets: Vec<usize> = if fanout { (0..SERIES).collect() } else { vec![series] };
+                let targets: Vec<usize> = if fanout {
+                    (0..SERIES).collect()
+                } else {
+                    vec![series]
+                };
                 let owned: Vec<_> = targets.iter().map(|&i| labels(i)).collect();
-                let pairs: Vec<Vec<(&str, &str)>> =
-                    owned.iter().map(|l| l.iter().map(|(n, v)| (*n, v.as_str())).collect()).collect();
-                let samples: Vec<[(i64, f64); 1]> = targets.iter().map(|_| [(t, v as f64)]).collect();
-                let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> =
-                    pairs.iter().zip(&samples).map(|(p, s)| (p.as_slice(), s.as_slice())).collect();
+                let pairs: Vec<Vec<(&str, &str)>> = owned
+                    .iter()
+                    .map(|l| l.iter().map(|(n, v)| (*n, v.as_str())).collect())
+                    .collect();
+                let samples: Vec<[(i64, f64); 1]> =
+                    targets.iter().map(|_| [(t, v as f64)]).collect();
+                let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+                    .iter()
+                    .zip(&samples)
+                    .map(|(p, s)| (p.as_slice(), s.as_slice()))
+                    .collect();
                 let out = db.as_ref().unwrap().append_batch(&batch).unwrap();
                 if fanout {
-                    prop_assert_eq!(out.appended, SERIES as u64, "newest-time fan-out must be stored: {:?}", out);
+                    prop_assert_eq!(
+                        out.appended,
+                        SERIES as u64,
+                        "newest-time fan-out must be stored: {:?}",
+                        out
+                    );
                 } else if out.appended == 0 {
                     // Only a series left behind by a block cut can be out of bounds.
                     prop_assert_eq!(out.rejected.clone(), vec![(RejectReason::OutOfBounds, 1)]);
                     continue;
                 }
                 for &i in &targets {
-                    model.entry(format!("h{i}")).or_default().insert(t, (v as f64).to_bits());
+                    model
+                        .entry(format!("h{i}"))
+                        .or_default()
+                        .insert(t, (v as f64).to_bits());
                     last[i] = t;
                 }
             }
@@ -109,16 +150,32 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                 let l = labels(series);
                 let pairs: Vec<(&str, &str)> = l.iter().map(|(n, v)| (*n, v.as_str())).collect();
                 let s = [(t, v as f64)];
-                let out = db.as_ref().unwrap().append_batch(&[(pairs.as_slice(), s.as_slice())]).unwrap();
+                let out = db
+                    .as_ref()
+                    .unwrap()
+                    .append_batch(&[(pairs.as_slice(), s.as_slice())])
+                    .unwrap();
                 let host = format!("h{series}");
-                let newest = model.get(&host).and_then(|m| m.keys().rev().find(|&&k| !ooo.contains(&(host.clone(), k))).copied());
+                let newest = model.get(&host).and_then(|m| {
+                    m.keys()
+                        .rev()
+                        .find(|&&k| !ooo.contains(&(host.clone(), k)))
+                        .copied()
+                });
                 let back = newest.map_or(0, |n| n - t);
                 let m = model.entry(host).or_default();
                 let existing = m.get(&t).copied();
                 if out.appended == 1 {
-                    prop_assert!(back <= 50, "sample {back} ms behind accepted with a 50 ms window");
+                    prop_assert!(
+                        back <= 50,
+                        "sample {back} ms behind accepted with a 50 ms window"
+                    );
                     if let Some(bits) = existing {
-                        prop_assert_eq!(bits, (v as f64).to_bits(), "duplicate accepted with another value");
+                        prop_assert_eq!(
+                            bits,
+                            (v as f64).to_bits(),
+                            "duplicate accepted with another value"
+                        );
                     }
                     if existing.is_none() && newest.is_some_and(|n| t < n) {
                         ooo.insert((format!("h{series}"), t));
@@ -160,15 +217,28 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                 for (host, samples) in &got {
                     let m = model.get(host).cloned().unwrap_or_default();
                     for (t, v) in samples {
-                        prop_assert_eq!(m.get(t), Some(v), "series {} recovered a sample never written: {:?}", host, (t, v));
+                        prop_assert_eq!(
+                            m.get(t),
+                            Some(v),
+                            "series {} recovered a sample never written: {:?}",
+                            host,
+                            (t, v)
+                        );
                     }
-                    let in_order = |s: Vec<(i64, u64)>| -> Vec<(i64, u64)> { s.into_iter().filter(|(t, _)| !ooo.contains(&(host.clone(), *t))).collect() };
+                    let in_order = |s: Vec<(i64, u64)>| -> Vec<(i64, u64)> {
+                        s.into_iter()
+                            .filter(|(t, _)| !ooo.contains(&(host.clone(), *t)))
+                            .collect()
+                    };
                     let got_io = in_order(samples.clone());
                     let want_io = in_order(m.iter().map(|(&t, &v)| (t, v)).collect());
                     prop_assert!(got_io.len() <= want_io.len() && got_io[..] == want_io[..got_io.len()],
                         "series {host} in-order samples are not a prefix: got {got_io:?} want {want_io:?}");
                 }
-                model = got.into_iter().map(|(h, s)| (h, s.into_iter().collect())).collect();
+                model = got
+                    .into_iter()
+                    .map(|(h, s)| (h, s.into_iter().collect()))
+                    .collect();
                 ooo.retain(|(h, t)| model.get(h).is_some_and(|m| m.contains_key(t)));
                 continue;
             }

@@ -13,7 +13,10 @@ struct Fixture {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn fixtures() -> Vec<Fixture> {
@@ -24,11 +27,18 @@ fn fixtures() -> Vec<Fixture> {
         if p.extension().and_then(|x| x.to_str()) != Some("txt") {
             continue;
         }
-        let mut f = Fixture { name: p.file_stem().unwrap().to_string_lossy().into(), samples: vec![], chunks: vec![] };
+        let mut f = Fixture {
+            name: p.file_stem().unwrap().to_string_lossy().into(),
+            samples: vec![],
+            chunks: vec![],
+        };
         for line in std::fs::read_to_string(&p).unwrap().lines() {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts[0] {
-                "s" => f.samples.push((parts[1].parse().unwrap(), u64::from_str_radix(parts[2], 16).unwrap())),
+                "s" => f.samples.push((
+                    parts[1].parse().unwrap(),
+                    u64::from_str_radix(parts[2], 16).unwrap(),
+                )),
                 "c" => f.chunks.push(hex(parts[1])),
                 _ => {}
             }

@@ -18,7 +18,10 @@ pub fn norm_prost(req: &prompb::WriteRequest) -> Norm {
                     .filter(|l| !l.value.is_empty())
                     .map(|l| (l.name.clone(), l.value.clone()))
                     .collect(),
-                ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect(),
+                ts.samples
+                    .iter()
+                    .map(|s| (s.timestamp, s.value.to_bits()))
+                    .collect(),
             )
         })
         .collect()
@@ -29,7 +32,9 @@ pub fn norm_ref(req: &WriteRequestRef<'_>) -> Norm {
     req.series()
         .map(|(ls, ss)| {
             (
-                ls.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+                ls.iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
                 ss.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
             )
         })
@@ -110,10 +115,16 @@ pub fn typical_request(n: usize, labels: usize) -> prompb::WriteRequest {
             }
             prompb::TimeSeries {
                 labels: ls,
-                samples: vec![prompb::Sample { value: i as f64 * 1.5, timestamp: 1_700_000_000_000 + i as i64 }],
+                samples: vec![prompb::Sample {
+                    value: i as f64 * 1.5,
+                    timestamp: 1_700_000_000_000 + i as i64,
+                }],
                 ..Default::default()
             }
         })
         .collect();
-    prompb::WriteRequest { timeseries, metadata: vec![] }
+    prompb::WriteRequest {
+        timeseries,
+        metadata: vec![],
+    }
 }

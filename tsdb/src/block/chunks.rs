@@ -27,7 +27,12 @@ impl ChunkWriter {
     /// Starts writing segments into `dir` (created).
     pub fn new(dir: &Path) -> Result<ChunkWriter, Error> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(ChunkWriter { dir: dir.to_path_buf(), seq: 0, w: None, size: 0 })
+        Ok(ChunkWriter {
+            dir: dir.to_path_buf(),
+            seq: 0,
+            w: None,
+            size: 0,
+        })
     }
 
     /// Appends one chunk; returns its reference.
@@ -52,7 +57,11 @@ impl ChunkWriter {
         let path = self.dir.join(format!("{:06}", self.seq));
         let w = self.w.as_mut().expect("segment open");
         let crc = crc32c::crc32c_append(crc32c::crc32c(&[encoding]), data);
-        w.write_all(&head).and_then(|_| w.write_all(&[encoding])).and_then(|_| w.write_all(data)).and_then(|_| w.write_all(&crc.to_be_bytes())).map_err(|e| Error::io(&path, e))?;
+        w.write_all(&head)
+            .and_then(|_| w.write_all(&[encoding]))
+            .and_then(|_| w.write_all(data))
+            .and_then(|_| w.write_all(&crc.to_be_bytes()))
+            .map_err(|e| Error::io(&path, e))?;
         self.size += rec;
         Ok(r)
     }
@@ -60,7 +69,9 @@ impl ChunkWriter {
     fn finish_segment(&mut self) -> Result<(), Error> {
         if let Some(w) = self.w.take() {
             let path = self.dir.join(format!("{:06}", self.seq));
-            let f = w.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?;
             f.sync_all().map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
@@ -90,25 +101,43 @@ impl ChunkReader {
         let mut segments = Vec::new();
         for (i, (seq, path)) in names.into_iter().enumerate() {
             if seq as usize != i + 1 {
-                return Err(Error::Corrupt { path, detail: "chunk segments are not numbered 1..n".into() });
+                return Err(Error::Corrupt {
+                    path,
+                    detail: "chunk segments are not numbered 1..n".into(),
+                });
             }
             let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
             // SAFETY: block files are immutable once renamed into place.
             let m = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(&path, e))?;
-            if m.len() < HEADER_LEN as usize || u32::from_be_bytes(m[0..4].try_into().expect("4")) != MAGIC || m[4] != VERSION {
-                return Err(Error::Corrupt { path, detail: "bad chunk segment header".into() });
+            if m.len() < HEADER_LEN as usize
+                || u32::from_be_bytes(m[0..4].try_into().expect("4")) != MAGIC
+                || m[4] != VERSION
+            {
+                return Err(Error::Corrupt {
+                    path,
+                    detail: "bad chunk segment header".into(),
+                });
             }
             segments.push(m);
         }
-        Ok(ChunkReader { dir: dir.to_path_buf(), segments })
+        Ok(ChunkReader {
+            dir: dir.to_path_buf(),
+            segments,
+        })
     }
 
     /// The encoding and bytes of chunk `r`, CRC verified.
     pub fn chunk(&self, r: u64) -> Result<(u8, &[u8]), Error> {
         let seq = (r >> 32) as usize;
         let off = (r & 0xffff_ffff) as usize;
-        let bad = |d: &str| Error::Corrupt { path: self.dir.join(format!("{seq:06}")), detail: format!("chunk at {off}: {d}") };
-        let m = seq.checked_sub(1).and_then(|i| self.segments.get(i)).ok_or_else(|| bad("no such segment"))?;
+        let bad = |d: &str| Error::Corrupt {
+            path: self.dir.join(format!("{seq:06}")),
+            detail: format!("chunk at {off}: {d}"),
+        };
+        let m = seq
+            .checked_sub(1)
+            .and_then(|i| self.segments.get(i))
+            .ok_or_else(|| bad("no such segment"))?;
         if off < HEADER_LEN as usize || off >= m.len() {
             return Err(bad("offset out of range"));
         }

@@ -23,7 +23,9 @@ const SECTIONS: usize = 5;
 const TOC_LEN: usize = SECTIONS * 8 + 4;
 
 fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Writes a block under `parent` from label-sorted series; returns its metadata.
@@ -78,13 +80,22 @@ fn write_block_into<'a>(
     };
     for (labels, chunks) in series {
         if prev.as_ref().is_some_and(|p| *p >= labels) {
-            return Err(Error::InvalidArgument(format!("block series not sorted at {labels}")));
+            return Err(Error::InvalidArgument(format!(
+                "block series not sorted at {labels}"
+            )));
         }
-        let ls: Box<[(u32, u32)]> = labels.iter().map(|l| (intern(&l.name, &mut syms), intern(&l.value, &mut syms))).collect();
+        let ls: Box<[(u32, u32)]> = labels
+            .iter()
+            .map(|l| (intern(&l.name, &mut syms), intern(&l.value, &mut syms)))
+            .collect();
         let mut metas = Vec::with_capacity(chunks.len());
         for (c, n) in chunks {
             let r = cw.write(c.encoding, &c.data)?;
-            metas.push(ChunkMeta { min_time: c.min_time, max_time: c.max_time, chunk_ref: r });
+            metas.push(ChunkMeta {
+                min_time: c.min_time,
+                max_time: c.max_time,
+                chunk_ref: r,
+            });
             num_samples += n as u64;
             num_chunks += 1;
         }
@@ -121,7 +132,14 @@ fn write_block_into<'a>(
         put_uvarint(b, metas.len() as u64);
         let (mut pmax, mut pref) = (0i64, 0u64);
         for (i, m) in metas.iter().enumerate() {
-            put_varint(b, if i == 0 { m.min_time } else { m.min_time.wrapping_sub(pmax) });
+            put_varint(
+                b,
+                if i == 0 {
+                    m.min_time
+                } else {
+                    m.min_time.wrapping_sub(pmax)
+                },
+            );
             put_uvarint(b, m.max_time.wrapping_sub(m.min_time) as u64);
             put_varint(b, m.chunk_ref.wrapping_sub(pref) as i64);
             pmax = m.max_time;
@@ -161,13 +179,26 @@ fn write_block_into<'a>(
     let crc = crc32c::crc32c(&toc);
     toc.extend_from_slice(&crc.to_le_bytes());
     f.write_all(&toc).map_err(io)?;
-    let f = f.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+    let f = f
+        .into_inner()
+        .map_err(|e| Error::io(&path, e.into_error()))?;
     f.sync_all().map_err(|e| Error::io(&path, e))?;
     sources.sort();
-    let meta = BlockMeta { ulid: ulid.to_string(), min_time, max_time, num_samples, num_series: all.len() as u64, num_chunks, level, sources };
+    let meta = BlockMeta {
+        ulid: ulid.to_string(),
+        min_time,
+        max_time,
+        num_samples,
+        num_series: all.len() as u64,
+        num_chunks,
+        level,
+        sources,
+    };
     let mp = dir.join("meta.json");
     fs::write(&mp, meta.to_json()).map_err(|e| Error::io(&mp, e))?;
-    File::open(&mp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&mp, e))?;
+    File::open(&mp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(&mp, e))?;
     fsync_dir(dir)?;
     Ok(meta)
 }
@@ -205,13 +236,18 @@ impl Block {
         let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
         // SAFETY: block files are immutable once renamed into place.
         let index = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(&path, e))?;
-        let bad = |d: String| Error::Corrupt { path: path.clone(), detail: d };
+        let bad = |d: String| Error::Corrupt {
+            path: path.clone(),
+            detail: d,
+        };
         let m: &[u8] = &index;
         if m.len() < HEADER_LEN + TOC_LEN || m[0..4] != MAGIC || m[4] != VERSION {
             return Err(bad("bad header or too short".into()));
         }
         let toc = &m[m.len() - TOC_LEN..];
-        if crc32c::crc32c(&toc[..SECTIONS * 8]) != u32::from_le_bytes(toc[SECTIONS * 8..].try_into().expect("4")) {
+        if crc32c::crc32c(&toc[..SECTIONS * 8])
+            != u32::from_le_bytes(toc[SECTIONS * 8..].try_into().expect("4"))
+        {
             return Err(bad("table of contents checksum mismatch".into()));
         }
         let mut secs = [(0usize, 0usize); SECTIONS];
@@ -225,7 +261,9 @@ impl Block {
             if end + 4 > m.len() - TOC_LEN {
                 return Err(bad(format!("section {i} overruns the file")));
             }
-            if crc32c::crc32c(&m[off + 4..end]) != u32::from_le_bytes(m[end..end + 4].try_into().expect("4")) {
+            if crc32c::crc32c(&m[off + 4..end])
+                != u32::from_le_bytes(m[end..end + 4].try_into().expect("4"))
+            {
                 return Err(bad(format!("section {i} checksum mismatch")));
             }
             *s = (off + 4, len);
@@ -239,8 +277,14 @@ impl Block {
         let mut symbols = Vec::with_capacity(n);
         for _ in 0..n {
             let l = get_uvarint(sb, &mut pos).ok_or_else(|| bad("symbols".into()))? as usize;
-            let s = sb.get(pos..pos.saturating_add(l)).ok_or_else(|| bad("symbols".into()))?;
-            symbols.push(std::str::from_utf8(s).map_err(|_| bad("symbol not UTF-8".into()))?.to_string());
+            let s = sb
+                .get(pos..pos.saturating_add(l))
+                .ok_or_else(|| bad("symbols".into()))?;
+            symbols.push(
+                std::str::from_utf8(s)
+                    .map_err(|_| bad("symbol not UTF-8".into()))?
+                    .to_string(),
+            );
             pos += l;
         }
         let tb = &m[secs[4].0..secs[4].0 + secs[4].1];
@@ -250,18 +294,26 @@ impl Block {
         for _ in 0..n.min(tb.len()) {
             let mut next = || get_uvarint(tb, &mut pos).ok_or_else(|| bad("postings table".into()));
             let (ni, vi, off) = (next()? as usize, next()? as usize, next()? as usize);
-            let (Some(name), Some(value)) = (symbols.get(ni), symbols.get(vi)) else { return Err(bad("postings table symbol".into())) };
+            let (Some(name), Some(value)) = (symbols.get(ni), symbols.get(vi)) else {
+                return Err(bad("postings table symbol".into()));
+            };
             if off >= secs[3].1 {
                 return Err(bad("postings offset".into()));
             }
-            table.entry(name.clone()).or_default().push((value.clone(), off as u32));
+            table
+                .entry(name.clone())
+                .or_default()
+                .push((value.clone(), off as u32));
         }
         if secs[2].1 % 4 != 0 {
             return Err(bad("series offsets length".into()));
         }
         let chunks = ChunkReader::open(&dir.join("chunks"))?;
         let chunk_bytes = crate::db::dir_size(&dir.join("chunks"));
-        let info = BlockInfo { index_bytes: m.len() as u64, chunk_bytes };
+        let info = BlockInfo {
+            index_bytes: m.len() as u64,
+            chunk_bytes,
+        };
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
@@ -313,7 +365,10 @@ impl Block {
     }
 
     fn corrupt(&self, d: &str) -> Error {
-        Error::Corrupt { path: self.dir.join("index"), detail: d.to_string() }
+        Error::Corrupt {
+            path: self.dir.join("index"),
+            detail: d.to_string(),
+        }
     }
 
     /// Labels and chunk metas of series `id`.
@@ -334,11 +389,16 @@ impl Block {
         for _ in 0..n {
             let ni = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
             let vi = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
-            let (Some(name), Some(value)) = (self.symbols.get(ni), self.symbols.get(vi)) else { return Err(bad()) };
+            let (Some(name), Some(value)) = (self.symbols.get(ni), self.symbols.get(vi)) else {
+                return Err(bad());
+            };
             if labels.last().is_some_and(|l: &Label| l.name >= *name) {
                 return Err(bad());
             }
-            labels.push(Label { name: name.clone(), value: value.clone() });
+            labels.push(Label {
+                name: name.clone(),
+                value: value.clone(),
+            });
         }
         let nc = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
         if nc > b.len() {
@@ -351,7 +411,11 @@ impl Block {
             let min_time = if i == 0 { d } else { pmax.wrapping_add(d) };
             let max_time = min_time.wrapping_add(get_uvarint(b, &mut pos).ok_or_else(bad)? as i64);
             let chunk_ref = pref.wrapping_add(get_varint(b, &mut pos).ok_or_else(bad)? as u64);
-            metas.push(ChunkMeta { min_time, max_time, chunk_ref });
+            metas.push(ChunkMeta {
+                min_time,
+                max_time,
+                chunk_ref,
+            });
             pmax = max_time;
             pref = chunk_ref;
         }
@@ -370,17 +434,24 @@ impl Block {
 
     /// Sorted values of label `name`.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        self.table.get(name).map(|v| v.iter().map(|x| x.0.clone()).collect()).unwrap_or_default()
+        self.table
+            .get(name)
+            .map(|v| v.iter().map(|x| x.0.clone()).collect())
+            .unwrap_or_default()
     }
 
     fn read_postings(&self, off: u32) -> Vec<u32> {
         let b = &self.index[self.postings.0..self.postings.0 + self.postings.1];
         let mut pos = off as usize;
-        let Some(n) = get_uvarint(b, &mut pos) else { return Vec::new() };
+        let Some(n) = get_uvarint(b, &mut pos) else {
+            return Vec::new();
+        };
         let mut out = Vec::with_capacity((n as usize).min(b.len()));
         let mut id = 0u32;
         for _ in 0..n {
-            let Some(d) = get_uvarint(b, &mut pos) else { break };
+            let Some(d) = get_uvarint(b, &mut pos) else {
+                break;
+            };
             id = id.wrapping_add(d as u32);
             if id as usize >= self.num_series {
                 break;
@@ -393,7 +464,9 @@ impl Block {
 
 impl PostingsSource for Block {
     fn postings(&self, name: &str, value: &str) -> Vec<u32> {
-        let Some(vals) = self.table.get(name) else { return Vec::new() };
+        let Some(vals) = self.table.get(name) else {
+            return Vec::new();
+        };
         match vals.binary_search_by(|x| x.0.as_str().cmp(value)) {
             Ok(i) => self.read_postings(vals[i].1),
             Err(_) => Vec::new(),
@@ -420,7 +493,15 @@ mod tests {
         let mut ls: Vec<Labels> = (0..n)
             .map(|i| {
                 Labels::from_pairs(&[
-                    ("__name__", if i % 3 == 0 { "node_cpu_seconds_total" } else { "node_memory_bytes" }.to_string()),
+                    (
+                        "__name__",
+                        if i % 3 == 0 {
+                            "node_cpu_seconds_total"
+                        } else {
+                            "node_memory_bytes"
+                        }
+                        .to_string(),
+                    ),
                     ("instance", format!("host-{}", i % 17)),
                     ("cpu", format!("{}", i % 8)),
                     ("job", "node".to_string()),
@@ -431,7 +512,17 @@ mod tests {
         ls.dedup();
         let series = ls.iter().enumerate().map(|(i, l)| {
             let chunks = (0..(i % 3 + 1))
-                .map(|k| (ChunkData { min_time: k as i64 * 100, max_time: k as i64 * 100 + 50, encoding: 1, data: Cow::Owned(format!("chunk-{i}-{k}").into_bytes()) }, 7u32))
+                .map(|k| {
+                    (
+                        ChunkData {
+                            min_time: k as i64 * 100,
+                            max_time: k as i64 * 100 + 50,
+                            encoding: 1,
+                            data: Cow::Owned(format!("chunk-{i}-{k}").into_bytes()),
+                        },
+                        7u32,
+                    )
+                })
                 .collect();
             (l.clone(), chunks)
         });
@@ -457,13 +548,21 @@ mod tests {
         }
         let cases = [
             vec![Matcher::new(MatchOp::Equal, "cpu", "3").unwrap()],
-            vec![Matcher::new(MatchOp::Regex, "instance", "host-1.*").unwrap(), Matcher::new(MatchOp::NotEqual, "cpu", "2").unwrap()],
+            vec![
+                Matcher::new(MatchOp::Regex, "instance", "host-1.*").unwrap(),
+                Matcher::new(MatchOp::NotEqual, "cpu", "2").unwrap(),
+            ],
             vec![Matcher::new(MatchOp::NotRegex, "__name__", "node_mem.*").unwrap()],
             vec![Matcher::new(MatchOp::Equal, "missing", "").unwrap()],
             vec![Matcher::new(MatchOp::Equal, "job", "nope").unwrap()],
         ];
         for ms in &cases {
-            let want: Vec<u32> = (0..ls.len() as u32).filter(|&i| ms.iter().all(|m| m.matches(ls[i as usize].get(&m.name).unwrap_or("")))).collect();
+            let want: Vec<u32> = (0..ls.len() as u32)
+                .filter(|&i| {
+                    ms.iter()
+                        .all(|m| m.matches(ls[i as usize].get(&m.name).unwrap_or("")))
+                })
+                .collect();
             assert_eq!(b.select(ms).unwrap(), want, "{ms:?}");
         }
         assert_eq!(b.label_names(), vec!["__name__", "cpu", "instance", "job"]);

@@ -58,9 +58,15 @@ impl BlockMeta {
     pub fn read(dir: &Path) -> Result<BlockMeta, Error> {
         let path = dir.join("meta.json");
         let b = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m: MetaJson = serde_json::from_slice(&b).map_err(|e| Error::Corrupt { path: path.clone(), detail: e.to_string() })?;
+        let m: MetaJson = serde_json::from_slice(&b).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         if m.version != 1 {
-            return Err(Error::Corrupt { path, detail: format!("unsupported meta version {}", m.version) });
+            return Err(Error::Corrupt {
+                path,
+                detail: format!("unsupported meta version {}", m.version),
+            });
         }
         Ok(BlockMeta {
             ulid: m.ulid,
@@ -80,8 +86,15 @@ impl BlockMeta {
             ulid: self.ulid.clone(),
             min_time: self.min_time,
             max_time: self.max_time,
-            stats: StatsJson { num_samples: self.num_samples, num_series: self.num_series, num_chunks: self.num_chunks },
-            compaction: CompactionJson { level: self.level, sources: self.sources.clone() },
+            stats: StatsJson {
+                num_samples: self.num_samples,
+                num_series: self.num_series,
+                num_chunks: self.num_chunks,
+            },
+            compaction: CompactionJson {
+                level: self.level,
+                sources: self.sources.clone(),
+            },
             version: 1,
         };
         serde_json::to_string_pretty(&m).expect("BUG: meta serialization cannot fail")
@@ -91,10 +104,15 @@ impl BlockMeta {
 /// A new ULID: 48-bit millisecond time and 80 random bits, Crockford base32.
 pub fn new_ulid() -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0) as u128;
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0) as u128;
     let r: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
     let v = ((ms & ((1u128 << 48) - 1)) << 80) | r;
-    (0..26).map(|i| ALPHABET[((v >> (5 * (25 - i))) & 31) as usize] as char).collect()
+    (0..26)
+        .map(|i| ALPHABET[((v >> (5 * (25 - i))) & 31) as usize] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -104,12 +122,24 @@ mod tests {
     #[test]
     fn meta_round_trip_and_ulid_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let m = BlockMeta { ulid: new_ulid(), min_time: 1, max_time: 7200001, num_samples: 10, num_series: 2, num_chunks: 3, level: 2, sources: vec!["X".into()] };
+        let m = BlockMeta {
+            ulid: new_ulid(),
+            min_time: 1,
+            max_time: 7200001,
+            num_samples: 10,
+            num_series: 2,
+            num_chunks: 3,
+            level: 2,
+            sources: vec!["X".into()],
+        };
         assert_eq!(m.ulid.len(), 26);
         std::fs::write(dir.path().join("meta.json"), m.to_json()).unwrap();
         assert_eq!(BlockMeta::read(dir.path()).unwrap(), m);
         assert!(m.to_json().contains("\"minTime\""));
         std::fs::write(dir.path().join("meta.json"), "{").unwrap();
-        assert!(matches!(BlockMeta::read(dir.path()), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            BlockMeta::read(dir.path()),
+            Err(Error::Corrupt { .. })
+        ));
     }
 }

@@ -101,7 +101,11 @@ impl<'a> BitReader<'a> {
             let avail = 8 - off;
             let take = left.min(avail);
             let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
-            v = if take == 64 { bits as u64 } else { (v << take) | bits as u64 };
+            v = if take == 64 {
+                bits as u64
+            } else {
+                (v << take) | bits as u64
+            };
             self.pos += take;
             left -= take;
         }

@@ -95,7 +95,8 @@ pub fn decode_dense(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), Chunk
     if size > MAX_SAMPLES * 20 + 64 {
         return Err(bad("frame too large"));
     }
-    let raw = zstd::bulk::decompress(bytes, size as usize).map_err(|e| bad(&format!("zstd: {e}")))?;
+    let raw =
+        zstd::bulk::decompress(bytes, size as usize).map_err(|e| bad(&format!("zstd: {e}")))?;
     let mut pos = 0;
     let n = get_uvarint(&raw, &mut pos).ok_or_else(|| bad("count"))?;
     if n > MAX_SAMPLES || n as usize > raw.len() {
@@ -148,7 +149,11 @@ pub fn decode_dense(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), Chunk
             }
             let mut prev = 0u64;
             for (i, &t) in ts.iter().enumerate() {
-                let x = u64::from_le_bytes(raw[pos + 8 * i..pos + 8 * i + 8].try_into().expect("8 bytes"));
+                let x = u64::from_le_bytes(
+                    raw[pos + 8 * i..pos + 8 * i + 8]
+                        .try_into()
+                        .expect("8 bytes"),
+                );
                 prev ^= x;
                 out.push((t, f64::from_bits(prev)));
             }
@@ -176,9 +181,17 @@ mod tests {
     fn decimal_and_raw_modes_round_trip() {
         rt(&[]);
         rt(&[(5, 1.0)]);
-        let c: Vec<_> = (0..500).map(|i| (i * 15_000 + (i % 7), 1234.56 + i as f64 * 0.01)).collect();
+        let c: Vec<_> = (0..500)
+            .map(|i| (i * 15_000 + (i % 7), 1234.56 + i as f64 * 0.01))
+            .collect();
         rt(&c);
-        rt(&[(1, f64::NAN), (2, -0.0), (3, f64::INFINITY), (4, 5e-324), (5, f64::from_bits(crate::chunkenc::STALE_NAN_BITS))]);
+        rt(&[
+            (1, f64::NAN),
+            (2, -0.0),
+            (3, f64::INFINITY),
+            (4, 5e-324),
+            (5, f64::from_bits(crate::chunkenc::STALE_NAN_BITS)),
+        ]);
         rt(&[(1, 0.1), (2, 0.2), (3, 0.30000000000000004)]);
     }
 

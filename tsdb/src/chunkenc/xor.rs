@@ -25,7 +25,15 @@ impl Default for XorChunk {
 impl XorChunk {
     /// An empty chunk.
     pub fn new() -> XorChunk {
-        XorChunk { w: BitWriter::from_parts(vec![0, 0], 0), num: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0 }
+        XorChunk {
+            w: BitWriter::from_parts(vec![0, 0], 0),
+            num: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
     }
 
     /// Re-opens encoded bytes for appending, restoring the appender state by decoding them.
@@ -35,14 +43,25 @@ impl XorChunk {
         if let Some(e) = it.err() {
             return Err(e.clone());
         }
-        let (num, t, t_delta, v, leading, trailing) = (it.num, it.t, it.t_delta, it.v, it.leading, it.trailing);
+        let (num, t, t_delta, v, leading, trailing) =
+            (it.num, it.t, it.t_delta, it.v, it.leading, it.trailing);
         let used_bits = it.r_pos_bits();
         let total = bytes.len() * 8;
         if total < used_bits || total - used_bits > 8 {
-            return Err(ChunkError::Invalid("trailing bytes after the last sample".into()));
+            return Err(ChunkError::Invalid(
+                "trailing bytes after the last sample".into(),
+            ));
         }
         let free = (total - used_bits) as u8;
-        Ok(XorChunk { w: BitWriter::from_parts(bytes, free), num, t, t_delta, v, leading, trailing })
+        Ok(XorChunk {
+            w: BitWriter::from_parts(bytes, free),
+            num,
+            t,
+            t_delta,
+            v,
+            leading,
+            trailing,
+        })
     }
 
     /// Appends a sample; timestamps must increase (the caller enforces it).
@@ -111,7 +130,8 @@ impl XorChunk {
         }
         if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
             self.w.write_bit(false);
-            self.w.write_bits(delta >> self.trailing, 64 - self.leading - self.trailing);
+            self.w
+                .write_bits(delta >> self.trailing, 64 - self.leading - self.trailing);
             return;
         }
         self.leading = leading;
@@ -174,11 +194,28 @@ impl<'a> XorIter<'a> {
     /// Starts iterating the chunk `bytes`.
     pub fn new(bytes: &'a [u8]) -> XorIter<'a> {
         let (total, err, body) = if bytes.len() < 2 {
-            (0, Some(ChunkError::Invalid("chunk shorter than its 2-byte header".into())), &bytes[..0])
+            (
+                0,
+                Some(ChunkError::Invalid(
+                    "chunk shorter than its 2-byte header".into(),
+                )),
+                &bytes[..0],
+            )
         } else {
             (u16::from_be_bytes([bytes[0], bytes[1]]), None, &bytes[2..])
         };
-        XorIter { r: BitReader::new(body), total, num: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0, err, bits_used: 16 }
+        XorIter {
+            r: BitReader::new(body),
+            total,
+            num: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+            err,
+            bits_used: 16,
+        }
     }
 
     /// The error that ended iteration early, if any.
@@ -191,7 +228,10 @@ impl<'a> XorIter<'a> {
     }
 
     fn fail(&mut self) -> Option<(i64, f64)> {
-        self.err = Some(ChunkError::Truncated { decoded: self.num as usize, expected: self.total as usize });
+        self.err = Some(ChunkError::Truncated {
+            decoded: self.num as usize,
+            expected: self.total as usize,
+        });
         None
     }
 
@@ -294,7 +334,14 @@ mod tests {
     #[test]
     fn round_trip_and_reopen() {
         let mut c = XorChunk::new();
-        let samples = [(1000i64, 1.0f64), (16000, 1.5), (31000, 1.5), (46005, 1e9), (61000, f64::NAN), (500_000, -0.0)];
+        let samples = [
+            (1000i64, 1.0f64),
+            (16000, 1.5),
+            (31000, 1.5),
+            (46005, 1e9),
+            (61000, f64::NAN),
+            (500_000, -0.0),
+        ];
         for &(t, v) in &samples {
             c.append(t, v);
         }

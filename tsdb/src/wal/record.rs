@@ -56,7 +56,11 @@ pub fn encode_series_refs(series_ref: u64, labels: &[(&str, &str)], buf: &mut Ve
 /// Appends series definitions to a Series payload.
 pub fn encode_series(recs: &[SeriesRecord], buf: &mut Vec<u8>) {
     for r in recs {
-        let pairs: Vec<(&str, &str)> = r.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = r
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
         encode_series_refs(r.series_ref, &pairs, buf);
     }
 }
@@ -90,12 +94,21 @@ pub fn decode_record(typ: u8, p: &[u8]) -> Option<Record> {
                 for _ in 0..n {
                     let name = read_str(p, &mut pos)?;
                     let value = read_str(p, &mut pos)?;
-                    if labels.last().is_some_and(|l: &Label| l.name.as_str() >= name) {
+                    if labels
+                        .last()
+                        .is_some_and(|l: &Label| l.name.as_str() >= name)
+                    {
                         return None;
                     }
-                    labels.push(Label { name: name.to_string(), value: value.to_string() });
+                    labels.push(Label {
+                        name: name.to_string(),
+                        value: value.to_string(),
+                    });
                 }
-                out.push(SeriesRecord { series_ref, labels: Labels::from_sorted(labels) });
+                out.push(SeriesRecord {
+                    series_ref,
+                    labels: Labels::from_sorted(labels),
+                });
             }
             Some(Record::Series(out))
         }
@@ -116,7 +129,11 @@ pub fn decode_record(typ: u8, p: &[u8]) -> Option<Record> {
                     });
                 }
             }
-            Some(if typ == RECORD_SAMPLES { Record::Samples(out) } else { Record::OooSamples(out) })
+            Some(if typ == RECORD_SAMPLES {
+                Record::Samples(out)
+            } else {
+                Record::OooSamples(out)
+            })
         }
         _ => None,
     }
@@ -136,20 +153,40 @@ mod tests {
     #[test]
     fn round_trip() {
         let s = vec![
-            SeriesRecord { series_ref: 3, labels: Labels::from_pairs(&[("__name__", "up"), ("job", "a")]) },
-            SeriesRecord { series_ref: 9, labels: Labels::from_pairs(&[("x", "")]) },
+            SeriesRecord {
+                series_ref: 3,
+                labels: Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+            },
+            SeriesRecord {
+                series_ref: 9,
+                labels: Labels::from_pairs(&[("x", "")]),
+            },
         ];
         let mut b = Vec::new();
         encode_series(&s, &mut b);
         assert_eq!(decode_record(RECORD_SERIES, &b), Some(Record::Series(s)));
         let smp = vec![
-            SampleRecord { series_ref: 10, t: 1000, v: 1.5 },
-            SampleRecord { series_ref: 2, t: 900, v: f64::INFINITY },
+            SampleRecord {
+                series_ref: 10,
+                t: 1000,
+                v: 1.5,
+            },
+            SampleRecord {
+                series_ref: 2,
+                t: 900,
+                v: f64::INFINITY,
+            },
         ];
         let mut b = Vec::new();
         encode_samples(&smp, &mut b);
-        assert_eq!(decode_record(RECORD_SAMPLES, &b), Some(Record::Samples(smp.clone())));
-        assert_eq!(decode_record(RECORD_OOO_SAMPLES, &b), Some(Record::OooSamples(smp)));
+        assert_eq!(
+            decode_record(RECORD_SAMPLES, &b),
+            Some(Record::Samples(smp.clone()))
+        );
+        assert_eq!(
+            decode_record(RECORD_OOO_SAMPLES, &b),
+            Some(Record::OooSamples(smp))
+        );
         for n in 0..b.len() {
             let _ = decode_record(RECORD_SAMPLES, &b[..n]);
         }

@@ -4,7 +4,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::record::{decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES};
+use super::record::{
+    decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES,
+    RECORD_SERIES,
+};
 use crate::error::Error;
 
 const MAGIC: [u8; 4] = *b"VWAL";
@@ -26,7 +29,9 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { segment_bytes: 128 << 20 }
+        WalOptions {
+            segment_bytes: 128 << 20,
+        }
     }
 }
 
@@ -93,7 +98,9 @@ fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>, Error> {
     for e in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix("checkpoint.") else { continue };
+        let Some(rest) = name.strip_prefix("checkpoint.") else {
+            continue;
+        };
         if rest.ends_with(".tmp") {
             fs::remove_dir_all(e.path()).map_err(|err| Error::io(e.path(), err))?;
             continue;
@@ -108,7 +115,10 @@ fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>, Error> {
 }
 
 /// Walks the records of one segment's bytes; returns the length of the valid prefix.
-fn scan(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>) -> Result<(usize, bool), Error> {
+fn scan(
+    data: &[u8],
+    mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>,
+) -> Result<(usize, bool), Error> {
     if data.len() < HEADER_LEN || data[0..4] != MAGIC || data[4] != VERSION {
         return Ok((0, !data.is_empty()));
     }
@@ -128,7 +138,9 @@ fn scan(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>) -> Resul
         let payload = &data[off + 9..end];
         if typ & COMPRESSED != 0 {
             zbuf.clear();
-            let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload) else { return Ok((off, true)) };
+            let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload) else {
+                return Ok((off, true));
+            };
             if size > 1 << 30 {
                 return Ok((off, true));
             }
@@ -146,7 +158,12 @@ fn scan(data: &[u8], mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>) -> Resul
 }
 
 /// Replays the records of one segment file into `f`; `last` tolerates a torn tail.
-fn replay_file(path: &Path, last: bool, stats: &mut ReplayStats, f: &mut impl FnMut(Record) -> Result<(), Error>) -> Result<(), Error> {
+fn replay_file(
+    path: &Path,
+    last: bool,
+    stats: &mut ReplayStats,
+    f: &mut impl FnMut(Record) -> Result<(), Error>,
+) -> Result<(), Error> {
     let data = fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut bad_record: Option<usize> = None;
     let mut pos_err = 0usize;
@@ -165,21 +182,30 @@ fn replay_file(path: &Path, last: bool, stats: &mut ReplayStats, f: &mut impl Fn
     })?;
     stats.segments += 1;
     if let Some(n) = bad_record {
-        return Err(Error::Corrupt { path: path.to_path_buf(), detail: format!("record {n} has a valid checksum but cannot be decoded") });
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("record {n} has a valid checksum but cannot be decoded"),
+        });
     }
     if torn {
         if last {
             stats.torn_tail = true;
             tracing::warn!(file = %path.display(), valid, len = data.len(), "WAL ends in a torn record; replay stops there");
         } else {
-            return Err(Error::Corrupt { path: path.to_path_buf(), detail: format!("corrupt record at offset {valid}") });
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("corrupt record at offset {valid}"),
+            });
         }
     }
     Ok(())
 }
 
 /// Replays the newest checkpoint, then every later segment, in order.
-pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Result<ReplayStats, Error> {
+pub fn replay(
+    dir: &Path,
+    mut f: impl FnMut(Record) -> Result<(), Error>,
+) -> Result<ReplayStats, Error> {
     let mut stats = ReplayStats::default();
     if !dir.exists() {
         return Ok(stats);
@@ -193,7 +219,10 @@ pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Res
         }
     }
     let from = cp.map_or(0, |c| c.0);
-    let segs: Vec<u32> = list_segments(dir)?.into_iter().filter(|&s| s > from).collect();
+    let segs: Vec<u32> = list_segments(dir)?
+        .into_iter()
+        .filter(|&s| s > from)
+        .collect();
     for (k, s) in segs.iter().enumerate() {
         replay_file(&seg_path(dir, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
     }
@@ -201,7 +230,9 @@ pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<(), Error>) -> Res
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 impl Wal {
@@ -215,7 +246,10 @@ impl Wal {
             let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
             let (valid, torn) = scan(&data, |_, _| Ok(()))?;
             if torn {
-                let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
                 f.set_len(valid as u64).map_err(|e| Error::io(&path, e))?;
                 f.sync_all().map_err(|e| Error::io(&path, e))?;
                 tracing::warn!(file = %path.display(), valid, "repaired torn WAL tail");
@@ -223,21 +257,44 @@ impl Wal {
         }
         let index = segs.last().copied().unwrap_or(0).max(cp.map_or(0, |c| c.0)) + 1;
         let file = create_segment(dir, index)?;
-        Ok(Wal { dir: dir.to_path_buf(), opts, index, file, size: HEADER_LEN as u64, buf: Vec::with_capacity(1 << 20), zbuf: Vec::new(), zstd: zstd::bulk::Compressor::new(1).map_err(|e| Error::io(dir, e))?, bytes_written: 0 })
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            opts,
+            index,
+            file,
+            size: HEADER_LEN as u64,
+            buf: Vec::with_capacity(1 << 20),
+            zbuf: Vec::new(),
+            zstd: zstd::bulk::Compressor::new(1).map_err(|e| Error::io(dir, e))?,
+            bytes_written: 0,
+        })
     }
 
     /// Buffers one record; `flush` writes it to the OS.
     pub fn log(&mut self, rec_type: u8, payload: &[u8]) -> Result<(), Error> {
         let compress = payload.len() >= COMPRESS_MIN;
         if compress {
-            self.zbuf = self.zstd.compress(payload).map_err(|e| Error::io(&self.dir, e))?;
+            self.zbuf = self
+                .zstd
+                .compress(payload)
+                .map_err(|e| Error::io(&self.dir, e))?;
         }
-        let body_len = if compress { self.zbuf.len() } else { payload.len() };
+        let body_len = if compress {
+            self.zbuf.len()
+        } else {
+            payload.len()
+        };
         let rec_len = (REC_HEAD + body_len) as u64;
-        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes && self.size + self.buf.len() as u64 > HEADER_LEN as u64 {
+        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes
+            && self.size + self.buf.len() as u64 > HEADER_LEN as u64
+        {
             self.cut_segment()?;
         }
-        let (typ, body): (u8, &[u8]) = if compress { (rec_type | COMPRESSED, &self.zbuf) } else { (rec_type, payload) };
+        let (typ, body): (u8, &[u8]) = if compress {
+            (rec_type | COMPRESSED, &self.zbuf)
+        } else {
+            (rec_type, payload)
+        };
         let len = (1 + body.len()) as u32;
         let crc = crc32c::crc32c_append(crc32c::crc32c(&[typ]), body);
         self.buf.extend_from_slice(&len.to_le_bytes());
@@ -253,7 +310,9 @@ impl Wal {
             return Ok(());
         }
         let path = seg_path(&self.dir, self.index);
-        self.file.write_all(&self.buf).map_err(|e| Error::io(&path, e))?;
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| Error::io(&path, e))?;
         self.size += self.buf.len() as u64;
         self.bytes_written += self.buf.len() as u64;
         self.buf.clear();
@@ -263,7 +322,9 @@ impl Wal {
     /// Flushes and fsyncs the current segment.
     pub fn sync(&mut self) -> Result<(), Error> {
         self.flush()?;
-        self.file.sync_data().map_err(|e| Error::io(seg_path(&self.dir, self.index), e))
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(seg_path(&self.dir, self.index), e))
     }
 
     /// Index of the segment being written.
@@ -293,7 +354,12 @@ impl Wal {
 
 fn create_segment(dir: &Path, index: u32) -> Result<File, Error> {
     let path = seg_path(dir, index);
-    let mut f = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
     let mut hdr = [0u8; HEADER_LEN];
     hdr[0..4].copy_from_slice(&MAGIC);
     hdr[4] = VERSION;
@@ -304,56 +370,71 @@ fn create_segment(dir: &Path, index: u32) -> Result<File, Error> {
 
 /// Condenses the previous checkpoint and segments ≤ `upto` into `checkpoint.<upto>`, keeping
 /// series for which `keep_series` holds and their samples at or after `mint`; then deletes them.
-pub fn checkpoint(dir: &Path, upto: u32, keep_series: impl Fn(u64) -> bool, mint: i64) -> Result<CheckpointStats, Error> {
+pub fn checkpoint(
+    dir: &Path,
+    upto: u32,
+    keep_series: impl Fn(u64) -> bool,
+    mint: i64,
+) -> Result<CheckpointStats, Error> {
     let mut stats = CheckpointStats::default();
     let prev = last_checkpoint(dir)?;
-    let segs: Vec<u32> = list_segments(dir)?.into_iter().filter(|&s| s <= upto && prev.as_ref().is_none_or(|p| s > p.0)).collect();
+    let segs: Vec<u32> = list_segments(dir)?
+        .into_iter()
+        .filter(|&s| s <= upto && prev.as_ref().is_none_or(|p| s > p.0))
+        .collect();
     if segs.is_empty() && prev.as_ref().is_none_or(|p| p.0 >= upto) {
         return Ok(stats);
     }
     let tmp = dir.join(format!("checkpoint.{upto:08}.tmp"));
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut out = Wal::open(&tmp, WalOptions { segment_bytes: u64::MAX })?;
+    let mut out = Wal::open(
+        &tmp,
+        WalOptions {
+            segment_bytes: u64::MAX,
+        },
+    )?;
     let mut payload = Vec::new();
-    let mut write = |rec: Record, out: &mut Wal, stats: &mut CheckpointStats| -> Result<(), Error> {
-        payload.clear();
-        match rec {
-            Record::Series(mut v) => {
-                v.retain(|s| keep_series(s.series_ref));
-                stats.series += v.len() as u64;
-                encode_series(&v, &mut payload);
-                if !payload.is_empty() {
-                    out.log(RECORD_SERIES, &payload)?;
+    let mut write =
+        |rec: Record, out: &mut Wal, stats: &mut CheckpointStats| -> Result<(), Error> {
+            payload.clear();
+            let typ = if matches!(rec, Record::Samples(_)) {
+                RECORD_SAMPLES
+            } else {
+                RECORD_OOO_SAMPLES
+            };
+            match rec {
+                Record::Series(mut v) => {
+                    v.retain(|s| keep_series(s.series_ref));
+                    stats.series += v.len() as u64;
+                    encode_series(&v, &mut payload);
+                    if !payload.is_empty() {
+                        out.log(RECORD_SERIES, &payload)?;
+                    }
+                }
+                Record::Samples(mut v) | Record::OooSamples(mut v) => {
+                    v.retain(|s| s.t >= mint && keep_series(s.series_ref));
+                    stats.samples += v.len() as u64;
+                    encode_samples(&v, &mut payload);
+                    if !payload.is_empty() {
+                        out.log(typ, &payload)?;
+                    }
                 }
             }
-            Record::Samples(mut v) => {
-                v.retain(|s| s.t >= mint && keep_series(s.series_ref));
-                stats.samples += v.len() as u64;
-                encode_samples(&v, &mut payload);
-                if !payload.is_empty() {
-                    out.log(RECORD_SAMPLES, &payload)?;
-                }
-            }
-            Record::OooSamples(mut v) => {
-                v.retain(|s| s.t >= mint && keep_series(s.series_ref));
-                stats.samples += v.len() as u64;
-                encode_samples(&v, &mut payload);
-                if !payload.is_empty() {
-                    out.log(RECORD_OOO_SAMPLES, &payload)?;
-                }
-            }
-        }
-        out.flush()
-    };
+            out.flush()
+        };
     let mut rs = ReplayStats::default();
     if let Some((_, p)) = &prev {
         let cs = list_segments(p)?;
         for (k, s) in cs.iter().enumerate() {
-            replay_file(&seg_path(p, *s), k + 1 == cs.len(), &mut rs, &mut |r| write(r, &mut out, &mut stats))?;
+            replay_file(&seg_path(p, *s), k + 1 == cs.len(), &mut rs, &mut |r| {
+                write(r, &mut out, &mut stats)
+            })?;
         }
     }
     for s in &segs {
-        replay_file(&seg_path(dir, *s), false, &mut rs, &mut |r| write(r, &mut out, &mut stats))?;
+        replay_file(&seg_path(dir, *s), false, &mut rs, &mut |r| {
+            write(r, &mut out, &mut stats)
+        })?;
     }
     out.sync()?;
     drop(out);
@@ -379,7 +460,14 @@ mod tests {
 
     fn samples(r: u64, t: i64) -> Vec<u8> {
         let mut b = Vec::new();
-        encode_samples(&[SampleRecord { series_ref: r, t, v: t as f64 }], &mut b);
+        encode_samples(
+            &[SampleRecord {
+                series_ref: r,
+                t,
+                v: t as f64,
+            }],
+            &mut b,
+        );
         b
     }
 
@@ -419,7 +507,12 @@ mod tests {
                 let (got, st) = collect(dir.path());
                 assert!(got.len() <= all.len());
                 assert_eq!(got[..], all[..got.len()], "cut at {n} flip {flip}");
-                assert!(st.torn_tail || got.len() == all.len() || n <= HEADER_LEN || got.len() < all.len());
+                assert!(
+                    st.torn_tail
+                        || got.len() == all.len()
+                        || n <= HEADER_LEN
+                        || got.len() < all.len()
+                );
             }
         }
         // Open repairs the tail and starts a new segment; replay then sees a clean old segment.
@@ -446,7 +539,10 @@ mod tests {
         let n = d.len();
         d[n - 2] ^= 1;
         fs::write(&seg, d).unwrap();
-        assert!(matches!(replay(dir.path(), |_| Ok(())), Err(Error::Corrupt { .. })));
+        assert!(matches!(
+            replay(dir.path(), |_| Ok(())),
+            Err(Error::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -458,7 +554,8 @@ mod tests {
         encode_series_refs(2, &[("a", "2")], &mut b);
         w.log(RECORD_SERIES, &b).unwrap();
         for t in 0..40 {
-            w.log(RECORD_SAMPLES, &samples(1 + (t as u64 % 2), t)).unwrap();
+            w.log(RECORD_SAMPLES, &samples(1 + (t as u64 % 2), t))
+                .unwrap();
             w.flush().unwrap();
         }
         let upto = w.current_segment() - 1;
@@ -471,7 +568,9 @@ mod tests {
         for r in got {
             match r {
                 Record::Series(s) => assert!(s.iter().all(|s| s.series_ref == 1)),
-                Record::Samples(s) => ts.extend(s.iter().filter(|s| s.series_ref == 1).map(|s| s.t)),
+                Record::Samples(s) => {
+                    ts.extend(s.iter().filter(|s| s.series_ref == 1).map(|s| s.t))
+                }
                 Record::OooSamples(_) => unreachable!(),
             }
         }

@@ -1,0 +1,110 @@
+//! A real Prometheus (Debian package) remote-writes its scrapes to Vitals; what Vitals stores
+//! equals what Prometheus itself stored. Skips loudly without `prometheus` on PATH, fails
+//! instead when VITALS_REQUIRE_PEERS=1.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, read, series_count, Server};
+
+fn prometheus() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("prometheus"))
+            .find(|c| c.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("VITALS_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("prometheus not on PATH and VITALS_REQUIRE_PEERS=1");
+        }
+        eprintln!("\n!!! SKIPPED: prometheus not on PATH (apt-get install prometheus) !!!\n");
+    }
+    found
+}
+
+#[test]
+fn prometheus_remote_writes_to_vitals() {
+    let Some(bin) = prometheus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (vport, pport) = (free_port(), free_port());
+    let (vitals, _) = Server::start(&dir.path().join("vitals"), vport, &[]);
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: prom\n    static_configs: [{{targets: ['127.0.0.1:{pport}']}}]\n  - job_name: vitals\n    static_configs: [{{targets: ['127.0.0.1:{vport}']}}]\nremote_write:\n  - url: http://127.0.0.1:{vport}/api/v1/write\n    queue_config: {{batch_send_deadline: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    let mut prom = Command::new(bin)
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while series_count(&vitals.url, "{job=\"prom\"}") < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus' samples did not arrive in Vitals"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    // `up` as Prometheus stored it vs as Vitals stored it, over a window both have complete.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (start, end) = (now - 60_000, now - 3_000);
+    let ours: BTreeMap<String, Vec<(i64, f64)>> = read(&vitals.url, "up", start, end).results[0]
+        .timeseries
+        .iter()
+        .map(|s| {
+            (
+                s.labels
+                    .iter()
+                    .find(|l| l.name == "job")
+                    .unwrap()
+                    .value
+                    .clone(),
+                s.samples.iter().map(|x| (x.timestamp, x.value)).collect(),
+            )
+        })
+        .collect();
+    let theirs: BTreeMap<String, Vec<(i64, f64)>> =
+        read(&format!("http://127.0.0.1:{pport}"), "up", start, end).results[0]
+            .timeseries
+            .iter()
+            .map(|s| {
+                (
+                    s.labels
+                        .iter()
+                        .find(|l| l.name == "job")
+                        .unwrap()
+                        .value
+                        .clone(),
+                    s.samples.iter().map(|x| (x.timestamp, x.value)).collect(),
+                )
+            })
+            .collect();
+    let _ = prom.kill();
+    let _ = prom.wait();
+    assert_eq!(ours.keys().collect::<Vec<_>>(), ["prom", "vitals"]);
+    for (job, samples) in &theirs {
+        assert!(!samples.is_empty());
+        assert_eq!(
+            ours.get(job),
+            Some(samples),
+            "job {job}: Vitals differs from Prometheus"
+        );
+    }
+}
