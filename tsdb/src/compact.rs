@@ -31,7 +31,8 @@ const DENSE_CHUNK_SAMPLES: usize = 8192;
 
 /// Head data of one series inside a block range.
 pub(crate) struct SeriesSnap {
-    labels: Labels,
+    /// (name, value) symbol ids into the snapshot's symbol table.
+    labels: Box<[(u32, u32)]>,
     mmapped: Vec<MmapChunk>,
     open: Option<(Vec<u8>, i64, i64, u16)>,
     ooo: Vec<(i64, f64)>,
@@ -81,7 +82,7 @@ pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
 }
 
 /// Copies out (under the head lock) what a block of [bmin, bmax) needs from each series.
-pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> Vec<SeriesSnap> {
+pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> HeadSnapshot {
     let mut out = Vec::new();
     for s in idx.series.iter().flatten() {
         let mmapped: Vec<MmapChunk> = s
@@ -109,14 +110,29 @@ pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> Vec<
             continue;
         }
         out.push(SeriesSnap {
-            labels: idx.labels_of(s),
+            labels: s.labels.clone(),
             mmapped,
             open,
             ooo,
         });
     }
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    out
+    let syms = idx.symbols.snapshot();
+    let key = |l: &[(u32, u32)]| -> Vec<(&str, &str)> {
+        l.iter()
+            .map(|&(n, v)| (&*syms[n as usize], &*syms[v as usize]))
+            .collect()
+    };
+    out.sort_by(|a, b| key(&a.labels).cmp(&key(&b.labels)));
+    HeadSnapshot {
+        symbols: syms.clone(),
+        series: out,
+    }
+}
+
+/// Series of one block range with the symbols their labels refer to.
+pub(crate) struct HeadSnapshot {
+    symbols: Vec<std::sync::Arc<str>>,
+    series: Vec<SeriesSnap>,
 }
 
 /// Encodes sorted samples into XOR chunks of at most 120 samples.
@@ -142,15 +158,16 @@ fn xor_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
 /// Writes a level-1 block from a head snapshot; None when the range held no data.
 pub(crate) fn write_head_block(
     db: &Db,
-    snap: Vec<SeriesSnap>,
+    snap: HeadSnapshot,
     bmin: i64,
     bmax: i64,
 ) -> Result<Option<BlockMeta>, Error> {
-    if snap.is_empty() {
+    if snap.series.is_empty() {
         return Ok(None);
     }
     let err: RefCell<Option<Error>> = RefCell::new(None);
-    let series = snap.into_iter().map_while(|s| {
+    let syms = snap.symbols;
+    let series = snap.series.into_iter().map_while(|s| {
         let mut chunks: Vec<(ChunkData<'static>, u32)> = Vec::with_capacity(s.mmapped.len() + 1);
         let mut hc = db.chunks.lock();
         for c in &s.mmapped {
@@ -196,7 +213,16 @@ pub(crate) fn write_head_block(
             }
             chunks = xor_chunks(&merge_samples(vec![all, s.ooo]));
         }
-        Some((s.labels, chunks))
+        let labels = Labels::from_sorted(
+            s.labels
+                .iter()
+                .map(|&(n, v)| crate::labels::Label {
+                    name: syms[n as usize].to_string(),
+                    value: syms[v as usize].to_string(),
+                })
+                .collect(),
+        );
+        Some((labels, chunks))
     });
     let meta = write_block(&db.dir, bmin, bmax, 1, Vec::new(), series);
     if let Some(e) = err.into_inner() {

@@ -46,6 +46,11 @@ impl Symbols {
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
         self.ids.get(s).copied()
     }
+    /// The symbol table, for resolving ids outside the head lock.
+    pub(crate) fn snapshot(&self) -> Vec<Arc<str>> {
+        self.strings.clone()
+    }
+
     pub(crate) fn get(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }
