@@ -65,37 +65,8 @@ fn prometheus_remote_writes_to_vitals() {
         .unwrap()
         .as_millis() as i64;
     let (start, end) = (now - 60_000, now - 3_000);
-    let ours: BTreeMap<String, Vec<(i64, f64)>> = read(&vitals.url, "up", start, end).results[0]
-        .timeseries
-        .iter()
-        .map(|s| {
-            (
-                s.labels
-                    .iter()
-                    .find(|l| l.name == "job")
-                    .unwrap()
-                    .value
-                    .clone(),
-                s.samples.iter().map(|x| (x.timestamp, x.value)).collect(),
-            )
-        })
-        .collect();
-    let theirs: BTreeMap<String, Vec<(i64, f64)>> =
-        read(&format!("http://127.0.0.1:{pport}"), "up", start, end).results[0]
-            .timeseries
-            .iter()
-            .map(|s| {
-                (
-                    s.labels
-                        .iter()
-                        .find(|l| l.name == "job")
-                        .unwrap()
-                        .value
-                        .clone(),
-                    s.samples.iter().map(|x| (x.timestamp, x.value)).collect(),
-                )
-            })
-            .collect();
+    let ours = up_by_job(&vitals.url, start, end);
+    let theirs = up_by_job(&format!("http://127.0.0.1:{pport}"), start, end);
     let _ = prom.kill();
     let _ = prom.wait();
     assert_eq!(ours.keys().collect::<Vec<_>>(), ["prom", "vitals"]);
@@ -107,4 +78,25 @@ fn prometheus_remote_writes_to_vitals() {
             "job {job}: Vitals differs from Prometheus"
         );
     }
+}
+
+/// `up` samples per job, remote-read from `url`.
+fn up_by_job(url: &str, start: i64, end: i64) -> BTreeMap<String, Vec<(i64, f64)>> {
+    read(url, "up", start, end).results[0]
+        .timeseries
+        .iter()
+        .map(|s| {
+            let job = s
+                .labels
+                .iter()
+                .find(|l| l.name == "job")
+                .unwrap()
+                .value
+                .clone();
+            (
+                job,
+                s.samples.iter().map(|x| (x.timestamp, x.value)).collect(),
+            )
+        })
+        .collect()
 }
