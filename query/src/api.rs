@@ -148,6 +148,21 @@ fn success(data: Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
+/// Union of `f` over every `match[]` selector, or of `f(&[])` (all series) when there is none.
+fn union_over<T: Ord>(
+    sels: &[Vec<tsdb::Matcher>],
+    mut f: impl FnMut(&[tsdb::Matcher]) -> Result<Vec<T>, tsdb::Error>,
+) -> Result<std::collections::BTreeSet<T>, ApiError> {
+    let mut all = std::collections::BTreeSet::new();
+    if sels.is_empty() {
+        all.extend(f(&[])?);
+    }
+    for m in sels {
+        all.extend(f(m)?);
+    }
+    Ok(all)
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -171,14 +186,7 @@ pub(crate) async fn series(
     let (mint, maxt) = range(&p)?;
     let lim = limit(&p)?;
     let db = st.db.clone();
-    let out = blocking(move || {
-        let mut all = std::collections::BTreeSet::new();
-        for m in &sels {
-            all.extend(db.select_series(m, mint, maxt)?);
-        }
-        Ok(all)
-    })
-    .await?;
+    let out = blocking(move || union_over(&sels, |m| db.select_series(m, mint, maxt))).await?;
     let data: Vec<Value> = out
         .iter()
         .take(lim)
@@ -205,17 +213,7 @@ pub(crate) async fn labels(
     let (mint, maxt) = range(&p)?;
     let lim = limit(&p)?;
     let db = st.db.clone();
-    let names = blocking(move || {
-        let mut all = std::collections::BTreeSet::new();
-        if sels.is_empty() {
-            all.extend(db.label_names(&[], mint, maxt)?);
-        }
-        for m in &sels {
-            all.extend(db.label_names(m, mint, maxt)?);
-        }
-        Ok(all)
-    })
-    .await?;
+    let names = blocking(move || union_over(&sels, |m| db.label_names(m, mint, maxt))).await?;
     Ok(success(Value::Array(
         names.into_iter().take(lim).map(Value::String).collect(),
     )))
@@ -241,17 +239,8 @@ pub(crate) async fn label_values(
     let (mint, maxt) = range(&p)?;
     let lim = limit(&p)?;
     let db = st.db.clone();
-    let values = blocking(move || {
-        let mut all = std::collections::BTreeSet::new();
-        if sels.is_empty() {
-            all.extend(db.label_values(&name, &[], mint, maxt)?);
-        }
-        for m in &sels {
-            all.extend(db.label_values(&name, m, mint, maxt)?);
-        }
-        Ok(all)
-    })
-    .await?;
+    let values =
+        blocking(move || union_over(&sels, |m| db.label_values(&name, m, mint, maxt))).await?;
     Ok(success(Value::Array(
         values.into_iter().take(lim).map(Value::String).collect(),
     )))

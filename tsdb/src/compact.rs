@@ -202,8 +202,7 @@ pub(crate) fn write_head_block(
         if !s.ooo.is_empty() {
             let mut all = Vec::new();
             for (c, _) in &chunks {
-                if let Err(detail) = decode_chunk(c.encoding, &c.data, i64::MIN, i64::MAX, &mut all)
-                {
+                if let Err(detail) = decode_chunk(c.encoding, &c.data, &mut all) {
                     *err.borrow_mut() = Some(Error::Corrupt {
                         path: db.dir.join("chunks_head"),
                         detail,
@@ -353,11 +352,9 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
                 let mut out = Vec::new();
                 for m in &metas {
                     let res = group[bi].chunk(m.chunk_ref).and_then(|(enc, data)| {
-                        decode_chunk(enc, data, i64::MIN, i64::MAX, &mut out).map_err(|detail| {
-                            Error::Corrupt {
-                                path: group[bi].dir().to_path_buf(),
-                                detail,
-                            }
+                        decode_chunk(enc, data, &mut out).map_err(|detail| Error::Corrupt {
+                            path: group[bi].dir().to_path_buf(),
+                            detail,
                         })
                     });
                     if let Err(e) = res {

@@ -598,6 +598,13 @@ fn reject_message(r: RejectReason) -> &'static str {
     }
 }
 
+/// Fsyncs a directory, so renames and new files in it are durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), Error> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
 /// Sum of file sizes under `dir` (recursive); 0 when missing.
 pub(crate) fn dir_size(dir: &Path) -> u64 {
     let Ok(rd) = fs::read_dir(dir) else { return 0 };

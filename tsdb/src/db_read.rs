@@ -19,17 +19,13 @@ struct HeadSeriesData {
     ooo: Vec<(i64, f64)>,
 }
 
-/// Decodes chunk `data` of `encoding`, appending samples within [mint, maxt] to `out`.
+/// Decodes chunk `data` of `encoding`, appending all its samples to `out`.
 pub(crate) fn decode_chunk(
     encoding: u8,
     data: &[u8],
-    mint: i64,
-    maxt: i64,
     out: &mut Vec<(i64, f64)>,
 ) -> Result<(), String> {
-    crate::chunkenc::decode_any(encoding, data, out).map_err(|e| e.to_string())?;
-    let _ = (mint, maxt);
-    Ok(())
+    crate::chunkenc::decode_any(encoding, data, out).map_err(|e| e.to_string())
 }
 
 impl Db {
@@ -102,7 +98,7 @@ impl Db {
                 .filter(|c| c.min_time <= maxt && c.max_time >= mint)
             {
                 let (enc, data) = b.chunk(c.chunk_ref)?;
-                decode_chunk(enc, data, mint, maxt, &mut out).map_err(|detail| Error::Corrupt {
+                decode_chunk(enc, data, &mut out).map_err(|detail| Error::Corrupt {
                     path: b.dir().to_path_buf(),
                     detail,
                 })?;
@@ -152,21 +148,19 @@ impl Db {
             let mut out = Vec::new();
             for c in &hd.mmapped {
                 chunks
-                    .with_chunk(c.chunk_ref, |enc, data| {
-                        decode_chunk(enc, data, mint, maxt, &mut out)
-                    })?
+                    .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, &mut out))?
                     .map_err(|detail| Error::Corrupt {
                         path: self.dir.join("chunks_head"),
                         detail,
                     })?;
             }
             if let Some(open) = &hd.open {
-                decode_chunk(crate::chunkenc::ENCODING_XOR, open, mint, maxt, &mut out).map_err(
-                    |detail| Error::Corrupt {
+                decode_chunk(crate::chunkenc::ENCODING_XOR, open, &mut out).map_err(|detail| {
+                    Error::Corrupt {
                         path: self.dir.join("head"),
                         detail,
-                    },
-                )?;
+                    }
+                })?;
             }
             out.retain(|s| s.0 >= mint && s.0 <= maxt);
             let e = runs.entry(hd.labels).or_default();

@@ -91,30 +91,6 @@ impl Labels {
     pub fn into_vec(self) -> Vec<Label> {
         self.0
     }
-
-    /// 64-bit hash of the label set, equal to [`hash_label_refs`] of the same pairs (process-local).
-    pub fn hash64(&self) -> u64 {
-        let mut h = LabelHasher::new();
-        for l in &self.0 {
-            h.write(l.name.as_bytes());
-            h.write(&[0xff]);
-            h.write(l.value.as_bytes());
-            h.write(&[0xff]);
-        }
-        h.finish()
-    }
-}
-
-/// 64-bit hash of borrowed, sorted label pairs; equals [`Labels::hash64`] of the same set.
-pub fn hash_label_refs(pairs: &[(&str, &str)]) -> u64 {
-    let mut h = LabelHasher::new();
-    for (n, v) in pairs {
-        h.write(n.as_bytes());
-        h.write(&[0xff]);
-        h.write(v.as_bytes());
-        h.write(&[0xff]);
-    }
-    h.finish()
 }
 
 /// 128-bit fingerprint of sorted label pairs: the head's series identity. Two lanes of
@@ -176,16 +152,6 @@ impl Fingerprint {
     }
 }
 
-/// True when borrowed pairs equal the label set.
-pub fn labels_eq_refs(labels: &Labels, pairs: &[(&str, &str)]) -> bool {
-    labels.0.len() == pairs.len()
-        && labels
-            .0
-            .iter()
-            .zip(pairs)
-            .all(|(l, (n, v))| l.name == *n && l.value == *v)
-}
-
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.get(METRIC_NAME).unwrap_or("");
@@ -199,24 +165,6 @@ impl fmt::Display for Labels {
             write!(f, "{}={:?}", l.name, l.value)?;
         }
         write!(f, "}}")
-    }
-}
-
-/// Word-at-a-time hasher (not persisted anywhere, so only stable within a process).
-struct LabelHasher(rustc_hash::FxHasher);
-
-impl LabelHasher {
-    fn new() -> Self {
-        LabelHasher(rustc_hash::FxHasher::default())
-    }
-    #[inline]
-    fn write(&mut self, b: &[u8]) {
-        use std::hash::Hasher;
-        self.0.write(b);
-    }
-    fn finish(&self) -> u64 {
-        use std::hash::Hasher;
-        self.0.finish()
     }
 }
 
@@ -247,13 +195,12 @@ mod tests {
     }
 
     #[test]
-    fn from_pairs_sorts_and_hash_matches_refs() {
+    fn from_pairs_sorts_and_fingerprint_matches_refs() {
         let l = Labels::from_pairs(&[("job", "a"), ("__name__", "up"), ("instance", "x")]);
         let names: Vec<_> = l.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "instance", "job"]);
         let refs = [("__name__", "up"), ("instance", "x"), ("job", "a")];
-        assert_eq!(l.hash64(), hash_label_refs(&refs));
-        assert!(labels_eq_refs(&l, &refs));
+        assert_eq!(l.fingerprint(), fingerprint_refs(&refs));
         assert_eq!(l.get("job"), Some("a"));
         assert_eq!(l.to_string(), "up{instance=\"x\", job=\"a\"}");
     }

@@ -11,6 +11,7 @@ use super::chunks::{ChunkReader, ChunkWriter};
 use super::meta::{new_ulid, BlockMeta};
 use super::{ChunkData, ChunkMeta};
 use crate::chunkenc::bstream_util::{get_uvarint, get_varint, put_uvarint, put_varint};
+use crate::db::fsync_dir;
 use crate::error::Error;
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
@@ -21,12 +22,6 @@ const VERSION: u8 = 1;
 const HEADER_LEN: usize = 8;
 const SECTIONS: usize = 5;
 const TOC_LEN: usize = SECTIONS * 8 + 4;
-
-fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
 
 /// Writes a block under `parent` from label-sorted series; returns its metadata.
 pub fn write_block<'a>(

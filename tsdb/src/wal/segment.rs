@@ -8,6 +8,7 @@ use super::record::{
     decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES,
     RECORD_SERIES,
 };
+use crate::db::fsync_dir;
 use crate::error::Error;
 
 const MAGIC: [u8; 4] = *b"VWAL";
@@ -227,12 +228,6 @@ pub fn replay(
         replay_file(&seg_path(dir, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
     }
     Ok(stats)
-}
-
-fn fsync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 impl Wal {
