@@ -7,6 +7,7 @@ mod metrics;
 mod read;
 pub mod selector;
 mod write;
+pub mod promql;
 
 use std::future::Future;
 use std::sync::Arc;
