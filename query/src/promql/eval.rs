@@ -1,9 +1,13 @@
-//! The evaluator: instant and range queries over a [`Storage`].
+//! The evaluator: every node is evaluated once over all steps of the query, so range
+//! queries select each series once and walk its samples with moving cursors.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tsdb::{Label, Labels};
+
+use super::ast::{At, Expr, ValueType, VectorSelector};
 use super::storage::Storage;
-use super::value::Value;
+use super::value::{is_stale_nan, Sample, Series, Value};
 use super::ParseError;
 
 /// Engine limits and defaults.
@@ -36,6 +40,9 @@ pub enum QueryError {
     /// The expression does not parse or type-check.
     #[error("{0}")]
     Parse(#[from] ParseError),
+    /// The query's parameters are invalid (e.g. a range query over a string).
+    #[error("{0}")]
+    BadData(String),
     /// The query ran past its timeout.
     #[error("query timed out in {0}")]
     Timeout(&'static str),
@@ -54,7 +61,7 @@ impl QueryError {
     /// The Prometheus API `errorType` of this error.
     pub fn error_type(&self) -> &'static str {
         match self {
-            QueryError::Parse(_) => "bad_data",
+            QueryError::Parse(_) | QueryError::BadData(_) => "bad_data",
             QueryError::Timeout(_) => "timeout",
             QueryError::TooManySamples(_) | QueryError::Execution(_) => "execution",
             QueryError::Storage(_) => "internal",
@@ -79,16 +86,90 @@ pub struct Engine {
     opts: EngineOptions,
 }
 
+/// The steps a node is evaluated at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Steps {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Steps {
+    pub fn len(&self) -> usize {
+        ((self.end - self.start) / self.step + 1) as usize
+    }
+    pub fn at(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+}
+
+/// One series of an instant vector over all steps.
+#[derive(Clone, Debug)]
+pub(crate) struct VS {
+    pub labels: Labels,
+    pub vals: Vec<Option<f64>>,
+}
+
+/// An intermediate value over all steps.
+#[derive(Debug)]
+pub(crate) enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<VS>),
+    Matrix(Vec<Series>),
+    Str(String),
+}
+
+/// One series of a range argument: its samples and, per step, the window's end time.
+pub(crate) struct RangeSeries {
+    pub labels: Labels,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Evaluation state of one query.
+pub(crate) struct Ctx<'a> {
+    pub st: &'a dyn Storage,
+    pub opts: &'a EngineOptions,
+    pub query_start: i64,
+    pub query_end: i64,
+    pub deadline: Instant,
+    pub loaded: usize,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
 impl Engine {
     /// An engine with `opts`.
     pub fn new(opts: EngineOptions) -> Engine {
         Engine { opts }
     }
 
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
     /// Evaluates `query` at `t` (ms).
     pub fn instant(&self, st: &dyn Storage, query: &str, t: i64) -> Result<QueryOutput, QueryError> {
-        let _ = (st, query, t, &self.opts);
-        todo!()
+        let expr = super::parse(query)?;
+        self.instant_expr(st, &expr, t)
+    }
+
+    /// Evaluates a parsed expression at `t` (ms).
+    pub fn instant_expr(&self, st: &dyn Storage, expr: &Expr, t: i64) -> Result<QueryOutput, QueryError> {
+        let mut ctx = self.ctx(st, t, t);
+        let steps = Steps { start: t, end: t, step: 1 };
+        let v = ctx.eval(expr, steps)?;
+        let value = match v {
+            Val::Scalar(s) => Value::Scalar { t, v: s[0] },
+            Val::Str(s) => Value::String { t, s },
+            Val::Matrix(m) => Value::Matrix(m),
+            Val::Vector(vs) => Value::Vector(
+                vs.into_iter()
+                    .filter_map(|s| s.vals[0].map(|v| Sample { labels: s.labels, t, v }))
+                    .collect(),
+            ),
+        };
+        Ok(QueryOutput { value, warnings: ctx.warnings, infos: ctx.infos })
     }
 
     /// Evaluates `query` at every `step` from `start` to `end` (ms); the result is a matrix.
@@ -100,7 +181,300 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryOutput, QueryError> {
-        let _ = (st, query, start, end, step);
-        todo!()
+        let expr = super::parse(query)?;
+        self.range_expr(st, &expr, start, end, step)
+    }
+
+    /// Evaluates a parsed expression as a range query.
+    pub fn range_expr(
+        &self,
+        st: &dyn Storage,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryOutput, QueryError> {
+        let t = expr.value_type();
+        if t != ValueType::Scalar && t != ValueType::Vector {
+            return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                t.name()
+            )));
+        }
+        if step <= 0 || end < start {
+            return Err(QueryError::BadData("invalid range: end before start or step not positive".into()));
+        }
+        let mut ctx = self.ctx(st, start, end);
+        let steps = Steps { start, end, step };
+        let v = ctx.eval(expr, steps)?;
+        let mut out: Vec<Series> = match v {
+            Val::Scalar(s) => vec![Series {
+                labels: Labels::default(),
+                points: s.iter().enumerate().map(|(i, v)| (steps.at(i), *v)).collect(),
+            }],
+            Val::Vector(vs) => vs
+                .into_iter()
+                .map(|s| Series {
+                    labels: s.labels,
+                    points: s
+                        .vals
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| (steps.at(i), v)))
+                        .collect(),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect(),
+            _ => unreachable!("type checked above"),
+        };
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryOutput { value: Value::Matrix(out), warnings: ctx.warnings, infos: ctx.infos })
+    }
+
+    fn ctx<'a>(&'a self, st: &'a dyn Storage, start: i64, end: i64) -> Ctx<'a> {
+        Ctx {
+            st,
+            opts: &self.opts,
+            query_start: start,
+            query_end: end,
+            deadline: Instant::now() + self.opts.timeout,
+            loaded: 0,
+            warnings: vec![],
+            infos: vec![],
+        }
+    }
+}
+
+/// Labels without `__name__`.
+pub(crate) fn drop_name(l: &Labels) -> Labels {
+    Labels::from_sorted(l.iter().filter(|x| x.name != "__name__").cloned().collect())
+}
+
+/// Labels with `name` set to `value` (removed when `value` is empty).
+pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
+    let mut v: Vec<Label> = l.iter().filter(|x| x.name != name).cloned().collect();
+    if !value.is_empty() {
+        v.push(Label { name: name.to_string(), value: value.to_string() });
+        v.sort();
+    }
+    Labels::from_sorted(v)
+}
+
+/// Merges series with equal labels; two values at one step is an error.
+pub(crate) fn merge_same_labels(mut v: Vec<VS>) -> Result<Vec<VS>, QueryError> {
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<VS> = Vec::with_capacity(v.len());
+    for s in v {
+        if let Some(last) = out.last_mut() {
+            if last.labels == s.labels {
+                for (a, b) in last.vals.iter_mut().zip(s.vals) {
+                    if b.is_some() {
+                        if a.is_some() {
+                            return Err(QueryError::Execution(
+                                "vector cannot contain metrics with the same labelset".into(),
+                            ));
+                        }
+                        *a = b;
+                    }
+                }
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The first multiple of `step` at or after `t`.
+fn align_up(t: i64, step: i64) -> i64 {
+    let r = t.rem_euclid(step);
+    if r == 0 {
+        t
+    } else {
+        t + step - r
+    }
+}
+
+impl Ctx<'_> {
+    pub fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError::Timeout("query execution"));
+        }
+        Ok(())
+    }
+
+    pub fn account(&mut self, n: usize) -> Result<(), QueryError> {
+        self.loaded += n;
+        if self.loaded > self.opts.max_samples {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// The time a selector with `at` and `offset` reads at for step time `t`.
+    fn base_time(&self, at: &Option<At>, offset: i64, t: i64) -> i64 {
+        let t = match at {
+            Some(At::Time(a)) => *a,
+            Some(At::Start) => self.query_start,
+            Some(At::End) => self.query_end,
+            None => t,
+        };
+        t - offset
+    }
+
+    pub fn eval(&mut self, e: &Expr, steps: Steps) -> Result<Val, QueryError> {
+        self.check_deadline()?;
+        let n = steps.len();
+        Ok(match e {
+            Expr::Number(v) => Val::Scalar(vec![*v; n]),
+            Expr::Str(s) => Val::Str(s.clone()),
+            Expr::Paren(e) => self.eval(e, steps)?,
+            Expr::Neg(e) => match self.eval(e, steps)? {
+                Val::Scalar(v) => Val::Scalar(v.into_iter().map(|x| -x).collect()),
+                Val::Vector(vs) => Val::Vector(merge_same_labels(
+                    vs.into_iter()
+                        .map(|s| VS {
+                            labels: drop_name(&s.labels),
+                            vals: s.vals.into_iter().map(|v| v.map(|x| -x)).collect(),
+                        })
+                        .collect(),
+                )?),
+                other => other,
+            },
+            Expr::Selector(sel) => Val::Vector(self.eval_selector(sel, steps, false)?),
+            Expr::Matrix { .. } | Expr::Subquery { .. } => {
+                // Only reachable at the top of an instant query.
+                let t = steps.start;
+                let (series, windows) = self.range_arg(e, Steps { start: t, end: t, step: 1 })?;
+                let (lo, hi) = windows[0];
+                Val::Matrix(
+                    series
+                        .into_iter()
+                        .filter_map(|s| {
+                            let pts: Vec<(i64, f64)> = s
+                                .samples
+                                .iter()
+                                .filter(|(ts, _)| *ts > lo && *ts <= hi)
+                                .copied()
+                                .collect();
+                            (!pts.is_empty()).then_some(Series { labels: s.labels, points: pts })
+                        })
+                        .collect(),
+                )
+            }
+            Expr::Call { func, args } => self.eval_call(func, args, steps)?,
+            Expr::Aggregate { op, expr, param, grouping, without } => {
+                self.eval_aggregate(*op, expr, param.as_deref(), grouping, *without, steps)?
+            }
+            Expr::Binary { op, lhs, rhs, matching, return_bool } => {
+                let l = self.eval(lhs, steps)?;
+                let r = self.eval(rhs, steps)?;
+                self.eval_binary(*op, l, r, matching.as_ref(), *return_bool)?
+            }
+        })
+    }
+
+    /// Selects `sel`'s series with samples in `[mint, maxt]`, counting them against the limit.
+    fn select(&mut self, sel: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RangeSeries>, QueryError> {
+        let data = self.st.select(&sel.matchers, mint, maxt).map_err(QueryError::Storage)?;
+        let n: usize = data.iter().map(|(_, s)| s.len()).sum();
+        self.account(n)?;
+        Ok(data.into_iter().map(|(labels, samples)| RangeSeries { labels, samples }).collect())
+    }
+
+    /// Instant-vector selection at every step (values, or sample timestamps in seconds).
+    pub fn eval_selector(&mut self, sel: &VectorSelector, steps: Steps, timestamps: bool) -> Result<Vec<VS>, QueryError> {
+        let lb = self.opts.lookback_ms;
+        let first = self.base_time(&sel.at, sel.offset, steps.start);
+        let last = self.base_time(&sel.at, sel.offset, steps.end);
+        let data = self.select(sel, first.min(last) - lb + 1, first.max(last))?;
+        let n = steps.len();
+        let mut out = Vec::with_capacity(data.len());
+        for s in data {
+            let mut vals = vec![None; n];
+            let mut any = false;
+            let mut cursor = 0usize;
+            for (i, slot) in vals.iter_mut().enumerate() {
+                let t = self.base_time(&sel.at, sel.offset, steps.at(i));
+                // Index of the first sample after t.
+                while cursor < s.samples.len() && s.samples[cursor].0 <= t {
+                    cursor += 1;
+                }
+                if sel.at.is_some() {
+                    cursor = s.samples.partition_point(|x| x.0 <= t);
+                }
+                if cursor == 0 {
+                    continue;
+                }
+                let (ts, v) = s.samples[cursor - 1];
+                if ts <= t - lb || is_stale_nan(v) {
+                    continue;
+                }
+                *slot = Some(if timestamps { ts as f64 / 1000.0 } else { v });
+                any = true;
+            }
+            if any {
+                out.push(VS { labels: s.labels, vals });
+            }
+        }
+        self.account(out.len() * n / 4)?;
+        Ok(out)
+    }
+
+    /// A range argument (matrix selector or subquery): its series (stale markers removed)
+    /// and, per step, the window `(lo, hi]`.
+    pub fn range_arg(&mut self, e: &Expr, steps: Steps) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
+        let (range, offset, at) = match e {
+            Expr::Matrix { sel, range } => (*range, sel.offset, sel.at),
+            Expr::Subquery { range, offset, at, .. } => (*range, *offset, *at),
+            Expr::Paren(inner) => return self.range_arg(inner, steps),
+            _ => return Err(QueryError::Execution("expected a range vector".into())),
+        };
+        let windows: Vec<(i64, i64)> = (0..steps.len())
+            .map(|i| {
+                let hi = self.base_time(&at, offset, steps.at(i));
+                (hi - range, hi)
+            })
+            .collect();
+        let lo = windows.iter().map(|w| w.0).min().unwrap_or(0);
+        let hi = windows.iter().map(|w| w.1).max().unwrap_or(0);
+        let series = match e {
+            Expr::Matrix { sel, .. } => {
+                let mut s = self.select(sel, lo + 1, hi)?;
+                for x in &mut s {
+                    x.samples.retain(|(_, v)| !is_stale_nan(*v));
+                }
+                s
+            }
+            Expr::Subquery { expr, step, .. } => {
+                let step = step.unwrap_or(self.opts.default_subquery_step_ms);
+                let inner = Steps { start: align_up(lo + 1, step), end: hi, step };
+                if inner.start > inner.end {
+                    vec![]
+                } else {
+                    match self.eval(expr, inner)? {
+                        Val::Vector(vs) => vs
+                            .into_iter()
+                            .map(|s| RangeSeries {
+                                labels: s.labels,
+                                samples: s
+                                    .vals
+                                    .iter()
+                                    .enumerate()
+                                    .filter_map(|(i, v)| v.map(|v| (inner.at(i), v)))
+                                    .collect(),
+                            })
+                            .collect(),
+                        Val::Scalar(v) => vec![RangeSeries {
+                            labels: Labels::default(),
+                            samples: v.iter().enumerate().map(|(i, v)| (inner.at(i), *v)).collect(),
+                        }],
+                        _ => return Err(QueryError::Execution("subquery of a non-vector".into())),
+                    }
+                }
+            }
+            _ => unreachable!(),
+        };
+        Ok((series, windows))
     }
 }

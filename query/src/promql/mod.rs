@@ -1,6 +1,9 @@
 //! PromQL: parser, evaluator and the storage interface it reads through.
 
 pub mod ast;
+mod aggregate;
+mod binary;
+mod call;
 mod eval;
 mod functions;
 pub mod lexer;

@@ -1,0 +1,282 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, `count_values`, …).
+
+use std::collections::HashMap;
+
+use tsdb::{Label, Labels};
+
+use super::ast::{AggOp, Expr};
+use super::eval::{Ctx, QueryError, Steps, Val, VS};
+
+/// Kahan-compensated running sum.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Kahan {
+    sum: f64,
+    c: f64,
+}
+
+impl Kahan {
+    pub fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        if t.is_infinite() {
+            self.c = 0.0;
+        } else if self.sum.abs() >= v.abs() {
+            self.c += (self.sum - t) + v;
+        } else {
+            self.c += (v - t) + self.sum;
+        }
+        self.sum = t;
+    }
+    pub fn value(&self) -> f64 {
+        if self.sum.is_infinite() {
+            self.sum
+        } else {
+            self.sum + self.c
+        }
+    }
+}
+
+/// Average as Prometheus computes it: a compensated sum, or an incremental mean on overflow.
+pub(crate) fn average(vals: &[f64]) -> f64 {
+    let mut k = Kahan::default();
+    for v in vals {
+        k.add(*v);
+    }
+    let s = k.value();
+    if s.is_finite() || vals.iter().any(|v| v.is_infinite() || v.is_nan()) {
+        return s / vals.len() as f64;
+    }
+    let mut mean = 0.0;
+    for (i, v) in vals.iter().enumerate() {
+        mean += v / (i + 1) as f64 - mean / (i + 1) as f64;
+    }
+    mean
+}
+
+/// Population variance (Welford).
+pub(crate) fn variance(vals: &[f64]) -> f64 {
+    let (mut n, mut mean, mut m2) = (0.0, 0.0, 0.0);
+    for v in vals {
+        n += 1.0;
+        let d = v - mean;
+        mean += d / n;
+        m2 += d * (v - mean);
+    }
+    m2 / n
+}
+
+/// The φ-quantile of `vals` (Prometheus' interpolation).
+pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
+    if vals.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    vals.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = vals.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let w = rank - lower;
+    vals[lower as usize] * (1.0 - w) + vals[upper as usize] * w
+}
+
+/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+pub(crate) fn fmt_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
+    let v: Vec<Label> = if without {
+        l.iter()
+            .filter(|x| x.name != "__name__" && !grouping.iter().any(|g| *g == x.name))
+            .cloned()
+            .collect()
+    } else {
+        l.iter().filter(|x| grouping.iter().any(|g| *g == x.name)).cloned().collect()
+    };
+    Labels::from_sorted(v)
+}
+
+impl Ctx<'_> {
+    pub(crate) fn eval_aggregate(
+        &mut self,
+        op: AggOp,
+        expr: &Expr,
+        param: Option<&Expr>,
+        grouping: &[String],
+        without: bool,
+        steps: Steps,
+    ) -> Result<Val, QueryError> {
+        let n = steps.len();
+        let param_val = match param {
+            Some(p) => Some(self.eval(p, steps)?),
+            None => None,
+        };
+        let Val::Vector(input) = self.eval(expr, steps)? else {
+            return Err(QueryError::Execution("aggregation over a non-vector".into()));
+        };
+        let scalar_param = |i: usize| match &param_val {
+            Some(Val::Scalar(s)) => s[i],
+            _ => f64::NAN,
+        };
+        if op == AggOp::CountValues {
+            let Some(Val::Str(label)) = &param_val else {
+                return Err(QueryError::Execution("count_values needs a string parameter".into()));
+            };
+            if !valid_label_name(label) {
+                return Err(QueryError::Execution(format!("invalid label name {label:?}")));
+            }
+            let mut out: HashMap<Labels, VS> = HashMap::new();
+            for s in &input {
+                let base = group_labels(&s.labels, grouping, without);
+                for (i, v) in s.vals.iter().enumerate() {
+                    let Some(v) = v else { continue };
+                    let l = super::eval::with_label(&base, label, &fmt_float(*v));
+                    let e = out.entry(l.clone()).or_insert_with(|| VS { labels: l, vals: vec![None; n] });
+                    e.vals[i] = Some(e.vals[i].unwrap_or(0.0) + 1.0);
+                }
+            }
+            return Ok(Val::Vector(out.into_values().collect()));
+        }
+        // Groups in first-seen order.
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
+        for (i, s) in input.iter().enumerate() {
+            let g = group_labels(&s.labels, grouping, without);
+            let gi = *index.entry(g.clone()).or_insert_with(|| {
+                groups.push((g, vec![]));
+                groups.len() - 1
+            });
+            groups[gi].1.push(i);
+        }
+        if matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio) {
+            return self.select_k(op, input, &groups, n, scalar_param);
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        let mut buf = Vec::new();
+        for (labels, members) in groups {
+            let mut vals = vec![None; n];
+            for (i, slot) in vals.iter_mut().enumerate() {
+                buf.clear();
+                buf.extend(members.iter().filter_map(|&m| input[m].vals[i]));
+                if buf.is_empty() {
+                    continue;
+                }
+                *slot = Some(match op {
+                    AggOp::Sum => {
+                        let mut k = Kahan::default();
+                        buf.iter().for_each(|v| k.add(*v));
+                        k.value()
+                    }
+                    AggOp::Avg => average(&buf),
+                    AggOp::Count => buf.len() as f64,
+                    AggOp::Group => 1.0,
+                    AggOp::Min => buf.iter().copied().fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a }),
+                    AggOp::Max => buf.iter().copied().fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a }),
+                    AggOp::Stdvar => variance(&buf),
+                    AggOp::Stddev => variance(&buf).sqrt(),
+                    AggOp::Quantile => quantile(scalar_param(i), &mut buf),
+                    _ => unreachable!(),
+                });
+            }
+            out.push(VS { labels, vals });
+            self.check_deadline()?;
+        }
+        Ok(Val::Vector(out))
+    }
+
+    fn select_k(
+        &mut self,
+        op: AggOp,
+        input: Vec<VS>,
+        groups: &[(Labels, Vec<usize>)],
+        n: usize,
+        param: impl Fn(usize) -> f64,
+    ) -> Result<Val, QueryError> {
+        let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; input.len()];
+        let mut rank: Vec<(usize, usize)> = Vec::new(); // (step, order) for the instant ordering
+        for i in 0..n {
+            let p = param(i);
+            if op != AggOp::LimitRatio && p.is_nan() {
+                return Err(QueryError::Execution(format!("Parameter value is NaN for {}", op.name())));
+            }
+            for (_, members) in groups {
+                let mut present: Vec<usize> = members.iter().copied().filter(|&m| input[m].vals[i].is_some()).collect();
+                let chosen: Vec<usize> = match op {
+                    AggOp::Topk | AggOp::Bottomk => {
+                        let k = if p >= present.len() as f64 { present.len() } else if p < 1.0 { 0 } else { p as usize };
+                        let v = |m: usize| input[m].vals[i].expect("present");
+                        present.sort_by(|&a, &b| {
+                            let (x, y) = (v(a), v(b));
+                            let ord = match (x.is_nan(), y.is_nan()) {
+                                (true, true) => std::cmp::Ordering::Equal,
+                                (true, false) => std::cmp::Ordering::Greater,
+                                (false, true) => std::cmp::Ordering::Less,
+                                _ => {
+                                    if op == AggOp::Topk {
+                                        y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
+                                    } else {
+                                        x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                                    }
+                                }
+                            };
+                            ord
+                        });
+                        present.truncate(k);
+                        present
+                    }
+                    AggOp::Limitk => {
+                        let k = if p >= present.len() as f64 { present.len() } else if p < 1.0 { 0 } else { p as usize };
+                        present.sort_by_key(|&m| input[m].labels.fingerprint());
+                        present.truncate(k);
+                        present
+                    }
+                    _ => {
+                        let r = p.clamp(-1.0, 1.0);
+                        present
+                            .into_iter()
+                            .filter(|&m| {
+                                let h = (input[m].labels.fingerprint() >> 64) as u64 as f64 / u64::MAX as f64;
+                                if r >= 0.0 { h < r } else { h >= 1.0 + r }
+                            })
+                            .collect()
+                    }
+                };
+                for (o, m) in chosen.into_iter().enumerate() {
+                    keep[m][i] = input[m].vals[i];
+                    if n == 1 {
+                        rank.push((m, o));
+                    }
+                }
+            }
+        }
+        let mut out: Vec<(usize, VS)> = input
+            .into_iter()
+            .zip(keep)
+            .enumerate()
+            .filter(|(_, (_, k))| k.iter().any(|v| v.is_some()))
+            .map(|(idx, (s, k))| (idx, VS { labels: s.labels, vals: k }))
+            .collect();
+        if n == 1 {
+            // Instant queries list each group's selection in rank order.
+            let pos: HashMap<usize, usize> = rank.iter().enumerate().map(|(o, (m, _))| (*m, o)).collect();
+            out.sort_by_key(|(idx, _)| pos.get(idx).copied().unwrap_or(usize::MAX));
+        }
+        Ok(Val::Vector(out.into_iter().map(|(_, s)| s).collect()))
+    }
+}
+
+/// True for a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, or any UTF-8 in Prometheus 3).
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    !s.is_empty()
+}

@@ -1,0 +1,291 @@
+//! Binary operators: arithmetic, comparisons and set operators, with vector matching.
+
+use std::collections::HashMap;
+
+use tsdb::{Label, Labels};
+
+use super::ast::{BinOp, Card, VectorMatching};
+use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Val, VS};
+
+/// Applies `op` to two floats; `None` when a comparison is false.
+pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
+    match op {
+        BinOp::Add => (l + r, true),
+        BinOp::Sub => (l - r, true),
+        BinOp::Mul => (l * r, true),
+        BinOp::Div => (l / r, true),
+        BinOp::Mod => (fmod(l, r), true),
+        BinOp::Pow => (l.powf(r), true),
+        BinOp::Atan2 => (l.atan2(r), true),
+        BinOp::Eql => (l, l == r),
+        BinOp::Neq => (l, l != r),
+        BinOp::Gtr => (l, l > r),
+        BinOp::Lss => (l, l < r),
+        BinOp::Gte => (l, l >= r),
+        BinOp::Lte => (l, l <= r),
+        BinOp::And | BinOp::Or | BinOp::Unless => (f64::NAN, false),
+    }
+}
+
+/// Go's `math.Mod`: the result has the sign of `l`.
+fn fmod(l: f64, r: f64) -> f64 {
+    l % r
+}
+
+/// The matching signature of `l` under `on`/`ignoring`.
+fn signature(l: &Labels, m: &VectorMatching) -> Vec<(String, String)> {
+    if m.on {
+        l.iter()
+            .filter(|x| m.labels.iter().any(|n| *n == x.name))
+            .map(|x| (x.name.clone(), x.value.clone()))
+            .collect()
+    } else {
+        l.iter()
+            .filter(|x| x.name != "__name__" && !m.labels.iter().any(|n| *n == x.name))
+            .map(|x| (x.name.clone(), x.value.clone()))
+            .collect()
+    }
+}
+
+fn fmt_sig(sig: &[(String, String)]) -> String {
+    let parts: Vec<String> = sig.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Result labels of a vector/vector operation for the "many" side `l` and "one" side `r`.
+fn result_labels(op: BinOp, l: &Labels, r: &Labels, m: &VectorMatching, return_bool: bool) -> Labels {
+    let drop = return_bool || !(op.is_comparison() || op.is_set());
+    let mut v: Vec<Label> = l.iter().filter(|x| !(drop && x.name == "__name__")).cloned().collect();
+    if m.card == Card::OneToOne {
+        if m.on {
+            v.retain(|x| m.labels.iter().any(|n| *n == x.name));
+        } else {
+            v.retain(|x| !m.labels.iter().any(|n| *n == x.name));
+        }
+    }
+    for name in &m.include {
+        v.retain(|x| x.name != *name);
+        if let Some(val) = r.get(name) {
+            if !val.is_empty() {
+                v.push(Label { name: name.clone(), value: val.to_string() });
+            }
+        }
+    }
+    v.sort();
+    Labels::from_sorted(v)
+}
+
+impl Ctx<'_> {
+    pub(crate) fn eval_binary(
+        &mut self,
+        op: BinOp,
+        l: Val,
+        r: Val,
+        matching: Option<&VectorMatching>,
+        return_bool: bool,
+    ) -> Result<Val, QueryError> {
+        let bool_val = |keep: bool| if keep { 1.0 } else { 0.0 };
+        match (l, r) {
+            (Val::Scalar(a), Val::Scalar(b)) => Ok(Val::Scalar(
+                a.iter()
+                    .zip(&b)
+                    .map(|(x, y)| {
+                        let (v, keep) = scalar_op(op, *x, *y);
+                        if op.is_comparison() { bool_val(keep) } else { v }
+                    })
+                    .collect(),
+            )),
+            (Val::Vector(vs), Val::Scalar(s)) => self.vector_scalar(op, vs, &s, false, return_bool),
+            (Val::Scalar(s), Val::Vector(vs)) => self.vector_scalar(op, vs, &s, true, return_bool),
+            (Val::Vector(a), Val::Vector(b)) => {
+                let m = matching.cloned().unwrap_or(VectorMatching {
+                    card: if op.is_set() { Card::ManyToMany } else { Card::OneToOne },
+                    on: false,
+                    labels: vec![],
+                    include: vec![],
+                });
+                match op {
+                    BinOp::And | BinOp::Unless => Ok(Val::Vector(set_and_unless(op, a, b, &m))),
+                    BinOp::Or => Ok(Val::Vector(merge_same_labels(set_or(a, b, &m))?)),
+                    _ => self.vector_vector(op, a, b, &m, return_bool),
+                }
+            }
+            _ => Err(QueryError::Execution("invalid operand types for binary operation".into())),
+        }
+    }
+
+    fn vector_scalar(
+        &mut self,
+        op: BinOp,
+        vs: Vec<VS>,
+        s: &[f64],
+        swap: bool,
+        return_bool: bool,
+    ) -> Result<Val, QueryError> {
+        let drop = return_bool || !op.is_comparison();
+        let out: Vec<VS> = vs
+            .into_iter()
+            .map(|x| {
+                let vals = x
+                    .vals
+                    .iter()
+                    .zip(s)
+                    .map(|(v, sv)| {
+                        let v = (*v)?;
+                        let (a, b) = if swap { (*sv, v) } else { (v, *sv) };
+                        let (mut res, keep) = scalar_op(op, a, b);
+                        if op.is_comparison() && swap {
+                            res = b;
+                        }
+                        if return_bool {
+                            Some(if keep { 1.0 } else { 0.0 })
+                        } else if keep {
+                            Some(res)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                VS { labels: if drop { drop_name(&x.labels) } else { x.labels }, vals }
+            })
+            .filter(|x| x.vals.iter().any(|v| v.is_some()))
+            .collect();
+        Ok(Val::Vector(if drop { merge_same_labels(out)? } else { out }))
+    }
+
+    fn vector_vector(
+        &mut self,
+        op: BinOp,
+        lhs: Vec<VS>,
+        rhs: Vec<VS>,
+        m: &VectorMatching,
+        return_bool: bool,
+    ) -> Result<Val, QueryError> {
+        // The "many" side is iterated; the "one" side is looked up by signature.
+        let (many, one, swapped) = if m.card == Card::OneToMany { (rhs, lhs, true) } else { (lhs, rhs, false) };
+        let n = many.first().or(one.first()).map(|s| s.vals.len()).unwrap_or(0);
+        let one_sigs: Vec<Vec<(String, String)>> = one.iter().map(|s| signature(&s.labels, m)).collect();
+        let many_sigs: Vec<Vec<(String, String)>> = many.iter().map(|s| signature(&s.labels, m)).collect();
+        let mut one_by_sig: HashMap<&[(String, String)], Vec<usize>> = HashMap::new();
+        for (i, sig) in one_sigs.iter().enumerate() {
+            one_by_sig.entry(sig.as_slice()).or_default().push(i);
+        }
+        let mut out: HashMap<Labels, VS> = HashMap::new();
+        let mut order: Vec<Labels> = Vec::new();
+        for step in 0..n {
+            // Match groups present at this step.
+            let mut one_at: HashMap<&[(String, String)], usize> = HashMap::new();
+            for (sig, idx) in &one_by_sig {
+                let present: Vec<usize> = idx.iter().copied().filter(|&i| one[i].vals[step].is_some()).collect();
+                if present.len() > 1 {
+                    let side = if swapped { "left" } else { "right" };
+                    return Err(QueryError::Execution(format!(
+                        "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        fmt_sig(sig),
+                        fmt_labels(&one[present[0]].labels),
+                        fmt_labels(&one[present[1]].labels)
+                    )));
+                }
+                if let Some(&i) = present.first() {
+                    one_at.insert(sig, i);
+                }
+            }
+            let mut seen_one_to_one: HashMap<&[(String, String)], usize> = HashMap::new();
+            let mut step_labels: HashMap<Labels, ()> = HashMap::new();
+            for (i, s) in many.iter().enumerate() {
+                let Some(mv) = s.vals[step] else { continue };
+                let sig = many_sigs[i].as_slice();
+                let Some(&j) = one_at.get(sig) else { continue };
+                if m.card == Card::OneToOne {
+                    if seen_one_to_one.insert(sig, i).is_some() {
+                        return Err(QueryError::Execution(
+                            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                        ));
+                    }
+                }
+                let ov = one[j].vals[step].expect("present");
+                let (lv, rv) = if swapped { (ov, mv) } else { (mv, ov) };
+                let (res, keep) = scalar_op(op, lv, rv);
+                let value = if return_bool {
+                    if keep { 1.0 } else { 0.0 }
+                } else if keep {
+                    res
+                } else {
+                    continue;
+                };
+                let labels = result_labels(op, &s.labels, &one[j].labels, m, return_bool);
+                if step_labels.insert(labels.clone(), ()).is_some() {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                    ));
+                }
+                let entry = out.entry(labels.clone()).or_insert_with(|| {
+                    order.push(labels.clone());
+                    VS { labels, vals: vec![None; n] }
+                });
+                entry.vals[step] = Some(value);
+            }
+            if step % 64 == 0 {
+                self.check_deadline()?;
+            }
+        }
+        Ok(Val::Vector(order.into_iter().filter_map(|l| out.remove(&l)).collect()))
+    }
+}
+
+pub(crate) fn fmt_labels(l: &Labels) -> String {
+    let parts: Vec<String> = l.iter().map(|x| format!("{}={:?}", x.name, x.value)).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn set_and_unless(op: BinOp, lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
+    let n = lhs.first().map(|s| s.vals.len()).unwrap_or(0);
+    let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
+    for s in &rhs {
+        let p = present.entry(signature(&s.labels, m)).or_insert_with(|| vec![false; n]);
+        for (i, v) in s.vals.iter().enumerate() {
+            if v.is_some() {
+                p[i] = true;
+            }
+        }
+    }
+    lhs.into_iter()
+        .filter_map(|mut s| {
+            let p = present.get(&signature(&s.labels, m));
+            for (i, v) in s.vals.iter_mut().enumerate() {
+                let matched = p.is_some_and(|p| p[i]);
+                if (op == BinOp::And) != matched {
+                    *v = None;
+                }
+            }
+            s.vals.iter().any(|v| v.is_some()).then_some(s)
+        })
+        .collect()
+}
+
+fn set_or(lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
+    let n = lhs.first().or(rhs.first()).map(|s| s.vals.len()).unwrap_or(0);
+    let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
+    for s in &lhs {
+        let p = present.entry(signature(&s.labels, m)).or_insert_with(|| vec![false; n]);
+        for (i, v) in s.vals.iter().enumerate() {
+            if v.is_some() {
+                p[i] = true;
+            }
+        }
+    }
+    let mut out = lhs;
+    for mut s in rhs {
+        if let Some(p) = present.get(&signature(&s.labels, m)) {
+            for (i, v) in s.vals.iter_mut().enumerate() {
+                if p[i] {
+                    *v = None;
+                }
+            }
+        }
+        if s.vals.iter().any(|v| v.is_some()) {
+            out.push(s);
+        }
+    }
+    out
+}

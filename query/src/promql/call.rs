@@ -1,0 +1,665 @@
+//! Function calls: range functions over windows and instant functions over vectors.
+
+use tsdb::{Label, Labels, MatchOp};
+
+use super::aggregate::{average, quantile, variance, Kahan};
+use super::ast::Expr;
+use super::eval::{drop_name, merge_same_labels, with_label, Ctx, QueryError, Steps, Val, VS};
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(i) => unparen(i),
+        e => e,
+    }
+}
+
+/// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
+fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let (first, last) = (s[0], s[s.len() - 1]);
+    let mut result = last.1 - first.1;
+    if counter {
+        let mut prev = first.1;
+        for &(_, v) in &s[1..] {
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
+        }
+    }
+    let mut to_start = (first.0 - lo) as f64 / 1000.0;
+    let mut to_end = (hi - last.0) as f64 / 1000.0;
+    let sampled = (last.0 - first.0) as f64 / 1000.0;
+    let avg = sampled / (s.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if counter {
+        let mut to_zero = to_start;
+        if result > 0.0 && first.1 >= 0.0 {
+            to_zero = sampled * (first.1 / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if rate {
+        factor /= (hi - lo) as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// Least-squares slope and intercept at `t0` (ms).
+fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (0.0, Kahan::default(), Kahan::default(), Kahan::default(), Kahan::default());
+    let const_y = s.windows(2).all(|w| w[0].1 == w[1].1);
+    for &(t, v) in s {
+        let x = (t - t0) as f64 / 1000.0;
+        n += 1.0;
+        sx.add(x);
+        sy.add(v);
+        sxy.add(x * v);
+        sx2.add(x * x);
+    }
+    if const_y {
+        if s[0].1.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, s[0].1);
+    }
+    let (sx, sy, sxy, sx2) = (sx.value(), sy.value(), sxy.value(), sx2.value());
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64]) -> Result<Option<f64>, QueryError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let vals = || s.iter().map(|x| x.1);
+    Ok(match name {
+        "rate" => extrapolated(s, lo, hi, true, true),
+        "increase" => extrapolated(s, lo, hi, true, false),
+        "delta" => extrapolated(s, lo, hi, false, false),
+        "irate" | "idelta" => {
+            if s.len() < 2 {
+                return Ok(None);
+            }
+            let (a, b) = (s[s.len() - 2], s[s.len() - 1]);
+            let mut r = b.1 - a.1;
+            if name == "irate" {
+                if b.1 < a.1 {
+                    r = b.1;
+                }
+                r /= (b.0 - a.0) as f64 / 1000.0;
+            }
+            Some(r)
+        }
+        "changes" | "resets" => {
+            let mut c = 0.0;
+            for w in s.windows(2) {
+                let (a, b) = (w[0].1, w[1].1);
+                let hit = if name == "changes" { a != b && !(a.is_nan() && b.is_nan()) } else { b < a };
+                if hit {
+                    c += 1.0;
+                }
+            }
+            Some(c)
+        }
+        "deriv" => {
+            if s.len() < 2 {
+                return Ok(None);
+            }
+            Some(linear_regression(s, s[0].0).0)
+        }
+        "predict_linear" => {
+            if s.len() < 2 {
+                return Ok(None);
+            }
+            let (slope, icpt) = linear_regression(s, t);
+            Some(slope * p[0] + icpt)
+        }
+        "avg_over_time" => Some(average(&vals().collect::<Vec<_>>())),
+        "sum_over_time" => {
+            let mut k = Kahan::default();
+            vals().for_each(|v| k.add(v));
+            Some(k.value())
+        }
+        "count_over_time" => Some(s.len() as f64),
+        "min_over_time" => Some(vals().fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a })),
+        "max_over_time" => Some(vals().fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a })),
+        "last_over_time" => Some(s[s.len() - 1].1),
+        "first_over_time" => Some(s[0].1),
+        "ts_of_last_over_time" => Some(s[s.len() - 1].0 as f64 / 1000.0),
+        "ts_of_first_over_time" => Some(s[0].0 as f64 / 1000.0),
+        "ts_of_max_over_time" | "ts_of_min_over_time" => {
+            let max = name == "ts_of_max_over_time";
+            let mut best = s[0];
+            for &x in &s[1..] {
+                if best.1.is_nan() || (if max { x.1 >= best.1 } else { x.1 <= best.1 }) {
+                    best = x;
+                }
+            }
+            Some(best.0 as f64 / 1000.0)
+        }
+        "present_over_time" => Some(1.0),
+        "stdvar_over_time" => Some(variance(&vals().collect::<Vec<_>>())),
+        "stddev_over_time" => Some(variance(&vals().collect::<Vec<_>>()).sqrt()),
+        "quantile_over_time" => Some(quantile(p[0], &mut vals().collect::<Vec<_>>())),
+        "mad_over_time" => {
+            let mut v: Vec<f64> = vals().collect();
+            let med = quantile(0.5, &mut v);
+            let mut d: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+            Some(quantile(0.5, &mut d))
+        }
+        "double_exponential_smoothing" => {
+            let (sf, tf) = (p[0], p[1]);
+            if !(sf > 0.0 && sf < 1.0) {
+                return Err(QueryError::Execution(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}")));
+            }
+            if !(tf > 0.0 && tf < 1.0) {
+                return Err(QueryError::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf}")));
+            }
+            if s.len() < 2 {
+                return Ok(None);
+            }
+            let (mut s0, mut s1, mut b) = (0.0, s[0].1, s[1].1 - s[0].1);
+            for (i, x) in s.iter().enumerate().skip(1) {
+                if i > 1 {
+                    b = tf * (s1 - s0) + (1.0 - tf) * b;
+                }
+                let y = (1.0 - sf) * (s1 + b);
+                s0 = s1;
+                s1 = sf * x.1 + y;
+            }
+            Some(s1)
+        }
+        _ => return Err(QueryError::Execution(format!("unknown range function {name}"))),
+    })
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn date_fn(name: &str, secs: f64) -> f64 {
+    if !secs.is_finite() {
+        return secs;
+    }
+    let s = secs.floor() as i64;
+    let days = s.div_euclid(86_400);
+    let sod = s.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let month_days = [31, if is_leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    match name {
+        "minute" => ((sod / 60) % 60) as f64,
+        "hour" => (sod / 3600) as f64,
+        "day_of_week" => ((days + 4).rem_euclid(7)) as f64,
+        "day_of_month" => d as f64,
+        "day_of_year" => (month_days[..(m - 1) as usize].iter().sum::<i64>() + d as i64) as f64,
+        "days_in_month" => month_days[(m - 1) as usize] as f64,
+        "month" => m as f64,
+        "year" => y as f64,
+        _ => f64::NAN,
+    }
+}
+
+fn simple_fn(name: &str, v: f64) -> Option<f64> {
+    Some(match name {
+        "abs" => v.abs(),
+        "ceil" => v.ceil(),
+        "floor" => v.floor(),
+        "exp" => v.exp(),
+        "sqrt" => v.sqrt(),
+        "ln" => v.ln(),
+        "log2" => v.log2(),
+        "log10" => v.log10(),
+        "sin" => v.sin(),
+        "cos" => v.cos(),
+        "tan" => v.tan(),
+        "asin" => v.asin(),
+        "acos" => v.acos(),
+        "atan" => v.atan(),
+        "sinh" => v.sinh(),
+        "cosh" => v.cosh(),
+        "tanh" => v.tanh(),
+        "asinh" => v.asinh(),
+        "acosh" => v.acosh(),
+        "atanh" => v.atanh(),
+        "deg" => v * 180.0 / std::f64::consts::PI,
+        "rad" => v * std::f64::consts::PI / 180.0,
+        "sgn" => {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Labels `absent()` gives: the selector's equality matchers that occur once.
+fn absent_labels(e: &Expr) -> Labels {
+    let sel = match unparen(e) {
+        Expr::Selector(s) => s,
+        Expr::Matrix { sel, .. } => sel,
+        _ => return Labels::default(),
+    };
+    let mut v: Vec<Label> = Vec::new();
+    let mut dup: Vec<String> = Vec::new();
+    for m in &sel.matchers {
+        if m.name == "__name__" || m.op != MatchOp::Equal {
+            continue;
+        }
+        if v.iter().any(|l| l.name == m.name) {
+            dup.push(m.name.clone());
+        }
+        v.push(Label { name: m.name.clone(), value: m.value.clone() });
+    }
+    v.retain(|l| !dup.contains(&l.name));
+    v.sort();
+    v.dedup_by(|a, b| a.name == b.name);
+    Labels::from_sorted(v)
+}
+
+fn scalar_arg(v: &Val) -> &[f64] {
+    match v {
+        Val::Scalar(s) => s,
+        _ => &[],
+    }
+}
+
+fn string_arg(v: &Val) -> String {
+    match v {
+        Val::Str(s) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Natural ordering ("a2" < "a10") as `sort_by_label` uses.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (x, y) = (a[si..i].trim_start_matches('0'), b[sj..j].trim_start_matches('0'));
+            let o = x.len().cmp(&y.len()).then(x.cmp(y));
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        } else {
+            if ab[i] != bb[j] {
+                return ab[i].cmp(&bb[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+impl Ctx<'_> {
+    pub(crate) fn eval_call(&mut self, func: &str, args: &[Expr], steps: Steps) -> Result<Val, QueryError> {
+        let n = steps.len();
+        match func {
+            "time" => return Ok(Val::Scalar((0..n).map(|i| steps.at(i) as f64 / 1000.0).collect())),
+            "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+            "timestamp" => {
+                if let Expr::Selector(sel) = unparen(&args[0]) {
+                    let vs = self.eval_selector(sel, steps, true)?;
+                    return Ok(Val::Vector(merge_same_labels(
+                        vs.into_iter().map(|s| VS { labels: drop_name(&s.labels), vals: s.vals }).collect(),
+                    )?));
+                }
+                let Val::Vector(vs) = self.eval(&args[0], steps)? else { unreachable!() };
+                return Ok(Val::Vector(merge_same_labels(
+                    vs.into_iter()
+                        .map(|s| VS {
+                            labels: drop_name(&s.labels),
+                            vals: s.vals.iter().enumerate().map(|(i, v)| v.map(|_| steps.at(i) as f64 / 1000.0)).collect(),
+                        })
+                        .collect(),
+                )?));
+            }
+            _ => {}
+        }
+        let def = super::functions::lookup(func).expect("parser checked the function");
+        if def.args.first() == Some(&super::ast::ValueType::Matrix) || func == "quantile_over_time" {
+            return self.eval_range_call(func, args, steps);
+        }
+        let vals: Vec<Val> = args.iter().map(|a| self.eval(a, steps)).collect::<Result<_, _>>()?;
+        let vector = |v: &Val| -> Vec<VS> {
+            match v {
+                Val::Vector(vs) => vs.clone(),
+                _ => vec![],
+            }
+        };
+        let map_vals = |vs: Vec<VS>, keep_name: bool, f: &dyn Fn(usize, f64) -> Option<f64>| -> Result<Val, QueryError> {
+            let out: Vec<VS> = vs
+                .into_iter()
+                .map(|s| VS {
+                    labels: if keep_name { s.labels } else { drop_name(&s.labels) },
+                    vals: s.vals.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect(),
+                })
+                .filter(|s| s.vals.iter().any(|v| v.is_some()))
+                .collect();
+            Ok(Val::Vector(if keep_name { out } else { merge_same_labels(out)? }))
+        };
+        match func {
+            "vector" => Ok(Val::Vector(vec![VS { labels: Labels::default(), vals: scalar_arg(&vals[0]).iter().map(|v| Some(*v)).collect() }])),
+            "scalar" => {
+                let vs = vector(&vals[0]);
+                Ok(Val::Scalar(
+                    (0..n)
+                        .map(|i| {
+                            let mut it = vs.iter().filter_map(|s| s.vals[i]);
+                            match (it.next(), it.next()) {
+                                (Some(v), None) => v,
+                                _ => f64::NAN,
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            "absent" => {
+                let vs = vector(&vals[0]);
+                let labels = absent_labels(&args[0]);
+                let v: Vec<Option<f64>> = (0..n).map(|i| (!vs.iter().any(|s| s.vals[i].is_some())).then_some(1.0)).collect();
+                Ok(Val::Vector(if v.iter().any(|x| x.is_some()) { vec![VS { labels, vals: v }] } else { vec![] }))
+            }
+            "clamp" | "clamp_min" | "clamp_max" => {
+                let a = scalar_arg(&vals[1]).to_vec();
+                let b = vals.get(2).map(|v| scalar_arg(v).to_vec()).unwrap_or_default();
+                map_vals(vector(&vals[0]), false, &|i, v| match func {
+                    "clamp" => {
+                        let (lo, hi) = (a[i], b[i]);
+                        if hi < lo {
+                            None
+                        } else {
+                            Some(v.max(lo).min(hi)).map(|x| if lo.is_nan() || hi.is_nan() { f64::NAN } else { x })
+                        }
+                    }
+                    "clamp_min" => Some(if a[i].is_nan() { f64::NAN } else { v.max(a[i]) }),
+                    _ => Some(if a[i].is_nan() { f64::NAN } else { v.min(a[i]) }),
+                })
+            }
+            "round" => {
+                let to = vals.get(1).map(|v| scalar_arg(v).to_vec());
+                map_vals(vector(&vals[0]), false, &|i, v| {
+                    let to = to.as_ref().map(|t| t[i]).unwrap_or(1.0);
+                    let inv = 1.0 / to;
+                    Some((v * inv + 0.5).floor() / inv)
+                })
+            }
+            "sort" | "sort_desc" => {
+                let mut vs = vector(&vals[0]);
+                if n == 1 {
+                    let desc = func == "sort_desc";
+                    vs.sort_by(|a, b| {
+                        let (x, y) = (a.vals[0].unwrap_or(f64::NAN), b.vals[0].unwrap_or(f64::NAN));
+                        match (x.is_nan(), y.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+                            _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                        }
+                    });
+                }
+                Ok(Val::Vector(vs))
+            }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut vs = vector(&vals[0]);
+                let names: Vec<String> = vals[1..].iter().map(string_arg).collect();
+                vs.sort_by(|a, b| {
+                    for nm in &names {
+                        let o = natural_cmp(a.labels.get(nm).unwrap_or(""), b.labels.get(nm).unwrap_or(""));
+                        if o != std::cmp::Ordering::Equal {
+                            return if func == "sort_by_label_desc" { o.reverse() } else { o };
+                        }
+                    }
+                    let o = a.labels.cmp(&b.labels);
+                    if func == "sort_by_label_desc" { o.reverse() } else { o }
+                });
+                Ok(Val::Vector(vs))
+            }
+            "label_replace" => {
+                let (dst, repl, src, re) = (string_arg(&vals[1]), string_arg(&vals[2]), string_arg(&vals[3]), string_arg(&vals[4]));
+                let regex = regex::Regex::new(&format!("^(?s:{re})$"))
+                    .map_err(|e| QueryError::Execution(format!("invalid regular expression in label_replace(): {re}: {e}")))?;
+                if !valid_label(&dst) {
+                    return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
+                }
+                let out: Vec<VS> = vector(&vals[0])
+                    .into_iter()
+                    .map(|s| {
+                        let v = s.labels.get(&src).unwrap_or("");
+                        match regex.captures(v) {
+                            Some(c) => {
+                                let mut res = String::new();
+                                c.expand(&repl, &mut res);
+                                VS { labels: with_label(&s.labels, &dst, &res), vals: s.vals }
+                            }
+                            None => s,
+                        }
+                    })
+                    .collect();
+                Ok(Val::Vector(merge_same_labels(out)?))
+            }
+            "label_join" => {
+                let (dst, sep) = (string_arg(&vals[1]), string_arg(&vals[2]));
+                let srcs: Vec<String> = vals[3..].iter().map(string_arg).collect();
+                if !valid_label(&dst) {
+                    return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
+                }
+                let out: Vec<VS> = vector(&vals[0])
+                    .into_iter()
+                    .map(|s| {
+                        let joined: Vec<&str> = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
+                        VS { labels: with_label(&s.labels, &dst, &joined.join(&sep)), vals: s.vals }
+                    })
+                    .collect();
+                Ok(Val::Vector(merge_same_labels(out)?))
+            }
+            "histogram_quantile" => self.histogram_quantile(scalar_arg(&vals[0]), vector(&vals[1]), n),
+            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" => {
+                if vals.is_empty() {
+                    return Ok(Val::Vector(vec![VS {
+                        labels: Labels::default(),
+                        vals: (0..n).map(|i| Some(date_fn(func, steps.at(i) as f64 / 1000.0))).collect(),
+                    }]));
+                }
+                map_vals(vector(&vals[0]), false, &|_, v| Some(date_fn(func, v)))
+            }
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction" | "histogram_stddev" | "histogram_stdvar" => {
+                // Native histograms only: float samples yield nothing.
+                Ok(Val::Vector(vec![]))
+            }
+            _ => {
+                let f = func.to_string();
+                map_vals(vector(&vals[0]), false, &move |_, v| simple_fn(&f, v))
+            }
+        }
+    }
+
+    fn eval_range_call(&mut self, func: &str, args: &[Expr], steps: Steps) -> Result<Val, QueryError> {
+        let n = steps.len();
+        let (range_idx, params): (usize, Vec<Vec<f64>>) = match func {
+            "quantile_over_time" => (1, vec![self.scalar_param(&args[0], steps)?]),
+            "predict_linear" => (0, vec![self.scalar_param(&args[1], steps)?]),
+            "double_exponential_smoothing" => {
+                (0, vec![self.scalar_param(&args[1], steps)?, self.scalar_param(&args[2], steps)?])
+            }
+            _ => (0, vec![]),
+        };
+        let (series, windows) = self.range_arg(&args[range_idx], steps)?;
+        if func == "absent_over_time" {
+            let labels = absent_labels(&args[0]);
+            let vals: Vec<Option<f64>> = windows
+                .iter()
+                .map(|&(lo, hi)| {
+                    let any = series.iter().any(|s| s.samples.iter().any(|x| x.0 > lo && x.0 <= hi));
+                    (!any).then_some(1.0)
+                })
+                .collect();
+            return Ok(Val::Vector(if vals.iter().any(|v| v.is_some()) { vec![VS { labels, vals }] } else { vec![] }));
+        }
+        let keep_name = matches!(func, "last_over_time" | "first_over_time");
+        let mut out = Vec::with_capacity(series.len());
+        let mut p = vec![0.0; params.len()];
+        for s in series {
+            let mut vals = vec![None; n];
+            let mut any = false;
+            for (i, &(lo, hi)) in windows.iter().enumerate() {
+                let a = s.samples.partition_point(|x| x.0 <= lo);
+                let b = s.samples.partition_point(|x| x.0 <= hi);
+                for (k, pv) in params.iter().enumerate() {
+                    p[k] = pv[i];
+                }
+                let r = range_fn(func, &s.samples[a..b], lo, hi, steps.at(i), &p)?;
+                any |= r.is_some();
+                vals[i] = r;
+            }
+            if any {
+                out.push(VS { labels: if keep_name { s.labels } else { drop_name(&s.labels) }, vals });
+            }
+            self.check_deadline()?;
+        }
+        Ok(Val::Vector(if keep_name { out } else { merge_same_labels(out)? }))
+    }
+
+    fn scalar_param(&mut self, e: &Expr, steps: Steps) -> Result<Vec<f64>, QueryError> {
+        match self.eval(e, steps)? {
+            Val::Scalar(s) => Ok(s),
+            _ => Err(QueryError::Execution("expected a scalar parameter".into())),
+        }
+    }
+
+    fn histogram_quantile(&mut self, q: &[f64], vs: Vec<VS>, n: usize) -> Result<Val, QueryError> {
+        let mut groups: std::collections::HashMap<Labels, Vec<(f64, usize)>> = std::collections::HashMap::new();
+        for (i, s) in vs.iter().enumerate() {
+            let Some(le) = s.labels.get("le") else { continue };
+            let Ok(ub) = parse_le(le) else { continue };
+            let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le" && l.name != "__name__").cloned().collect());
+            groups.entry(key).or_default().push((ub, i));
+        }
+        let mut out = Vec::new();
+        for (labels, members) in groups {
+            let mut vals = vec![None; n];
+            for (i, slot) in vals.iter_mut().enumerate() {
+                let buckets: Vec<(f64, f64)> = members.iter().filter_map(|&(ub, m)| vs[m].vals[i].map(|c| (ub, c))).collect();
+                if buckets.is_empty() {
+                    continue;
+                }
+                *slot = Some(bucket_quantile(q[i], buckets));
+            }
+            if vals.iter().any(|v| v.is_some()) {
+                out.push(VS { labels, vals });
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+}
+
+fn parse_le(s: &str) -> Result<f64, ()> {
+    match s.trim() {
+        "+Inf" | "Inf" | "+inf" | "inf" => Ok(f64::INFINITY),
+        "-Inf" | "-inf" => Ok(f64::NEG_INFINITY),
+        t => t.parse::<f64>().map_err(|_| ()),
+    }
+}
+
+/// Quantile `q` from classic cumulative buckets `(upper bound, count)`.
+fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
+    if b.last().map(|x| x.0) != Some(f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Merge equal bounds.
+    let mut m: Vec<(f64, f64)> = Vec::with_capacity(b.len());
+    for x in b {
+        match m.last_mut() {
+            Some(l) if l.0 == x.0 => l.1 += x.1,
+            _ => m.push(x),
+        }
+    }
+    // Force monotonic counts.
+    let mut max = f64::NEG_INFINITY;
+    for x in &mut m {
+        if x.1 > max {
+            max = x.1;
+        } else {
+            x.1 = max;
+        }
+    }
+    if m.len() < 2 {
+        return f64::NAN;
+    }
+    let obs = m[m.len() - 1].1;
+    if obs == 0.0 || obs.is_nan() {
+        return f64::NAN;
+    }
+    let mut rank = q * obs;
+    let idx = m.partition_point(|x| x.1 < rank);
+    if idx == m.len() - 1 {
+        return m[m.len() - 2].0;
+    }
+    if idx == 0 && m[0].0 <= 0.0 {
+        return m[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, m[idx].0, m[idx].1);
+    if idx > 0 {
+        start = m[idx - 1].0;
+        count -= m[idx - 1].1;
+        rank -= m[idx - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
+
+fn valid_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && (b[0].is_ascii_alphabetic() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}

@@ -1,0 +1,68 @@
+//! Runs Prometheus' parser test inputs (`../shared/conformance/promql/parser/*.jsonl`):
+//! every valid input must parse, every invalid one must be rejected.
+
+use std::path::PathBuf;
+
+fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VITALS_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("VITALS_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("conformance directory {} missing and VITALS_REQUIRE_PEERS=1", dir.display());
+    }
+    eprintln!("!!! SKIPPED: PromQL conformance directory {} not found", dir.display());
+    None
+}
+
+/// 2.42 inputs whose verdict changed in 3.x (we follow 3.x), with the reason.
+const KNOWN: &[(&str, &str)] = &[
+    ("foo[1]", "3.x accepts a plain number of seconds as a range"),
+    ("some_metric[5m] OFFSET 1", "3.x accepts a plain number of seconds as an offset"),
+];
+
+/// Experimental syntax we do not parse (not enabled by default in Prometheus 3.x):
+/// duration expressions (`[5m+1m]`, `offset (5)`, `step()`, `range()`, `min_of`, `max_of`,
+/// `@ 1m`, `start()`/`end()` as values) and `info()`.
+fn experimental(input: &str) -> bool {
+    let re = regex::Regex::new(
+        r"step\s*\(|range\(\)|min_of\(|max_of\(|^info\(|^(start|end)\(\)$|\[[^\]]*[-+*/^(]|offset\s*[-+]?\s*\(|@ \d+[a-z]",
+    )
+    .unwrap();
+    re.is_match(input)
+}
+
+#[test]
+fn parser_cases() {
+    let Some(dir) = conformance_dir() else { return };
+    let mut failures = Vec::new();
+    let mut total = 0;
+    let mut skipped = 0;
+    for file in ["parse_cases_v2.42.0.jsonl", "parse_cases_main.jsonl"] {
+        let text = std::fs::read_to_string(dir.join("parser").join(file)).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let input = v["input"].as_str().unwrap();
+            let valid = v["valid"].as_bool().unwrap();
+            total += 1;
+            let got = query::promql::parse(input);
+            if valid && file.contains("main") && experimental(input) {
+                skipped += 1;
+                continue;
+            }
+            if got.is_ok() != valid && !KNOWN.iter().any(|(k, _)| *k == input) {
+                failures.push(format!("{file}: {input:?} valid={valid} got {:?}", got.map(|e| e.to_string())));
+            }
+        }
+    }
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    eprintln!(
+        "parser cases: {} of {total} as expected, {skipped} experimental skipped",
+        total - failures.len()
+    );
+    assert!(failures.is_empty(), "{} parser cases disagree", failures.len());
+}
