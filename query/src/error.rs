@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The query could not be executed (422, `execution`).
     #[error("{0}")]
     Execution(String),
+    /// The query ran past its time limit (503, `timeout`).
+    #[error("{0}")]
+    Timeout(String),
     /// Something broke on our side (500, `internal`).
     #[error("{0}")]
     Internal(String),
@@ -27,6 +30,7 @@ impl ApiError {
             ApiError::BadData(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -36,6 +40,7 @@ impl ApiError {
         match self {
             ApiError::BadData(_) | ApiError::TooLarge(_) => "bad_data",
             ApiError::Execution(_) => "execution",
+            ApiError::Timeout(_) => "timeout",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -6,8 +6,9 @@ mod error;
 mod metrics;
 mod read;
 pub mod selector;
-mod write;
 pub mod promql;
+mod query_api;
+mod write;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub struct ApiOptions {
     pub max_decompressed_bytes: usize,
     /// Most samples one remote-read request may return (413 above).
     pub read_sample_limit: usize,
+    /// PromQL engine limits (timeout, max samples, lookback).
+    pub engine: promql::EngineOptions,
+    /// Most queries evaluated at once; more wait for a slot.
+    pub max_concurrent_queries: usize,
 }
 
 impl Default for ApiOptions {
@@ -36,6 +41,8 @@ impl Default for ApiOptions {
             max_request_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
             read_sample_limit: 50_000_000,
+            engine: promql::EngineOptions::default(),
+            max_concurrent_queries: 20,
         }
     }
 }
@@ -49,6 +56,10 @@ pub struct ApiState {
     pub opts: Arc<ApiOptions>,
     /// HTTP self-metrics.
     pub metrics: Arc<HttpMetrics>,
+    /// The PromQL engine.
+    pub engine: Arc<promql::Engine>,
+    /// Slots of the concurrent-query limit.
+    pub query_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Builds the router with every route of the API.
@@ -56,6 +67,8 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
     let limit = opts.max_request_bytes;
     let state = ApiState {
         db,
+        engine: Arc::new(promql::Engine::new(opts.engine.clone())),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent_queries.max(1))),
         opts: Arc::new(opts),
         metrics: Arc::new(HttpMetrics::default()),
     };
@@ -65,6 +78,9 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
+        .route("/api/v1/query", get(query_api::query).post(query_api::query))
+        .route("/api/v1/query_range", get(query_api::query_range).post(query_api::query_range))
+        .route("/api/v1/format_query", get(query_api::format_query).post(query_api::format_query))
         .route("/metrics", get(metrics::metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))
