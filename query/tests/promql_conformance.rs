@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use conformance::check::{check, Verdict};
-use conformance::script::{parse_script, Cmd, EvalKind, SeqValue};
+use conformance::check::{check, perturb, synthesize, Verdict};
+use conformance::script::{parse_script, Cmd, EvalKind};
+use conformance::series::SeqValue;
 use conformance::{file_name, folders, read_index, read_known_failures, test_files, Folder};
 use query::promql::{Engine, EngineOptions, MemStorage};
 
@@ -344,6 +345,7 @@ fn conformance_scripts_parse() {
         let mut loads = 0usize;
         let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
+        let mut broken: Vec<String> = Vec::new();
         for path in test_files(&folder.path, None) {
             let file = file_name(&path);
             let text = std::fs::read_to_string(&path).unwrap();
@@ -351,6 +353,7 @@ fn conformance_scripts_parse() {
                 Ok(c) => c,
                 Err(e) => {
                     errors.push(format!("{}/{file}: {e}", folder.name));
+                    broken.push(file);
                     continue;
                 }
             };
@@ -387,11 +390,17 @@ fn conformance_scripts_parse() {
                         .then(|| "native histograms".to_string())
                 }) {
                     Some(r) => *skipped.entry(r).or_default() += 1,
-                    None => runnable += 1,
+                    None => {
+                        runnable += 1;
+                        roundtrip(ev, &at, &mut errors);
+                    }
                 }
             }
         }
-        for key in index.keys().filter(|k| !seen.contains(*k)) {
+        for key in index
+            .keys()
+            .filter(|k| !seen.contains(*k) && !broken.contains(&k.0))
+        {
             errors.push(format!(
                 "{}/{}:{}: INDEX.tsv row without a parsed eval",
                 folder.name, key.0, key.1
@@ -414,4 +423,31 @@ fn conformance_scripts_parse() {
         println!("ERROR {e}");
     }
     assert!(errors.is_empty(), "{} script parse errors", errors.len());
+}
+
+/// The checker accepts the result the expectations describe and rejects a changed one.
+fn roundtrip(ev: &conformance::script::Eval, at: &str, errors: &mut Vec<String>) {
+    let Some(res) = synthesize(ev) else {
+        errors.push(format!("{at}: cannot synthesize the expected result"));
+        return;
+    };
+    if let Verdict::Fail { diff } = check(ev, &res) {
+        errors.push(format!(
+            "{at}: checker rejects the expected result: {diff:?}"
+        ));
+    }
+    let bad = match res {
+        Err(_) => Ok(query::promql::QueryOutput {
+            value: query::promql::Value::Vector(Vec::new()),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }),
+        Ok(mut out) => {
+            perturb(&mut out);
+            Ok(out)
+        }
+    };
+    if let Verdict::Pass { .. } = check(ev, &bad) {
+        errors.push(format!("{at}: checker accepts a wrong result"));
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use query::promql::{is_stale_nan, QueryError, QueryOutput, Value};
 use tsdb::Labels;
 
-use super::script::{Eval, EvalKind, SeqValue, TextMatch};
+use super::script::{Eval, EvalKind, TextMatch};
+use super::series::SeqValue;
 
 /// The verdict on one case.
 #[derive(Debug)]
@@ -208,7 +209,7 @@ fn check_annotations(
 }
 
 /// The expected points of a series in a range vector (`_` positions left out).
-fn expected_points(
+pub fn expected_points(
     vals: &[SeqValue],
     start: i64,
     step: i64,
@@ -217,7 +218,7 @@ fn expected_points(
     let mut out = Vec::new();
     for (i, v) in vals.iter().enumerate() {
         let t = start + i as i64 * step;
-        if end.map_or(true, |e| t > e) {
+        if end.is_none_or(|e| t > e) {
             return Err(format!(
                 "{} expected values do not fit the query's time range",
                 vals.len()
@@ -380,6 +381,107 @@ fn compare_value(ev: &Eval, value: &Value, diff: &mut Vec<String>) {
                 diff.push(format!("expected string {e:?} got {s:?}"));
             }
         }
+    }
+}
+
+/// The result a perfect engine would return for `ev` (self-check of [`check`]): `None` when
+/// the expectations cannot be turned into a result (histograms).
+pub fn synthesize(ev: &Eval) -> Option<Result<QueryOutput, QueryError>> {
+    use query::promql::{Sample, Series};
+    if ev.fail {
+        let msg = ev
+            .fail_matches
+            .iter()
+            .find_map(|m| match m {
+                TextMatch::Msg(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "synthetic error".into());
+        return Some(Err(QueryError::Execution(msg)));
+    }
+    let annos = |required: bool, ms: &[TextMatch]| -> Vec<String> {
+        let mut v: Vec<String> = ms
+            .iter()
+            .filter_map(|m| match m {
+                TextMatch::Msg(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        if required && v.is_empty() {
+            v.push("synthetic annotation".into());
+        }
+        v
+    };
+    let value = if let Some(s) = &ev.string {
+        Value::String { t: 0, s: s.clone() }
+    } else if let Some(v) = ev.scalar {
+        Value::Scalar { t: 0, v }
+    } else {
+        let range = match (ev.kind, ev.range_vector) {
+            (EvalKind::Range { start, end, step }, _) => Some((start, end, step)),
+            (EvalKind::Instant { .. }, r) => r,
+        };
+        match range {
+            Some((start, end, step)) => {
+                let mut ms = Vec::new();
+                for (labels, vals) in &ev.series {
+                    let points = expected_points(vals, start, step, Some(end)).ok()?;
+                    ms.push(Series {
+                        labels: labels.clone(),
+                        points,
+                    });
+                }
+                ms.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(ms)
+            }
+            None => {
+                let mut vs = Vec::new();
+                for (labels, vals) in &ev.series {
+                    let SeqValue::Float(v) = vals.first()? else {
+                        return None;
+                    };
+                    vs.push(Sample {
+                        labels: labels.clone(),
+                        t: 0,
+                        v: *v,
+                    });
+                }
+                Value::Vector(vs)
+            }
+        }
+    };
+    Some(Ok(QueryOutput {
+        value,
+        warnings: annos(ev.warn, &ev.warn_matches),
+        infos: annos(ev.info, &ev.info_matches),
+    }))
+}
+
+/// `out` with its first value changed (or a sample added), so that [`check`] must fail.
+pub fn perturb(out: &mut QueryOutput) {
+    use query::promql::Sample;
+    let bump = |v: &mut f64| {
+        *v = if v.is_finite() && *v != 0.0 {
+            *v * 1.01
+        } else {
+            42.0
+        }
+    };
+    match &mut out.value {
+        Value::Scalar { v, .. } => bump(v),
+        Value::String { s, .. } => s.push('!'),
+        Value::Vector(vs) => match vs.first_mut() {
+            Some(s) => bump(&mut s.v),
+            None => vs.push(Sample {
+                labels: Labels::from_pairs(&[("__name__", "extra")]),
+                t: 0,
+                v: 1.0,
+            }),
+        },
+        Value::Matrix(ms) => match ms.iter_mut().find(|s| !s.points.is_empty()) {
+            Some(s) => bump(&mut s.points[0].1),
+            None => out.value = Value::Scalar { t: 0, v: 1.0 },
+        },
     }
 }
 

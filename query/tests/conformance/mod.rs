@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod script;
+pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub fn test_files(dir: &Path, filter: Option<&str>) -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .filter(|p| filter.map_or(true, |f| file_name(p).contains(f)))
+        .filter(|p| filter.is_none_or(|f| file_name(p).contains(f)))
         .collect();
     files.sort();
     files
