@@ -103,18 +103,21 @@ struct FolderReport {
     soft: Vec<String>,
 }
 
-fn engine() -> Engine {
+/// The reference runner's engine settings; the 2.42 scripts run with Prometheus 2 window
+/// semantics (closed windows, 2.x rate extrapolation), the current ones with 3.x semantics.
+fn engine(prometheus2: bool) -> Engine {
     Engine::new(EngineOptions {
         lookback_ms: 5 * 60 * 1000,
         max_samples: 10_000,
         default_subquery_step_ms: 60 * 1000,
+        prometheus2_windows: prometheus2,
         ..Default::default()
     })
 }
 
 fn run_folder(folder: &Folder, filter: Option<&str>, verbose: bool) -> FolderReport {
     let index = read_index(&folder.path);
-    let engine = engine();
+    let engine = engine(folder.path.ends_with("v2.42.0"));
     let mut rep = FolderReport::default();
     for path in test_files(&folder.path, filter) {
         let file = file_name(&path);

@@ -14,7 +14,7 @@ fn unparen(e: &Expr) -> &Expr {
 }
 
 /// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
-fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool) -> Option<f64> {
+fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool, v2: bool) -> Option<f64> {
     if s.len() < 2 {
         return None;
     }
@@ -34,6 +34,18 @@ fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool) -
     let sampled = (last.0 - first.0) as f64 / 1000.0;
     let avg = sampled / (s.len() - 1) as f64;
     let threshold = avg * 1.1;
+    if v2 {
+        // Prometheus 2.x: zero cut-off before the threshold test.
+        if counter && result > 0.0 && first.1 >= 0.0 {
+            to_start = to_start.min(sampled * (first.1 / result));
+        }
+        let ext = |d: f64| if d < threshold { d } else { avg / 2.0 };
+        let mut r = result * ((sampled + ext(to_start) + ext(to_end)) / sampled);
+        if rate {
+            r /= (hi - lo) as f64 / 1000.0;
+        }
+        return Some(r);
+    }
     if to_start >= threshold {
         to_start = avg / 2.0;
     }
@@ -81,15 +93,15 @@ fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
     (slope, sy / n - slope * sx / n)
 }
 
-fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64]) -> Result<Option<f64>, QueryError> {
+fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v2: bool) -> Result<Option<f64>, QueryError> {
     if s.is_empty() {
         return Ok(None);
     }
     let vals = || s.iter().map(|x| x.1);
     Ok(match name {
-        "rate" => extrapolated(s, lo, hi, true, true),
-        "increase" => extrapolated(s, lo, hi, true, false),
-        "delta" => extrapolated(s, lo, hi, false, false),
+        "rate" => extrapolated(s, lo, hi, true, true, v2),
+        "increase" => extrapolated(s, lo, hi, true, false, v2),
+        "delta" => extrapolated(s, lo, hi, false, false, v2),
         "irate" | "idelta" => {
             if s.len() < 2 {
                 return Ok(None);
@@ -272,19 +284,19 @@ fn absent_labels(e: &Expr) -> Labels {
         _ => return Labels::default(),
     };
     let mut v: Vec<Label> = Vec::new();
-    let mut dup: Vec<String> = Vec::new();
+    let mut drop: Vec<&str> = Vec::new();
     for m in &sel.matchers {
-        if m.name == "__name__" || m.op != MatchOp::Equal {
+        if m.name == "__name__" {
             continue;
         }
-        if v.iter().any(|l| l.name == m.name) {
-            dup.push(m.name.clone());
+        if m.op == MatchOp::Equal && !v.iter().any(|l| l.name == m.name) {
+            v.push(Label { name: m.name.clone(), value: m.value.clone() });
+        } else {
+            drop.push(&m.name);
         }
-        v.push(Label { name: m.name.clone(), value: m.value.clone() });
     }
-    v.retain(|l| !dup.contains(&l.name));
+    v.retain(|l| !drop.contains(&l.name.as_str()));
     v.sort();
-    v.dedup_by(|a, b| a.name == b.name);
     Labels::from_sorted(v)
 }
 
@@ -532,6 +544,7 @@ impl Ctx<'_> {
             let vals: Vec<Option<f64>> = windows
                 .iter()
                 .map(|&(lo, hi)| {
+                    let lo = lo - self.closed_adj();
                     let any = series.iter().any(|s| s.samples.iter().any(|x| x.0 > lo && x.0 <= hi));
                     (!any).then_some(1.0)
                 })
@@ -544,13 +557,14 @@ impl Ctx<'_> {
         for s in series {
             let mut vals = vec![None; n];
             let mut any = false;
+            let adj = self.closed_adj();
             for (i, &(lo, hi)) in windows.iter().enumerate() {
-                let a = s.samples.partition_point(|x| x.0 <= lo);
+                let a = s.samples.partition_point(|x| x.0 <= lo - adj);
                 let b = s.samples.partition_point(|x| x.0 <= hi);
                 for (k, pv) in params.iter().enumerate() {
                     p[k] = pv[i];
                 }
-                let r = range_fn(func, &s.samples[a..b], lo, hi, steps.at(i), &p)?;
+                let r = range_fn(func, &s.samples[a..b], lo, hi, steps.at(i), &p, adj == 1)?;
                 any |= r.is_some();
                 vals[i] = r;
             }
@@ -574,7 +588,7 @@ impl Ctx<'_> {
         for (i, s) in vs.iter().enumerate() {
             let Some(le) = s.labels.get("le") else { continue };
             let Ok(ub) = parse_le(le) else { continue };
-            let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le" && l.name != "__name__").cloned().collect());
+            let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
             groups.entry(key).or_default().push((ub, i));
         }
         let mut out = Vec::new();
@@ -588,10 +602,10 @@ impl Ctx<'_> {
                 *slot = Some(bucket_quantile(q[i], buckets));
             }
             if vals.iter().any(|v| v.is_some()) {
-                out.push(VS { labels, vals });
+                out.push(VS { labels: drop_name(&labels), vals });
             }
         }
-        Ok(Val::Vector(out))
+        Ok(Val::Vector(merge_same_labels(out)?))
     }
 }
 

@@ -21,6 +21,9 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of subqueries that give none (`x[5m:]`), in ms.
     pub default_subquery_step_ms: i64,
+    /// Prometheus 2 semantics: windows include their left edge and `rate` extrapolates
+    /// the 2.x way (3.x windows are left-open). Off by default.
+    pub prometheus2_windows: bool,
 }
 
 impl Default for EngineOptions {
@@ -30,6 +33,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60_000,
+            prometheus2_windows: false,
         }
     }
 }
@@ -311,6 +315,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// 1 with Prometheus 2's closed windows (a window `[lo, hi]` is `(lo - 1, hi]`), else 0.
+    pub fn closed_adj(&self) -> i64 {
+        i64::from(self.opts.prometheus2_windows)
+    }
+
     /// The time a selector with `at` and `offset` reads at for step time `t`.
     fn base_time(&self, at: &Option<At>, offset: i64, t: i64) -> i64 {
         let t = match at {
@@ -347,6 +356,7 @@ impl Ctx<'_> {
                 let t = steps.start;
                 let (series, windows) = self.range_arg(e, Steps { start: t, end: t, step: 1 })?;
                 let (lo, hi) = windows[0];
+                let lo = lo - self.closed_adj();
                 Val::Matrix(
                     series
                         .into_iter()
@@ -384,7 +394,7 @@ impl Ctx<'_> {
 
     /// Instant-vector selection at every step (values, or sample timestamps in seconds).
     pub fn eval_selector(&mut self, sel: &VectorSelector, steps: Steps, timestamps: bool) -> Result<Vec<VS>, QueryError> {
-        let lb = self.opts.lookback_ms;
+        let lb = self.opts.lookback_ms + self.closed_adj();
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
         let data = self.select(sel, first.min(last) - lb + 1, first.max(last))?;
@@ -436,7 +446,7 @@ impl Ctx<'_> {
                 (hi - range, hi)
             })
             .collect();
-        let lo = windows.iter().map(|w| w.0).min().unwrap_or(0);
+        let lo = windows.iter().map(|w| w.0).min().unwrap_or(0) - self.closed_adj();
         let hi = windows.iter().map(|w| w.1).max().unwrap_or(0);
         let series = match e {
             Expr::Matrix { sel, .. } => {

@@ -378,6 +378,7 @@ impl Parser {
             _ => false,
         };
         match self.next() {
+            Tok::Duration(d) => Ok(At::Time(if neg { -d } else { d })),
             Tok::Number(v) => {
                 let v = if neg { -v } else { v };
                 if !v.is_finite() || v.abs() > (i64::MAX / 1000) as f64 {
@@ -599,14 +600,14 @@ impl Parser {
         let fixed = def.args.len();
         let ok = match def.variadic {
             0 => n == fixed,
-            -1 => n >= fixed,
+            -1 => n + 1 >= fixed,
             v => n >= fixed - v as usize && n <= fixed,
         };
         if !ok {
             let expected = if def.variadic == 0 {
                 format!("{fixed}")
             } else if def.variadic < 0 {
-                format!("at least {fixed}")
+                format!("at least {}", fixed - 1)
             } else {
                 format!("{}..{fixed}", fixed - def.variadic as usize)
             };
