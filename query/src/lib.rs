@@ -4,10 +4,11 @@
 mod api;
 mod error;
 mod metrics;
+pub mod promql;
 mod read;
 pub mod selector;
+mod status;
 mod write;
-pub mod promql;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub struct ApiOptions {
     pub max_decompressed_bytes: usize,
     /// Most samples one remote-read request may return (413 above).
     pub read_sample_limit: usize,
+    /// Command-line flags (name without `--`, value) shown by `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
+    /// Process start, shown by `/api/v1/status/runtimeinfo`.
+    pub start_time: std::time::SystemTime,
 }
 
 impl Default for ApiOptions {
@@ -36,6 +41,8 @@ impl Default for ApiOptions {
             max_request_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
             read_sample_limit: 50_000_000,
+            flags: Vec::new(),
+            start_time: std::time::SystemTime::now(),
         }
     }
 }
@@ -65,6 +72,24 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
+        .route(
+            "/api/v1/metadata",
+            get(status::metadata).post(status::metadata),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(status::query_exemplars).post(status::query_exemplars),
+        )
+        .route("/api/v1/targets", get(status::targets))
+        .route("/api/v1/targets/metadata", get(status::targets_metadata))
+        .route("/api/v1/rules", get(status::rules))
+        .route("/api/v1/alerts", get(status::alerts))
+        .route("/api/v1/alertmanagers", get(status::alertmanagers))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/tsdb", get(status::tsdb_status))
         .route("/metrics", get(metrics::metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))
