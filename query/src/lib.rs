@@ -4,11 +4,11 @@
 mod api;
 mod error;
 mod metrics;
-pub mod promql;
 mod read;
 pub mod selector;
 mod status;
 mod write;
+pub mod promql;
 
 use std::future::Future;
 use std::sync::Arc;
