@@ -297,8 +297,7 @@ fn load(db: &tsdb::Db) {
         ],
     ];
     let samples: &[(i64, f64)] = &[(1000, 1.0), (2000, 1.0)];
-    let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> =
-        series.iter().map(|s| (s.as_slice(), samples)).collect();
+    let batch: Vec<_> = series.iter().map(|s| (s.as_slice(), samples)).collect();
     db.append_batch(&batch).unwrap();
 }
 
