@@ -113,6 +113,7 @@ fn main() -> Result<()> {
 }
 
 fn run_store(args: StoreArgs) -> Result<()> {
+    let start_time = std::time::SystemTime::now();
     let opts = tsdb::Options {
         retention_time_ms: parse_duration_ms(&args.retention_time)
             .context("--storage.tsdb.retention.time")?,
@@ -145,7 +146,12 @@ fn run_store(args: StoreArgs) -> Result<()> {
             tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
         }
         tracing::info!(address = %args.listen, "ready");
-        let api_opts = query::ApiOptions { max_request_bytes: args.max_request_bytes, ..Default::default() };
+        let api_opts = query::ApiOptions {
+            max_request_bytes: args.max_request_bytes,
+            flags: store_flags(&args),
+            start_time,
+            ..Default::default()
+        };
         let router = query::router(db.clone(), api_opts);
         let bg = tokio::spawn(background(db.clone(), maint_every));
         query::serve(listener, router, shutdown_signal()).await?;
@@ -155,6 +161,29 @@ fn run_store(args: StoreArgs) -> Result<()> {
         tokio::task::spawn_blocking(move || db2.sync()).await??;
         Ok(())
     })
+}
+
+/// The store's flags as `/api/v1/status/flags` shows them: long name without `--`, value.
+fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
+    [
+        ("storage.tsdb.path", a.path.display().to_string()),
+        ("web.listen-address", a.listen.to_string()),
+        ("storage.tsdb.retention.time", a.retention_time.clone()),
+        ("storage.tsdb.retention.size", a.retention_size.clone()),
+        (
+            "storage.tsdb.out-of-order-time-window",
+            a.ooo_window.clone(),
+        ),
+        ("storage.tsdb.min-block-duration", a.block_duration.clone()),
+        ("web.max-request-bytes", a.max_request_bytes.to_string()),
+        (
+            "storage.tsdb.maintenance-interval",
+            a.maintenance_interval.clone(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Periodic WAL fsync and maintenance (head cuts, compaction, retention).
@@ -333,5 +362,23 @@ mod tests {
         assert_eq!(parse_size("512MB").unwrap(), 512 << 20);
         assert_eq!(parse_size("0").unwrap(), 0);
         assert!(parse_size("1XB").is_err());
+    }
+
+    #[test]
+    fn status_flags_name_every_store_flag() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let store = cli.find_subcommand("store").expect("store subcommand");
+        let mut longs: Vec<String> = store
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        longs.sort();
+        let mut names: Vec<String> = store_flags(&StoreArgs::default())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        names.sort();
+        assert_eq!(names, longs);
     }
 }

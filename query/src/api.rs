@@ -144,7 +144,7 @@ fn selectors(p: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
         .collect()
 }
 
-fn success(data: Value) -> Response {
+pub(crate) fn success(data: Value) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
@@ -163,7 +163,7 @@ fn union_over<T: Ord>(
     Ok(all)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

@@ -8,6 +8,7 @@ mod read;
 pub mod selector;
 pub mod promql;
 mod query_api;
+mod status;
 mod write;
 
 use std::future::Future;
@@ -33,6 +34,10 @@ pub struct ApiOptions {
     pub engine: promql::EngineOptions,
     /// Most queries evaluated at once; more wait for a slot.
     pub max_concurrent_queries: usize,
+    /// Command-line flags (name without `--`, value) shown by `/api/v1/status/flags`.
+    pub flags: Vec<(String, String)>,
+    /// Process start, shown by `/api/v1/status/runtimeinfo`.
+    pub start_time: std::time::SystemTime,
 }
 
 impl Default for ApiOptions {
@@ -43,6 +48,8 @@ impl Default for ApiOptions {
             read_sample_limit: 50_000_000,
             engine: promql::EngineOptions::default(),
             max_concurrent_queries: 20,
+            flags: Vec::new(),
+            start_time: std::time::SystemTime::now(),
         }
     }
 }
@@ -81,6 +88,24 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/query", get(query_api::query).post(query_api::query))
         .route("/api/v1/query_range", get(query_api::query_range).post(query_api::query_range))
         .route("/api/v1/format_query", get(query_api::format_query).post(query_api::format_query))
+        .route(
+            "/api/v1/metadata",
+            get(status::metadata).post(status::metadata),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(status::query_exemplars).post(status::query_exemplars),
+        )
+        .route("/api/v1/targets", get(status::targets))
+        .route("/api/v1/targets/metadata", get(status::targets_metadata))
+        .route("/api/v1/rules", get(status::rules))
+        .route("/api/v1/alerts", get(status::alerts))
+        .route("/api/v1/alertmanagers", get(status::alertmanagers))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/tsdb", get(status::tsdb_status))
         .route("/metrics", get(metrics::metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }))

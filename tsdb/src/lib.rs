@@ -4,6 +4,7 @@
 //! Formats are specified in `FORMAT.md` next to this crate.
 
 pub mod block;
+mod cardinality;
 pub mod chunkenc;
 mod compact;
 mod db;
@@ -16,6 +17,7 @@ pub mod matcher;
 pub mod postings;
 pub mod wal;
 
+pub use cardinality::HeadCardinality;
 pub use db::{AppendOutcome, Db, HeadStats, Options, SeriesSamples};
 pub use error::{Error, RejectReason};
 pub use labels::{Label, Labels};
