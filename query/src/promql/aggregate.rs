@@ -165,6 +165,12 @@ impl Ctx<'_> {
             });
             groups[gi].1.push(i);
         }
+        if op == AggOp::Quantile {
+            if let Some(Val::Scalar(q)) = &param_val {
+                let q = q.clone();
+                self.check_phi(&q);
+            }
+        }
         if matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio) {
             return self.select_k(op, input, &groups, n, scalar_param);
         }
@@ -213,8 +219,12 @@ impl Ctx<'_> {
         let mut rank: Vec<(usize, usize)> = Vec::new(); // (step, order) for the instant ordering
         for i in 0..n {
             let p = param(i);
-            if op != AggOp::LimitRatio && p.is_nan() {
-                return Err(QueryError::Execution(format!("Parameter value is NaN for {}", op.name())));
+            if p.is_nan() {
+                return Err(QueryError::Execution(if op == AggOp::LimitRatio {
+                    "Ratio value is NaN".to_string()
+                } else {
+                    "Parameter value is NaN".to_string()
+                }));
             }
             for (_, members) in groups {
                 let mut present: Vec<usize> = members.iter().copied().filter(|&m| input[m].vals[i].is_some()).collect();

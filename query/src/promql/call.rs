@@ -169,6 +169,9 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
         "quantile_over_time" => Some(quantile(p[0], &mut vals().collect::<Vec<_>>())),
         "mad_over_time" => {
             let mut v: Vec<f64> = vals().collect();
+            if v.iter().any(|x| x.is_nan()) {
+                return Ok(Some(f64::NAN));
+            }
             let med = quantile(0.5, &mut v);
             let mut d: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
             Some(quantile(0.5, &mut d))
@@ -437,6 +440,10 @@ impl Ctx<'_> {
                     Some((v * inv + 0.5).floor() / inv)
                 })
             }
+            "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if self.is_range => {
+                self.warn(format!("PromQL warning: {func} is ineffective for range queries"));
+                Ok(Val::Vector(vector(&vals[0])))
+            }
             "sort" | "sort_desc" => {
                 let mut vs = vector(&vals[0]);
                 if n == 1 {
@@ -507,7 +514,11 @@ impl Ctx<'_> {
                     .collect();
                 Ok(Val::Vector(merge_same_labels(out)?))
             }
-            "histogram_quantile" => self.histogram_quantile(scalar_arg(&vals[0]), vector(&vals[1]), n),
+            "histogram_quantile" => {
+                let q = scalar_arg(&vals[0]).to_vec();
+                self.check_phi(&q);
+                self.histogram_quantile(&q, vector(&vals[1]), n)
+            }
             "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" => {
                 if vals.is_empty() {
                     return Ok(Val::Vector(vec![VS {
@@ -531,7 +542,11 @@ impl Ctx<'_> {
     fn eval_range_call(&mut self, func: &str, args: &[Expr], steps: Steps) -> Result<Val, QueryError> {
         let n = steps.len();
         let (range_idx, params): (usize, Vec<Vec<f64>>) = match func {
-            "quantile_over_time" => (1, vec![self.scalar_param(&args[0], steps)?]),
+            "quantile_over_time" => {
+                let q = self.scalar_param(&args[0], steps)?;
+                self.check_phi(&q);
+                (1, vec![q])
+            }
             "predict_linear" => (0, vec![self.scalar_param(&args[1], steps)?]),
             "double_exponential_smoothing" => {
                 (0, vec![self.scalar_param(&args[1], steps)?, self.scalar_param(&args[2], steps)?])
@@ -586,8 +601,11 @@ impl Ctx<'_> {
     fn histogram_quantile(&mut self, q: &[f64], vs: Vec<VS>, n: usize) -> Result<Val, QueryError> {
         let mut groups: std::collections::HashMap<Labels, Vec<(f64, usize)>> = std::collections::HashMap::new();
         for (i, s) in vs.iter().enumerate() {
-            let Some(le) = s.labels.get("le") else { continue };
-            let Ok(ub) = parse_le(le) else { continue };
+            let Some(ub) = s.labels.get("le").and_then(|le| parse_le(le).ok()) else {
+                let name = s.labels.get("__name__").unwrap_or("").to_string();
+                self.warn(format!("PromQL warning: bucket label \"le\" is missing or has a malformed value for metric name {name:?}"));
+                continue;
+            };
             let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
             groups.entry(key).or_default().push((ub, i));
         }
@@ -599,7 +617,12 @@ impl Ctx<'_> {
                 if buckets.is_empty() {
                     continue;
                 }
-                *slot = Some(bucket_quantile(q[i], buckets));
+                let (v, fixed) = bucket_quantile(q[i], buckets);
+                if fixed {
+                    let name = labels.get("__name__").unwrap_or("").to_string();
+                    self.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"));
+                }
+                *slot = Some(v);
             }
             if vals.iter().any(|v| v.is_some()) {
                 out.push(VS { labels: drop_name(&labels), vals });
@@ -618,7 +641,14 @@ fn parse_le(s: &str) -> Result<f64, ()> {
 }
 
 /// Quantile `q` from classic cumulative buckets `(upper bound, count)`.
-fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
+/// The quantile and whether the counts had to be made monotonic.
+fn bucket_quantile(q: f64, b: Vec<(f64, f64)>) -> (f64, bool) {
+    let mut fixed = false;
+    let v = bucket_quantile_inner(q, b, &mut fixed);
+    (v, fixed)
+}
+
+fn bucket_quantile_inner(q: f64, mut b: Vec<(f64, f64)>, fixed: &mut bool) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -643,9 +673,10 @@ fn bucket_quantile(q: f64, mut b: Vec<(f64, f64)>) -> f64 {
     // Force monotonic counts.
     let mut max = f64::NEG_INFINITY;
     for x in &mut m {
-        if x.1 > max {
+        if x.1 >= max {
             max = x.1;
         } else {
+            *fixed = true;
             x.1 = max;
         }
     }

@@ -139,6 +139,7 @@ pub(crate) struct Ctx<'a> {
     pub loaded: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    pub is_range: bool,
 }
 
 impl Engine {
@@ -245,6 +246,7 @@ impl Engine {
             loaded: 0,
             warnings: vec![],
             infos: vec![],
+            is_range: start != end,
         }
     }
 }
@@ -300,6 +302,27 @@ fn align_up(t: i64, step: i64) -> i64 {
 }
 
 impl Ctx<'_> {
+    /// Records a warning annotation once.
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    /// Records an info annotation once.
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    /// Warns when a quantile parameter is outside [0, 1].
+    pub fn check_phi(&mut self, q: &[f64]) {
+        if let Some(v) = q.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", super::aggregate::fmt_float(*v)));
+        }
+    }
+
     pub fn check_deadline(&self) -> Result<(), QueryError> {
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout("query execution"));
