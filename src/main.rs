@@ -71,6 +71,18 @@ struct StoreArgs {
         hide = true
     )]
     maintenance_interval: String,
+    /// Maximum time a query may take before it is aborted.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    query_timeout: String,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    query_max_samples: usize,
+    /// Maximum number of queries executed concurrently; more wait.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    query_max_concurrency: usize,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "query.lookback-delta", default_value = "5m")]
+    query_lookback: String,
 }
 
 impl Default for StoreArgs {
@@ -146,8 +158,22 @@ fn run_store(args: StoreArgs) -> Result<()> {
             tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
         }
         tracing::info!(address = %args.listen, "ready");
+        let engine = query::promql::EngineOptions {
+            timeout: Duration::from_millis(
+                parse_duration_ms(&args.query_timeout)
+                    .context("--query.timeout")?
+                    .max(1) as u64,
+            ),
+            max_samples: args.query_max_samples,
+            lookback_ms: parse_duration_ms(&args.query_lookback)
+                .context("--query.lookback-delta")?
+                .max(1),
+            ..Default::default()
+        };
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
+            engine,
+            max_concurrent_queries: args.query_max_concurrency,
             flags: store_flags(&args),
             start_time,
             ..Default::default()
@@ -180,6 +206,10 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
             "storage.tsdb.maintenance-interval",
             a.maintenance_interval.clone(),
         ),
+        ("query.timeout", a.query_timeout.clone()),
+        ("query.max-samples", a.query_max_samples.to_string()),
+        ("query.max-concurrency", a.query_max_concurrency.to_string()),
+        ("query.lookback-delta", a.query_lookback.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

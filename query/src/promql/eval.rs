@@ -450,7 +450,7 @@ impl Ctx<'_> {
                 out.push(VS { labels: s.labels, vals });
             }
         }
-        self.account(out.len() * n / 4)?;
+        self.account(out.len() * n)?;
         Ok(out)
     }
 
