@@ -4,6 +4,7 @@ use tsdb::{Label, Labels, MatchOp};
 
 use super::aggregate::{average, quantile, variance, Kahan};
 use super::ast::Expr;
+use super::buckets;
 use super::eval::{drop_name, merge_same_labels, with_label, Ctx, QueryError, Steps, Val, VS};
 
 fn unparen(e: &Expr) -> &Expr {
@@ -441,7 +442,7 @@ impl Ctx<'_> {
                 })
             }
             "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" if self.is_range => {
-                self.warn(format!("PromQL warning: {func} is ineffective for range queries"));
+                self.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".to_string());
                 Ok(Val::Vector(vector(&vals[0])))
             }
             "sort" | "sort_desc" => {
@@ -528,7 +529,11 @@ impl Ctx<'_> {
                 }
                 map_vals(vector(&vals[0]), false, &|_, v| Some(date_fn(func, v)))
             }
-            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction" | "histogram_stddev" | "histogram_stdvar" => {
+            "histogram_fraction" => {
+                let (lo, hi) = (scalar_arg(&vals[0]).to_vec(), scalar_arg(&vals[1]).to_vec());
+                self.classic_histograms(func, vector(&vals[2]), n, |i, b| buckets::fraction(lo[i], hi[i], b))
+            }
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
                 // Native histograms only: float samples yield nothing.
                 Ok(Val::Vector(vec![]))
             }
@@ -599,30 +604,45 @@ impl Ctx<'_> {
     }
 
     fn histogram_quantile(&mut self, q: &[f64], vs: Vec<VS>, n: usize) -> Result<Val, QueryError> {
+        self.classic_histograms("histogram_quantile", vs, n, |i, b| buckets::quantile(q[i], b))
+    }
+
+    /// Applies `f` to each classic histogram (series grouped by all labels but `le`) at each
+    /// step, with its buckets sorted, merged and made monotonic.
+    fn classic_histograms(
+        &mut self,
+        func: &str,
+        vs: Vec<VS>,
+        n: usize,
+        f: impl Fn(usize, &[(f64, f64)]) -> f64,
+    ) -> Result<Val, QueryError> {
         let mut groups: std::collections::HashMap<Labels, Vec<(f64, usize)>> = std::collections::HashMap::new();
         for (i, s) in vs.iter().enumerate() {
-            let Some(ub) = s.labels.get("le").and_then(|le| parse_le(le).ok()) else {
+            let le = s.labels.get("le").unwrap_or("");
+            let Some(ub) = buckets::parse_le(le) else {
                 let name = s.labels.get("__name__").unwrap_or("").to_string();
-                self.warn(format!("PromQL warning: bucket label \"le\" is missing or has a malformed value for metric name {name:?}"));
+                self.warn(format!("PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"));
                 continue;
             };
             let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
             groups.entry(key).or_default().push((ub, i));
         }
         let mut out = Vec::new();
+        let mut raw = Vec::new();
         for (labels, members) in groups {
             let mut vals = vec![None; n];
             for (i, slot) in vals.iter_mut().enumerate() {
-                let buckets: Vec<(f64, f64)> = members.iter().filter_map(|&(ub, m)| vs[m].vals[i].map(|c| (ub, c))).collect();
-                if buckets.is_empty() {
+                raw.clear();
+                raw.extend(members.iter().filter_map(|&(ub, m)| vs[m].vals[i].map(|c| (ub, c))));
+                if raw.is_empty() {
                     continue;
                 }
-                let (v, fixed) = bucket_quantile(q[i], buckets);
+                let (b, fixed) = buckets::normalize(&mut raw);
                 if fixed {
                     let name = labels.get("__name__").unwrap_or("").to_string();
-                    self.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"));
+                    self.info(format!("PromQL info: input to {func} needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"));
                 }
-                *slot = Some(v);
+                *slot = Some(f(i, &b));
             }
             if vals.iter().any(|v| v.is_some()) {
                 out.push(VS { labels: drop_name(&labels), vals });
@@ -630,78 +650,6 @@ impl Ctx<'_> {
         }
         Ok(Val::Vector(merge_same_labels(out)?))
     }
-}
-
-fn parse_le(s: &str) -> Result<f64, ()> {
-    match s.trim() {
-        "+Inf" | "Inf" | "+inf" | "inf" => Ok(f64::INFINITY),
-        "-Inf" | "-inf" => Ok(f64::NEG_INFINITY),
-        t => t.parse::<f64>().map_err(|_| ()),
-    }
-}
-
-/// Quantile `q` from classic cumulative buckets `(upper bound, count)`.
-/// The quantile and whether the counts had to be made monotonic.
-fn bucket_quantile(q: f64, b: Vec<(f64, f64)>) -> (f64, bool) {
-    let mut fixed = false;
-    let v = bucket_quantile_inner(q, b, &mut fixed);
-    (v, fixed)
-}
-
-fn bucket_quantile_inner(q: f64, mut b: Vec<(f64, f64)>, fixed: &mut bool) -> f64 {
-    if q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
-    if b.last().map(|x| x.0) != Some(f64::INFINITY) {
-        return f64::NAN;
-    }
-    // Merge equal bounds.
-    let mut m: Vec<(f64, f64)> = Vec::with_capacity(b.len());
-    for x in b {
-        match m.last_mut() {
-            Some(l) if l.0 == x.0 => l.1 += x.1,
-            _ => m.push(x),
-        }
-    }
-    // Force monotonic counts.
-    let mut max = f64::NEG_INFINITY;
-    for x in &mut m {
-        if x.1 >= max {
-            max = x.1;
-        } else {
-            *fixed = true;
-            x.1 = max;
-        }
-    }
-    if m.len() < 2 {
-        return f64::NAN;
-    }
-    let obs = m[m.len() - 1].1;
-    if obs == 0.0 || obs.is_nan() {
-        return f64::NAN;
-    }
-    let mut rank = q * obs;
-    let idx = m.partition_point(|x| x.1 < rank);
-    if idx == m.len() - 1 {
-        return m[m.len() - 2].0;
-    }
-    if idx == 0 && m[0].0 <= 0.0 {
-        return m[0].0;
-    }
-    let (mut start, end, mut count) = (0.0, m[idx].0, m[idx].1);
-    if idx > 0 {
-        start = m[idx - 1].0;
-        count -= m[idx - 1].1;
-        rank -= m[idx - 1].1;
-    }
-    start + (end - start) * (rank / count)
 }
 
 fn valid_label(s: &str) -> bool {

@@ -3,6 +3,7 @@
 pub mod ast;
 mod aggregate;
 mod binary;
+mod buckets;
 mod call;
 mod eval;
 mod functions;
