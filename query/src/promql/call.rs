@@ -353,6 +353,8 @@ impl Ctx<'_> {
         let n = steps.len();
         match func {
             "time" => return Ok(Val::Scalar((0..n).map(|i| steps.at(i) as f64 / 1000.0).collect())),
+            "start" => return Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
+            "end" => return Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
             "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
             "timestamp" => {
                 if let Expr::Selector(sel) = unparen(&args[0]) {
@@ -529,6 +531,28 @@ impl Ctx<'_> {
                 }
                 map_vals(vector(&vals[0]), false, &|_, v| Some(date_fn(func, v)))
             }
+            "histogram_quantiles" => {
+                let label = string_arg(&vals[1]);
+                let input = vector(&vals[0]);
+                if let Some(s) = input.iter().find(|s| s.labels.get(&label).is_some()) {
+                    return Err(QueryError::Execution(format!(
+                        "label {label:?} of histogram_quantiles() already exists on {}",
+                        s.labels
+                    )));
+                }
+                let mut out = Vec::new();
+                for arg in &vals[2..] {
+                    let q = scalar_arg(arg).to_vec();
+                    self.check_phi(&q);
+                    let Val::Vector(vs) = self.histogram_quantile(&q, input.clone(), n)? else {
+                        unreachable!("BUG: histogram_quantile returns a vector")
+                    };
+                    // Prometheus names a constant quantile like Go's %g with at least one decimal.
+                    let name = quantile_label(q.first().copied().unwrap_or(f64::NAN));
+                    out.extend(vs.into_iter().map(|s| VS { labels: with_label(&s.labels, &label, &name), vals: s.vals }));
+                }
+                Ok(Val::Vector(merge_same_labels(out)?))
+            }
             "histogram_fraction" => {
                 let (lo, hi) = (scalar_arg(&vals[0]).to_vec(), scalar_arg(&vals[1]).to_vec());
                 self.classic_histograms(func, vector(&vals[2]), n, |i, b| buckets::fraction(lo[i], hi[i], b))
@@ -649,6 +673,19 @@ impl Ctx<'_> {
             }
         }
         Ok(Val::Vector(merge_same_labels(out)?))
+    }
+}
+
+/// The label value naming quantile `q`: `0.0`, `0.25`, `1.0`, `NaN`.
+fn quantile_label(q: f64) -> String {
+    if q.is_finite() && q.fract() == 0.0 {
+        format!("{q:.1}")
+    } else if q.is_nan() {
+        "NaN".into()
+    } else if q.is_infinite() {
+        if q > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{q}")
     }
 }
 
