@@ -27,7 +27,7 @@ const KNOWN: &[(&str, &str)] = &[
 ];
 
 /// Experimental syntax we do not parse (not enabled by default in Prometheus 3.x):
-/// duration expressions (`[5m+1m]`, `offset (5)`, `step()`, `range()`, `min_of`, `max_of`,
+/// duration expressions (`[5m+1m]`, `offset (5)`, `step()`, `range()`, `min_of`, `max_of`)
 /// and `info()`.
 fn experimental(input: &str) -> bool {
     let re = regex::Regex::new(
