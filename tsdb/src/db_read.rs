@@ -11,12 +11,46 @@ use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
 
-/// Head data of one series copied out under the lock.
-struct HeadSeriesData {
-    labels: Labels,
-    mmapped: Vec<MmapChunk>,
-    open: Option<Vec<u8>>,
-    ooo: Vec<(i64, f64)>,
+/// Where one series' data in a read lives.
+enum Part {
+    /// Chunks of an immutable block.
+    Block(std::sync::Arc<crate::block::Block>, Vec<crate::block::ChunkMeta>),
+    /// Head chunks: memory-mapped, the open chunk's bytes, out-of-order samples.
+    Head {
+        mmapped: Vec<MmapChunk>,
+        open: Option<Vec<u8>>,
+        ooo: Vec<(i64, f64)>,
+    },
+}
+
+/// The next cleared run buffer of `runs`.
+fn next_run<'a>(runs: &'a mut Vec<Vec<(i64, f64)>>, used: &mut usize) -> &'a mut Vec<(i64, f64)> {
+    if runs.len() == *used {
+        runs.push(Vec::new());
+    }
+    *used += 1;
+    let r = &mut runs[*used - 1];
+    r.clear();
+    r
+}
+
+/// Merges sorted runs into `out` by time; on equal timestamps the earlier run wins.
+/// Runs that do not overlap in time (the usual case: blocks and head) are concatenated.
+fn merge_runs(runs: &mut [Vec<(i64, f64)>], out: &mut Vec<(i64, f64)>) {
+    out.clear();
+    let mut order: Vec<usize> = (0..runs.len()).filter(|&i| !runs[i].is_empty()).collect();
+    order.sort_by_key(|&i| (runs[i][0].0, i));
+    let disjoint = order
+        .windows(2)
+        .all(|w| runs[w[0]].last().map(|l| l.0) < Some(runs[w[1]][0].0));
+    if disjoint {
+        for i in order {
+            out.extend_from_slice(&runs[i]);
+        }
+        return;
+    }
+    let owned: Vec<Vec<(i64, f64)>> = runs.iter().map(|r| r.clone()).collect();
+    *out = merge_samples(owned);
 }
 
 /// Decodes chunk `data` of `encoding`, appending all its samples to `out`.
@@ -90,95 +124,130 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SeriesSamples>, Error> {
-        let mut runs: BTreeMap<Labels, Vec<Vec<(i64, f64)>>> = BTreeMap::new();
-        self.for_each_block_series(matchers, mint, maxt, |b, labels, chunks| {
-            let mut out = Vec::new();
-            for c in chunks
-                .iter()
-                .filter(|c| c.min_time <= maxt && c.max_time >= mint)
-            {
-                let (enc, data) = b.chunk(c.chunk_ref)?;
-                decode_chunk(enc, data, &mut out).map_err(|detail| Error::Corrupt {
-                    path: b.dir().to_path_buf(),
-                    detail,
-                })?;
-            }
-            out.retain(|s| s.0 >= mint && s.0 <= maxt);
-            if !out.is_empty() {
-                runs.entry(labels).or_default().push(out);
-            }
-            Ok(())
+        let mut out = Vec::new();
+        self.for_each_series(matchers, mint, maxt, |labels, samples| {
+            out.push(SeriesSamples {
+                labels,
+                samples: samples.to_vec(),
+            });
+            Ok::<(), Error>(())
         })?;
-        let head_data: Vec<HeadSeriesData> = {
+        Ok(out)
+    }
+
+    /// Calls `f` with each series matching all matchers (in label order) and its samples in
+    /// [mint, maxt]; series are decoded one at a time into a reused buffer, so memory holds
+    /// chunk references of all series but the samples of one.
+    pub fn for_each_series<E: From<Error>>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(Labels, &[(i64, f64)]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut parts: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+        {
             let st = self.head.read();
-            st.idx
-                .select(matchers)
-                .into_iter()
-                .filter_map(|r| {
-                    let s = st.idx.series[r as usize]
-                        .as_ref()
-                        .expect("BUG: postings point at a removed series");
-                    if !s.overlaps(mint, maxt) {
-                        return None;
-                    }
-                    let open =
-                        (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint)
-                            .then(|| s.open.bytes().to_vec());
-                    Some(HeadSeriesData {
-                        labels: st.idx.labels_of(s),
-                        mmapped: s
-                            .mmapped
-                            .iter()
-                            .filter(|c| c.min_time <= maxt && c.max_time >= mint)
-                            .copied()
-                            .collect(),
-                        open,
-                        ooo: s
-                            .ooo
-                            .iter()
-                            .filter(|x| x.0 >= mint && x.0 <= maxt)
-                            .copied()
-                            .collect(),
-                    })
-                })
-                .collect()
-        };
-        let mut chunks = self.chunks.lock();
-        for hd in head_data {
-            let mut out = Vec::new();
-            for c in &hd.mmapped {
-                chunks
-                    .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, &mut out))?
-                    .map_err(|detail| Error::Corrupt {
-                        path: self.dir.join("chunks_head"),
-                        detail,
-                    })?;
-            }
-            if let Some(open) = &hd.open {
-                decode_chunk(crate::chunkenc::ENCODING_XOR, open, &mut out).map_err(|detail| {
-                    Error::Corrupt {
-                        path: self.dir.join("head"),
-                        detail,
-                    }
-                })?;
-            }
-            out.retain(|s| s.0 >= mint && s.0 <= maxt);
-            let e = runs.entry(hd.labels).or_default();
-            // Head data is newest: it wins ties against blocks.
-            e.insert(0, out);
-            if !hd.ooo.is_empty() {
-                e.insert(1, hd.ooo);
+            for r in st.idx.select(matchers) {
+                let s = st.idx.series[r as usize]
+                    .as_ref()
+                    .expect("BUG: postings point at a removed series");
+                if !s.overlaps(mint, maxt) {
+                    continue;
+                }
+                let open = (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint)
+                    .then(|| s.open.bytes().to_vec());
+                let head = Part::Head {
+                    mmapped: s
+                        .mmapped
+                        .iter()
+                        .filter(|c| c.min_time <= maxt && c.max_time >= mint)
+                        .copied()
+                        .collect(),
+                    open,
+                    ooo: s
+                        .ooo
+                        .iter()
+                        .filter(|x| x.0 >= mint && x.0 <= maxt)
+                        .copied()
+                        .collect(),
+                };
+                parts.insert(st.idx.labels_of(s), vec![head]);
             }
         }
-        drop(chunks);
-        Ok(runs
-            .into_iter()
-            .map(|(labels, r)| SeriesSamples {
-                labels,
-                samples: merge_samples(r),
-            })
-            .filter(|s| !s.samples.is_empty())
-            .collect())
+        let blocks: Vec<std::sync::Arc<crate::block::Block>> = self.blocks.read().clone();
+        for b in &blocks {
+            let m = b.meta();
+            if m.max_time <= mint || m.min_time > maxt {
+                continue;
+            }
+            for id in b.select(matchers)? {
+                let (labels, chunks) = b.series(id)?;
+                let chunks: Vec<_> = chunks
+                    .into_iter()
+                    .filter(|c| c.min_time <= maxt && c.max_time >= mint)
+                    .collect();
+                if !chunks.is_empty() {
+                    parts
+                        .entry(labels)
+                        .or_default()
+                        .push(Part::Block(b.clone(), chunks));
+                }
+            }
+        }
+        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
+        let mut merged: Vec<(i64, f64)> = Vec::new();
+        for (labels, ps) in parts {
+            let mut used = 0;
+            for p in &ps {
+                // Head data comes first: it wins ties against blocks.
+                match p {
+                    Part::Head { mmapped, open, ooo } => {
+                        let run = next_run(&mut runs, &mut used);
+                        if !mmapped.is_empty() {
+                            let mut chunks = self.chunks.lock();
+                            for c in mmapped {
+                                chunks
+                                    .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, run))?
+                                    .map_err(|detail| Error::Corrupt {
+                                        path: self.dir.join("chunks_head"),
+                                        detail,
+                                    })?;
+                            }
+                        }
+                        if let Some(open) = open {
+                            decode_chunk(crate::chunkenc::ENCODING_XOR, open, run).map_err(
+                                |detail| Error::Corrupt {
+                                    path: self.dir.join("head"),
+                                    detail,
+                                },
+                            )?;
+                        }
+                        if !ooo.is_empty() {
+                            next_run(&mut runs, &mut used).extend_from_slice(ooo);
+                        }
+                    }
+                    Part::Block(b, chunks) => {
+                        let run = next_run(&mut runs, &mut used);
+                        for c in chunks {
+                            let (enc, data) = b.chunk(c.chunk_ref)?;
+                            decode_chunk(enc, data, run).map_err(|detail| Error::Corrupt {
+                                path: b.dir().to_path_buf(),
+                                detail,
+                            })?;
+                        }
+                    }
+                }
+            }
+            for r in &mut runs[..used] {
+                r.retain(|s| s.0 >= mint && s.0 <= maxt);
+            }
+            merge_runs(&mut runs[..used], &mut merged);
+            if !merged.is_empty() {
+                f(labels, &merged)?;
+            }
+        }
+        Ok(())
     }
 
     /// Sorted label names of matching series (all series when `matchers` is empty) with data in [mint, maxt].

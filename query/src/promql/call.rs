@@ -582,41 +582,56 @@ impl Ctx<'_> {
             }
             _ => (0, vec![]),
         };
-        let (series, windows) = self.range_arg(&args[range_idx], steps)?;
         if func == "absent_over_time" {
             let labels = absent_labels(&args[0]);
-            let vals: Vec<Option<f64>> = windows
-                .iter()
-                .map(|&(lo, hi)| {
-                    let lo = lo - self.closed_adj();
-                    let any = series.iter().any(|s| s.samples.iter().any(|x| x.0 > lo && x.0 <= hi));
-                    (!any).then_some(1.0)
-                })
-                .collect();
+            let adj = self.closed_adj();
+            let mut present = vec![false; n];
+            let windows = self.for_each_range_series(&args[0], steps, &mut |_, _, samples, windows| {
+                for (i, &(lo, hi)) in windows.iter().enumerate() {
+                    let a = samples.partition_point(|x| x.0 <= lo - adj);
+                    present[i] |= samples.get(a).is_some_and(|x| x.0 <= hi);
+                }
+                Ok(())
+            })?;
+            let vals: Vec<Option<f64>> = (0..windows.len()).map(|i| (!present[i]).then_some(1.0)).collect();
             return Ok(Val::Vector(if vals.iter().any(|v| v.is_some()) { vec![VS { labels, vals }] } else { vec![] }));
         }
         let keep_name = matches!(func, "last_over_time" | "first_over_time");
-        let mut out = Vec::with_capacity(series.len());
+        let mut out = Vec::new();
         let mut p = vec![0.0; params.len()];
-        for s in series {
+        let adj = self.closed_adj();
+        self.for_each_range_series(&args[range_idx], steps, &mut |ctx, labels, samples, windows| {
             let mut vals = vec![None; n];
             let mut any = false;
-            let adj = self.closed_adj();
+            let (mut a, mut b) = (0usize, 0usize);
             for (i, &(lo, hi)) in windows.iter().enumerate() {
-                let a = s.samples.partition_point(|x| x.0 <= lo - adj);
-                let b = s.samples.partition_point(|x| x.0 <= hi);
+                // Windows move forward with the steps unless `@` pins them.
+                if a > 0 && samples.get(a - 1).is_some_and(|x| x.0 > lo - adj) {
+                    a = 0;
+                }
+                if b > 0 && samples.get(b - 1).is_some_and(|x| x.0 > hi) {
+                    b = 0;
+                }
+                while a < samples.len() && samples[a].0 <= lo - adj {
+                    a += 1;
+                }
+                b = b.max(a);
+                while b < samples.len() && samples[b].0 <= hi {
+                    b += 1;
+                }
                 for (k, pv) in params.iter().enumerate() {
                     p[k] = pv[i];
                 }
-                let r = range_fn(func, &s.samples[a..b], lo, hi, steps.at(i), &p, adj == 1)?;
+                let r = range_fn(func, &samples[a..b], lo, hi, steps.at(i), &p, adj == 1)?;
                 any |= r.is_some();
                 vals[i] = r;
             }
             if any {
-                out.push(VS { labels: if keep_name { s.labels } else { drop_name(&s.labels) }, vals });
+                ctx.account(n)?;
+                out.push(VS { labels: if keep_name { labels } else { drop_name(&labels) }, vals });
             }
-            self.check_deadline()?;
-        }
+            Ok(())
+        })?;
         Ok(Val::Vector(if keep_name { out } else { merge_same_labels(out)? }))
     }
 

@@ -330,14 +330,6 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn account(&mut self, n: usize) -> Result<(), QueryError> {
-        self.loaded += n;
-        if self.loaded > self.opts.max_samples {
-            return Err(QueryError::TooManySamples("query execution"));
-        }
-        Ok(())
-    }
-
     /// 1 with Prometheus 2's closed windows (a window `[lo, hi]` is `(lo - 1, hi]`), else 0.
     pub fn closed_adj(&self) -> i64 {
         i64::from(self.opts.prometheus2_windows)
@@ -407,12 +399,41 @@ impl Ctx<'_> {
         })
     }
 
-    /// Selects `sel`'s series with samples in `[mint, maxt]`, counting them against the limit.
-    fn select(&mut self, sel: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<RangeSeries>, QueryError> {
-        let data = self.st.select(&sel.matchers, mint, maxt).map_err(QueryError::Storage)?;
-        let n: usize = data.iter().map(|(_, s)| s.len()).sum();
-        self.account(n)?;
-        Ok(data.into_iter().map(|(labels, samples)| RangeSeries { labels, samples }).collect())
+    /// Counts `n` samples held by the query against its limit.
+    pub fn account(&mut self, n: usize) -> Result<(), QueryError> {
+        self.loaded += n;
+        if self.loaded > self.opts.max_samples {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Stops counting `n` samples the query no longer holds.
+    pub fn release(&mut self, n: usize) {
+        self.loaded = self.loaded.saturating_sub(n);
+    }
+
+    /// Streams `sel`'s series with samples in `[mint, maxt]` through `f`, one at a time,
+    /// counting each series' samples against the limit while `f` holds them.
+    fn stream(
+        &mut self,
+        sel: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&mut Self, Labels, &[(i64, f64)]) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        let st = self.st;
+        let mut seen = 0usize;
+        st.for_each(&sel.matchers, mint, maxt, &mut |labels, samples| {
+            self.account(samples.len())?;
+            seen += 1;
+            if seen % 128 == 0 {
+                self.check_deadline()?;
+            }
+            f(self, labels, samples)?;
+            self.release(samples.len());
+            Ok(())
+        })
     }
 
     /// Instant-vector selection at every step (values, or sample timestamps in seconds).
@@ -420,26 +441,26 @@ impl Ctx<'_> {
         let lb = self.opts.lookback_ms + self.closed_adj();
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
-        let data = self.select(sel, first.min(last) - lb + 1, first.max(last))?;
         let n = steps.len();
-        let mut out = Vec::with_capacity(data.len());
-        for s in data {
+        let mut out = Vec::new();
+        self.stream(sel, first.min(last) - lb + 1, first.max(last), &mut |ctx, labels, samples| {
             let mut vals = vec![None; n];
             let mut any = false;
             let mut cursor = 0usize;
             for (i, slot) in vals.iter_mut().enumerate() {
-                let t = self.base_time(&sel.at, sel.offset, steps.at(i));
+                let t = ctx.base_time(&sel.at, sel.offset, steps.at(i));
                 // Index of the first sample after t.
-                while cursor < s.samples.len() && s.samples[cursor].0 <= t {
-                    cursor += 1;
-                }
                 if sel.at.is_some() {
-                    cursor = s.samples.partition_point(|x| x.0 <= t);
+                    cursor = samples.partition_point(|x| x.0 <= t);
+                } else {
+                    while cursor < samples.len() && samples[cursor].0 <= t {
+                        cursor += 1;
+                    }
                 }
                 if cursor == 0 {
                     continue;
                 }
-                let (ts, v) = s.samples[cursor - 1];
+                let (ts, v) = samples[cursor - 1];
                 if ts <= t - lb || is_stale_nan(v) {
                     continue;
                 }
@@ -447,20 +468,20 @@ impl Ctx<'_> {
                 any = true;
             }
             if any {
-                out.push(VS { labels: s.labels, vals });
+                ctx.account(n)?;
+                out.push(VS { labels, vals });
             }
-        }
-        self.account(out.len() * n)?;
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// A range argument (matrix selector or subquery): its series (stale markers removed)
-    /// and, per step, the window `(lo, hi]`.
-    pub fn range_arg(&mut self, e: &Expr, steps: Steps) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
+    /// The windows `(lo, hi]` of a range argument per step, and the span `(lo, hi]` they cover.
+    fn range_windows(&self, e: &Expr, steps: Steps) -> Result<(Vec<(i64, i64)>, i64, i64), QueryError> {
         let (range, offset, at) = match e {
             Expr::Matrix { sel, range } => (*range, sel.offset, sel.at),
             Expr::Subquery { range, offset, at, .. } => (*range, *offset, *at),
-            Expr::Paren(inner) => return self.range_arg(inner, steps),
+            Expr::Paren(inner) => return self.range_windows(inner, steps),
             _ => return Err(QueryError::Execution("expected a range vector".into())),
         };
         let windows: Vec<(i64, i64)> = (0..steps.len())
@@ -471,12 +492,61 @@ impl Ctx<'_> {
             .collect();
         let lo = windows.iter().map(|w| w.0).min().unwrap_or(0) - self.closed_adj();
         let hi = windows.iter().map(|w| w.1).max().unwrap_or(0);
+        Ok((windows, lo, hi))
+    }
+
+    /// Calls `f` with each series of a range argument (stale markers removed); a matrix
+    /// selector's series are streamed from storage one at a time. Returns the windows.
+    pub fn for_each_range_series(
+        &mut self,
+        e: &Expr,
+        steps: Steps,
+        f: &mut dyn FnMut(&mut Self, Labels, &[(i64, f64)], &[(i64, i64)]) -> Result<(), QueryError>,
+    ) -> Result<Vec<(i64, i64)>, QueryError> {
+        let mut inner = e;
+        while let Expr::Paren(x) = inner {
+            inner = x;
+        }
+        if let Expr::Matrix { sel, .. } = inner {
+            let (windows, lo, hi) = self.range_windows(inner, steps)?;
+            let mut buf = Vec::new();
+            self.stream(sel, lo + 1, hi, &mut |ctx, labels, samples| {
+                let s = if samples.iter().any(|x| is_stale_nan(x.1)) {
+                    buf.clear();
+                    buf.extend(samples.iter().filter(|x| !is_stale_nan(x.1)));
+                    &buf[..]
+                } else {
+                    samples
+                };
+                f(ctx, labels, s, &windows)
+            })?;
+            return Ok(windows);
+        }
+        let (series, windows) = self.range_arg(e, steps)?;
+        for s in series {
+            let n = s.samples.len();
+            f(self, s.labels, &s.samples, &windows)?;
+            self.release(n);
+        }
+        Ok(windows)
+    }
+
+    /// A range argument (matrix selector or subquery): its series (stale markers removed)
+    /// and, per step, the window `(lo, hi]`.
+    pub fn range_arg(&mut self, e: &Expr, steps: Steps) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
+        if let Expr::Paren(inner) = e {
+            return self.range_arg(inner, steps);
+        }
+        let (windows, lo, hi) = self.range_windows(e, steps)?;
         let series = match e {
             Expr::Matrix { sel, .. } => {
-                let mut s = self.select(sel, lo + 1, hi)?;
-                for x in &mut s {
-                    x.samples.retain(|(_, v)| !is_stale_nan(*v));
-                }
+                let mut s = Vec::new();
+                self.stream(sel, lo + 1, hi, &mut |ctx, labels, samples| {
+                    let samples: Vec<(i64, f64)> = samples.iter().filter(|x| !is_stale_nan(x.1)).copied().collect();
+                    ctx.account(samples.len())?;
+                    s.push(RangeSeries { labels, samples });
+                    Ok(())
+                })?;
                 s
             }
             Expr::Subquery { expr, step, .. } => {

@@ -5,27 +5,37 @@ use std::collections::BTreeMap;
 use parking_lot::RwLock;
 use tsdb::{Labels, Matcher};
 
+use super::eval::QueryError;
+
+/// The callback of [`Storage::for_each`]: one series' labels and samples.
+pub type SeriesFn<'f> = dyn FnMut(Labels, &[(i64, f64)]) -> Result<(), QueryError> + 'f;
+
 /// A source of series for queries.
 pub trait Storage: Send + Sync {
+    /// Calls `f` with each series matching all `matchers`, in label order, and its samples
+    /// in `[mint, maxt]`; an error from `f` stops the walk and is returned.
+    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError>;
+
     /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String>;
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, QueryError> {
+        let mut out = Vec::new();
+        self.for_each(matchers, mint, maxt, &mut |l, s| {
+            out.push((l, s.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+impl From<tsdb::Error> for QueryError {
+    fn from(e: tsdb::Error) -> QueryError {
+        QueryError::Storage(e.to_string())
+    }
 }
 
 impl Storage for tsdb::Db {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
-        self.select_samples(matchers, mint, maxt)
-            .map(|v| v.into_iter().map(|s| (s.labels, s.samples)).collect())
-            .map_err(|e| e.to_string())
+    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError> {
+        self.for_each_series(matchers, mint, maxt, f)
     }
 }
 
@@ -53,14 +63,9 @@ impl MemStorage {
 }
 
 impl Storage for MemStorage {
-    fn select(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
+    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError> {
         let g = self.series.read();
-        let mut out = Vec::new();
+        let mut pts = Vec::new();
         for (labels, samples) in g.iter() {
             if !matchers
                 .iter()
@@ -68,11 +73,12 @@ impl Storage for MemStorage {
             {
                 continue;
             }
-            let pts: Vec<(i64, f64)> = samples.range(mint..=maxt).map(|(t, v)| (*t, *v)).collect();
+            pts.clear();
+            pts.extend(samples.range(mint..=maxt).map(|(t, v)| (*t, *v)));
             if !pts.is_empty() {
-                out.push((labels.clone(), pts));
+                f(labels.clone(), &pts)?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
