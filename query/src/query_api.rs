@@ -247,6 +247,13 @@ pub(crate) async fn query_range(State(st): State<ApiState>, RawQuery(q): RawQuer
     }
     let timeout = timeout_param(&p, st.engine.options().timeout)?;
     let expr = promql::parse(&query).map_err(|e| map_err(e.into()))?;
+    let t = expr.value_type();
+    if !matches!(t, promql::ast::ValueType::Scalar | promql::ast::ValueType::Vector) {
+        return Err(ApiError::BadData(format!(
+            "invalid parameter \"query\": invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+            t.name()
+        )));
+    }
     run_query(&st, move |engine, db| engine_with_timeout(engine, timeout).range_expr(db, &expr, start, end, step)).await
 }
 

@@ -1,6 +1,8 @@
 //! Golden request → response tests of the status and metadata endpoints: full JSON bodies
 //! in Prometheus' shapes, volatile fields (times, host, counts of the runtime) by format.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -9,6 +11,8 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+use common::{get, post_form};
 
 fn setup_with(
     opts: query::ApiOptions,
@@ -38,16 +42,6 @@ async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
     (status, v)
 }
 
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
-}
-
-fn post_form(uri: &str, form: &str) -> Request<Body> {
-    Request::post(uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_string()))
-        .unwrap()
-}
 
 fn ok(data: Value) -> Value {
     json!({"status": "success", "data": data})

@@ -17,15 +17,41 @@ pub struct ParseError {
     pub pos: usize,
 }
 
+/// The lexer error Prometheus gives at the end of input left inside `(` or `{`, if any.
+fn unclosed_at_eof(toks: &[Token]) -> Option<&'static str> {
+    let (mut parens, mut braces) = (0i32, 0i32);
+    for t in toks {
+        match t.tok {
+            Tok::LParen => parens += 1,
+            Tok::RParen => parens -= 1,
+            Tok::LBrace => braces += 1,
+            Tok::RBrace => braces -= 1,
+            _ => {}
+        }
+    }
+    if braces > 0 {
+        Some("unexpected end of input inside braces")
+    } else if parens > 0 {
+        Some("unclosed left parenthesis")
+    } else {
+        None
+    }
+}
+
 /// Parses `input` into a type-checked expression.
 pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let run = || -> Result<Expr, ParseError> {
         let toks = lex(input)?;
+        let unclosed = unclosed_at_eof(&toks);
         let mut p = Parser { toks, i: 0 };
         if p.peek() == &Tok::Eof {
             return Err(p.err("no expression found in input"));
         }
-        let e = p.expr(0)?;
+        // Prometheus' lexer reports an unclosed paren or brace when it reaches the end.
+        let e = p.expr(0).map_err(|e| match unclosed {
+            Some(msg) if e.pos >= input.trim_end().len() || e.msg.contains("end of input") => ParseError { msg: msg.into(), pos: input.len() },
+            _ => e,
+        })?;
         if p.peek() != &Tok::Eof {
             return Err(p.err(&format!("unexpected {}", describe(p.peek()))));
         }
