@@ -15,13 +15,13 @@ fn unparen(e: &Expr) -> &Expr {
 }
 
 /// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
-fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool, v2: bool) -> Option<f64> {
+fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool, v2: bool, resets: Option<u32>) -> Option<f64> {
     if s.len() < 2 {
         return None;
     }
     let (first, last) = (s[0], s[s.len() - 1]);
     let mut result = last.1 - first.1;
-    if counter {
+    if counter && resets != Some(0) {
         let mut prev = first.1;
         for &(_, v) in &s[1..] {
             if v < prev {
@@ -94,15 +94,19 @@ fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
     (slope, sy / n - slope * sx / n)
 }
 
-fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v2: bool) -> Result<Option<f64>, QueryError> {
+/// `count` counts, in the window's samples, the resets (rate, increase, resets) or changes
+/// (changes) when the caller knows them.
+#[allow(clippy::too_many_arguments)]
+fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v2: bool, count: Option<u32>) -> Result<Option<f64>, QueryError> {
     if s.is_empty() {
         return Ok(None);
     }
     let vals = || s.iter().map(|x| x.1);
     Ok(match name {
-        "rate" => extrapolated(s, lo, hi, true, true, v2),
-        "increase" => extrapolated(s, lo, hi, true, false, v2),
-        "delta" => extrapolated(s, lo, hi, false, false, v2),
+        "rate" => extrapolated(s, lo, hi, true, true, v2, count),
+        "increase" => extrapolated(s, lo, hi, true, false, v2, count),
+        "delta" => extrapolated(s, lo, hi, false, false, v2, None),
+        "changes" | "resets" if count.is_some() => count.map(f64::from),
         "irate" | "idelta" => {
             if s.len() < 2 {
                 return Ok(None);
@@ -600,7 +604,24 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         let mut p = vec![0.0; params.len()];
         let adj = self.closed_adj();
+        // Running counts of resets (or changes) make those O(1) per window.
+        let counted = match func {
+            "rate" | "increase" | "resets" => Some(true),
+            "changes" => Some(false),
+            _ => None,
+        };
+        let mut prefix: Vec<u32> = Vec::new();
         self.for_each_range_series(&args[range_idx], steps, &mut |ctx, labels, samples, windows| {
+            if let Some(resets) = counted {
+                prefix.clear();
+                prefix.push(0);
+                let mut c = 0u32;
+                for w in samples.windows(2) {
+                    let (a, b) = (w[0].1, w[1].1);
+                    c += u32::from(if resets { b < a } else { a != b && !(a.is_nan() && b.is_nan()) });
+                    prefix.push(c);
+                }
+            }
             let mut vals = vec![None; n];
             let mut any = false;
             let (mut a, mut b) = (0usize, 0usize);
@@ -622,7 +643,9 @@ impl Ctx<'_> {
                 for (k, pv) in params.iter().enumerate() {
                     p[k] = pv[i];
                 }
-                let r = range_fn(func, &samples[a..b], lo, hi, steps.at(i), &p, adj == 1)?;
+                // Events between samples a and b-1 of the window.
+                let count = (counted.is_some() && b > a).then(|| prefix[b - 1] - prefix[a]);
+                let r = range_fn(func, &samples[a..b], lo, hi, steps.at(i), &p, adj == 1, count)?;
                 any |= r.is_some();
                 vals[i] = r;
             }

@@ -93,23 +93,34 @@ impl<'a> BitReader<'a> {
         if self.pos + n > self.bytes.len() * 8 {
             return None;
         }
-        let mut v: u64 = 0;
-        let mut left = n;
-        while left > 0 {
-            let byte = self.bytes[self.pos / 8];
-            let off = self.pos % 8;
-            let avail = 8 - off;
-            let take = left.min(avail);
-            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
-            v = if take == 64 {
-                bits as u64
-            } else {
-                (v << take) | bits as u64
-            };
-            self.pos += take;
-            left -= take;
+        if n == 0 {
+            return Some(0);
         }
+        let off = self.pos % 8;
+        if n + off > 64 {
+            // Spans nine bytes: read it in two parts.
+            let hi = self.read_bits(32)?;
+            let lo = self.read_bits((n - 32) as u8)?;
+            return Some((hi << (n - 32)) | lo);
+        }
+        let v = (self.window() << off) >> (64 - n);
+        self.pos += n;
         Some(v)
+    }
+
+    /// The 8 bytes from the current byte on, big-endian, zero-padded past the end.
+    #[inline]
+    fn window(&self) -> u64 {
+        let i = self.pos / 8;
+        match self.bytes.get(i..i + 8) {
+            Some(b) => u64::from_be_bytes(b.try_into().expect("8 bytes")),
+            None => {
+                let mut buf = [0u8; 8];
+                let rest = &self.bytes[i.min(self.bytes.len())..];
+                buf[..rest.len()].copy_from_slice(rest);
+                u64::from_be_bytes(buf)
+            }
+        }
     }
 
     /// Bits consumed so far.
