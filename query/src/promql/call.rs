@@ -224,7 +224,8 @@ fn date_fn(name: &str, secs: f64) -> f64 {
     if !secs.is_finite() {
         return secs;
     }
-    let s = secs.floor() as i64;
+    // Go's int64(): truncation toward zero (-0.5 s is 1970-01-01 00:00:00, not 23:59:59).
+    let s = secs.trunc() as i64;
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil(days);
@@ -670,12 +671,12 @@ fn bucket_quantile_inner(q: f64, mut b: Vec<(f64, f64)>, fixed: &mut bool) -> f6
             _ => m.push(x),
         }
     }
-    // Force monotonic counts.
+    // Force monotonic counts; NaN counts stay NaN, as in Prometheus.
     let mut max = f64::NEG_INFINITY;
     for x in &mut m {
-        if x.1 >= max {
+        if x.1 > max {
             max = x.1;
-        } else {
+        } else if x.1 < max {
             *fixed = true;
             x.1 = max;
         }
@@ -684,11 +685,11 @@ fn bucket_quantile_inner(q: f64, mut b: Vec<(f64, f64)>, fixed: &mut bool) -> f6
         return f64::NAN;
     }
     let obs = m[m.len() - 1].1;
-    if obs == 0.0 || obs.is_nan() {
+    if obs == 0.0 {
         return f64::NAN;
     }
     let mut rank = q * obs;
-    let idx = m.partition_point(|x| x.1 < rank);
+    let idx = go_search(m.len() - 1, |i| m[i].1 >= rank);
     if idx == m.len() - 1 {
         return m[m.len() - 2].0;
     }
@@ -704,7 +705,43 @@ fn bucket_quantile_inner(q: f64, mut b: Vec<(f64, f64)>, fixed: &mut bool) -> f6
     start + (end - start) * (rank / count)
 }
 
+/// Go's `sort.Search`: the same binary search, so NaN counts (which break monotonicity)
+/// land on the same bucket as in Prometheus.
+fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0, n);
+    while i < j {
+        let h = (i + j) / 2;
+        if f(h) {
+            j = h;
+        } else {
+            i = h + 1;
+        }
+    }
+    i
+}
+
 fn valid_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && (b[0].is_ascii_alphabetic() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_bucket_counts_fall_through_as_in_prometheus() {
+        // Prometheus leaves NaN counts alone; rank NaN matches no bucket, so the answer is
+        // the second-highest upper bound.
+        let b = vec![(0.1, f64::NAN), (1.0, f64::NAN), (f64::INFINITY, f64::NAN)];
+        assert_eq!(bucket_quantile(0.5, b), (1.0, false));
+    }
+
+    #[test]
+    fn date_functions_truncate_toward_zero() {
+        // Go's int64(-0.5) is 0: 1970-01-01 00:00:00, not 1969-12-31 23:59:59.
+        assert_eq!(date_fn("hour", -0.5), 0.0);
+        assert_eq!(date_fn("year", -0.5), 1970.0);
+        assert_eq!(date_fn("hour", -1.5), 23.0);
+    }
 }
