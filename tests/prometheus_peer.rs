@@ -8,26 +8,13 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, read, series_count, Server};
-
-fn prometheus() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("prometheus"))
-            .find(|c| c.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("VITALS_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("prometheus not on PATH and VITALS_REQUIRE_PEERS=1");
-        }
-        eprintln!("\n!!! SKIPPED: prometheus not on PATH (apt-get install prometheus) !!!\n");
-    }
-    found
-}
+use common::{free_port, peer_binary, read, series_count, Server};
 
 #[test]
 fn prometheus_remote_writes_to_vitals() {
-    let Some(bin) = prometheus() else { return };
+    let Some(bin) = peer_binary("prometheus") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (vport, pport) = (free_port(), free_port());
     let (vitals, _) = Server::start(&dir.path().join("vitals"), vport, &[]);

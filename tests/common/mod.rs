@@ -11,6 +11,22 @@ use remote::prompb::{
 };
 use remote::prost::Message;
 
+/// `name` on PATH; None with a loud SKIPPED message if absent (a panic if VITALS_REQUIRE_PEERS=1).
+pub fn peer_binary(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("VITALS_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{name} not on PATH and VITALS_REQUIRE_PEERS=1");
+        }
+        eprintln!("\n!!! SKIPPED: {name} not on PATH (apt-get install prometheus) !!!\n");
+    }
+    found
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

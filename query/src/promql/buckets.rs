@@ -23,9 +23,10 @@ pub fn normalize(raw: &mut [(f64, f64)]) -> (Vec<(f64, f64)>, bool) {
     let mut fixed = false;
     let mut max = f64::NEG_INFINITY;
     for x in &mut m {
-        if x.1 >= max {
+        // NaN counts stay NaN, as in Prometheus.
+        if x.1 > max {
             max = x.1;
-        } else {
+        } else if x.1 < max {
             fixed = true;
             x.1 = max;
         }
@@ -48,11 +49,11 @@ pub fn quantile(q: f64, m: &[(f64, f64)]) -> f64 {
         return f64::NAN;
     }
     let obs = m[m.len() - 1].1;
-    if obs == 0.0 || obs.is_nan() {
+    if obs == 0.0 {
         return f64::NAN;
     }
     let mut rank = q * obs;
-    let idx = m.partition_point(|x| x.1 < rank);
+    let idx = go_search(m.len() - 1, |i| m[i].1 >= rank);
     if idx == m.len() - 1 {
         return m[m.len() - 2].0;
     }
@@ -66,6 +67,21 @@ pub fn quantile(q: f64, m: &[(f64, f64)]) -> f64 {
         rank -= m[idx - 1].1;
     }
     start + (end - start) * (rank / count)
+}
+
+/// Go's `sort.Search`: the same binary search, so NaN counts (which break monotonicity)
+/// land on the same bucket as in Prometheus.
+fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
+    let (mut i, mut j) = (0, n);
+    while i < j {
+        let h = (i + j) / 2;
+        if f(h) {
+            j = h;
+        } else {
+            i = h + 1;
+        }
+    }
+    i
 }
 
 /// The fraction of observations between `lower` and `upper` in normalised buckets,
@@ -134,6 +150,16 @@ mod tests {
         assert!(fraction(f64::NAN, 1.0, POS).is_nan());
         assert!(fraction(0.0, 1.0, &[(1.0, 0.0), (f64::INFINITY, 0.0)]).is_nan());
         assert!(fraction(0.0, 1.0, &[(1.0, 1.0)]).is_nan());
+    }
+
+    #[test]
+    fn nan_bucket_counts_fall_through_as_in_prometheus() {
+        // Prometheus leaves NaN counts alone; rank NaN matches no bucket, so the answer is
+        // the second-highest upper bound.
+        let mut raw = vec![(0.1, f64::NAN), (1.0, f64::NAN), (f64::INFINITY, f64::NAN)];
+        let (m, fixed) = normalize(&mut raw);
+        assert!(!fixed);
+        assert_eq!(quantile(0.5, &m), 1.0);
     }
 
     #[test]

@@ -229,7 +229,8 @@ fn date_fn(name: &str, secs: f64) -> f64 {
     if !secs.is_finite() {
         return secs;
     }
-    let s = secs.floor() as i64;
+    // Go's int64(): truncation toward zero (-0.5 s is 1970-01-01 00:00:00, not 23:59:59).
+    let s = secs.trunc() as i64;
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil(days);
@@ -730,4 +731,17 @@ fn quantile_label(q: f64) -> String {
 fn valid_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && (b[0].is_ascii_alphabetic() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_functions_truncate_toward_zero() {
+        // Go's int64(-0.5) is 0: 1970-01-01 00:00:00, not 1969-12-31 23:59:59.
+        assert_eq!(date_fn("hour", -0.5), 0.0);
+        assert_eq!(date_fn("year", -0.5), 1970.0);
+        assert_eq!(date_fn("hour", -1.5), 23.0);
+    }
 }
