@@ -1,37 +1,18 @@
 //! The HTTP API against a real TSDB in a temporary directory: remote-write in, reads out,
 //! and every error path answering with Prometheus' shapes.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use remote::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use remote::prompb::{Label, WriteRequest};
 use remote::prost::Message;
 use tower::ServiceExt;
 
-fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    let mut l = vec![Label {
-        name: "__name__".into(),
-        value: name.into(),
-    }];
-    l.extend(labels.iter().map(|(n, v)| Label {
-        name: n.to_string(),
-        value: v.to_string(),
-    }));
-    l.sort_by(|a, b| a.name.cmp(&b.name));
-    TimeSeries {
-        labels: l,
-        samples: samples
-            .iter()
-            .map(|&(t, v)| Sample {
-                value: v,
-                timestamp: t,
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
+use common::series;
 
 fn setup(opts: query::ApiOptions) -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().unwrap();

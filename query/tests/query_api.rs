@@ -9,34 +9,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use remote::prompb::{Label, Sample, TimeSeries, WriteRequest};
+use remote::prompb::WriteRequest;
 use remote::prost::Message;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use common::{get, post_form};
-
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    let mut l: Vec<Label> = labels
-        .iter()
-        .map(|(n, v)| Label {
-            name: n.to_string(),
-            value: v.to_string(),
-        })
-        .collect();
-    l.sort_by(|a, b| a.name.cmp(&b.name));
-    TimeSeries {
-        labels: l,
-        samples: samples
-            .iter()
-            .map(|&(t, v)| Sample {
-                value: v,
-                timestamp: t,
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
+use common::{get, post_form, series};
 
 /// A store holding `up` (1 every 15 s) and two `http_requests_total` counters over 0–60 s.
 async fn app_with(opts: query::ApiOptions) -> (tempfile::TempDir, axum::Router) {
@@ -46,14 +24,10 @@ async fn app_with(opts: query::ApiOptions) -> (tempfile::TempDir, axum::Router) 
     let ticks: Vec<i64> = (0..=4).map(|i| i * 15_000).collect();
     let req = WriteRequest {
         timeseries: vec![
-            series(
-                &[("__name__", "up"), ("job", "api"), ("instance", "a:9090")],
+            series("up", &[("job", "api"), ("instance", "a:9090")],
                 &ticks.iter().map(|&t| (t, 1.0)).collect::<Vec<_>>(),
             ),
-            series(
-                &[
-                    ("__name__", "http_requests_total"),
-                    ("job", "api"),
+            series("http_requests_total", &[("job", "api"),
                     ("code", "200"),
                 ],
                 &ticks
@@ -61,10 +35,7 @@ async fn app_with(opts: query::ApiOptions) -> (tempfile::TempDir, axum::Router) 
                     .map(|&t| (t, t as f64 / 1500.0))
                     .collect::<Vec<_>>(),
             ),
-            series(
-                &[
-                    ("__name__", "http_requests_total"),
-                    ("job", "api"),
+            series("http_requests_total", &[("job", "api"),
                     ("code", "500"),
                 ],
                 &ticks

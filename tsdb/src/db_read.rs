@@ -49,8 +49,7 @@ fn merge_runs(runs: &mut [Vec<(i64, f64)>], out: &mut Vec<(i64, f64)>) {
         }
         return;
     }
-    let owned: Vec<Vec<(i64, f64)>> = runs.iter().map(|r| r.clone()).collect();
-    *out = merge_samples(owned);
+    *out = merge_samples(runs.iter_mut().map(std::mem::take).collect());
 }
 
 /// Decodes chunk `data` of `encoding`, appending all its samples to `out`.

@@ -208,7 +208,7 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -123,6 +123,28 @@ pub(crate) enum Val {
     Str(String),
 }
 
+impl Val {
+    /// A vector's or scalar's values as `(labels, points)` per series (steps without a value
+    /// left out); None for other types.
+    fn into_step_series(self, steps: Steps) -> Option<Vec<(Labels, Vec<(i64, f64)>)>> {
+        match self {
+            Val::Scalar(v) => Some(vec![(
+                Labels::default(),
+                v.iter().enumerate().map(|(i, v)| (steps.at(i), *v)).collect(),
+            )]),
+            Val::Vector(vs) => Some(
+                vs.into_iter()
+                    .map(|s| {
+                        let points = s.vals.iter().enumerate().filter_map(|(i, v)| v.map(|v| (steps.at(i), v))).collect();
+                        (s.labels, points)
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// One series of a range argument: its samples and, per step, the window's end time.
 pub(crate) struct RangeSeries {
     pub labels: Labels,
@@ -212,26 +234,13 @@ impl Engine {
         let mut ctx = self.ctx(st, start, end);
         let steps = Steps { start, end, step };
         let v = ctx.eval(expr, steps)?;
-        let mut out: Vec<Series> = match v {
-            Val::Scalar(s) => vec![Series {
-                labels: Labels::default(),
-                points: s.iter().enumerate().map(|(i, v)| (steps.at(i), *v)).collect(),
-            }],
-            Val::Vector(vs) => vs
-                .into_iter()
-                .map(|s| Series {
-                    labels: s.labels,
-                    points: s
-                        .vals
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, v)| v.map(|v| (steps.at(i), v)))
-                        .collect(),
-                })
-                .filter(|s| !s.points.is_empty())
-                .collect(),
-            _ => unreachable!("type checked above"),
-        };
+        let mut out: Vec<Series> = v
+            .into_step_series(steps)
+            .expect("BUG: range query of a type checked above")
+            .into_iter()
+            .filter(|(_, points)| !points.is_empty())
+            .map(|(labels, points)| Series { labels, points })
+            .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(QueryOutput { value: Value::Matrix(out), warnings: ctx.warnings, infos: ctx.infos })
     }
@@ -555,25 +564,12 @@ impl Ctx<'_> {
                 if inner.start > inner.end {
                     vec![]
                 } else {
-                    match self.eval(expr, inner)? {
-                        Val::Vector(vs) => vs
-                            .into_iter()
-                            .map(|s| RangeSeries {
-                                labels: s.labels,
-                                samples: s
-                                    .vals
-                                    .iter()
-                                    .enumerate()
-                                    .filter_map(|(i, v)| v.map(|v| (inner.at(i), v)))
-                                    .collect(),
-                            })
-                            .collect(),
-                        Val::Scalar(v) => vec![RangeSeries {
-                            labels: Labels::default(),
-                            samples: v.iter().enumerate().map(|(i, v)| (inner.at(i), *v)).collect(),
-                        }],
-                        _ => return Err(QueryError::Execution("subquery of a non-vector".into())),
-                    }
+                    self.eval(expr, inner)?
+                        .into_step_series(inner)
+                        .ok_or_else(|| QueryError::Execution("subquery of a non-vector".into()))?
+                        .into_iter()
+                        .map(|(labels, samples)| RangeSeries { labels, samples })
+                        .collect()
                 }
             }
             _ => unreachable!(),

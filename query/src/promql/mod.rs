@@ -13,6 +13,7 @@ mod storage;
 mod value;
 
 pub use ast::Expr;
+pub(crate) use call::civil;
 pub use eval::{Engine, EngineOptions, QueryError, QueryOutput};
 pub use parser::{parse, ParseError};
 pub use storage::{MemStorage, Storage};

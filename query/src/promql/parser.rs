@@ -344,17 +344,7 @@ impl Parser {
                 t if is_kw(t, "offset") => {
                     let pos = self.pos();
                     self.next();
-                    let neg = match self.peek() {
-                        Tok::Op("-") => {
-                            self.next();
-                            true
-                        }
-                        Tok::Op("+") => {
-                            self.next();
-                            false
-                        }
-                        _ => false,
-                    };
+                    let neg = self.sign();
                     let mut d = self.duration("offset")?;
                     if neg {
                         d = -d;
@@ -390,9 +380,9 @@ impl Parser {
         }
     }
 
-    fn at_value(&mut self) -> Result<At, ParseError> {
-        let pos = self.pos();
-        let neg = match self.peek() {
+    /// Consumes an optional `+` or `-`; true for `-`.
+    fn sign(&mut self) -> bool {
+        match self.peek() {
             Tok::Op("-") => {
                 self.next();
                 true
@@ -402,7 +392,12 @@ impl Parser {
                 false
             }
             _ => false,
-        };
+        }
+    }
+
+    fn at_value(&mut self) -> Result<At, ParseError> {
+        let pos = self.pos();
+        let neg = self.sign();
         match self.next() {
             Tok::Duration(d) => Ok(At::Time(if neg { -d } else { d })),
             Tok::Number(v) => {

@@ -3,6 +3,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
+use remote::prompb::{Label, Sample, TimeSeries};
 
 /// A GET request for `uri`.
 pub fn get(uri: &str) -> Request<Body> {
@@ -15,4 +16,28 @@ pub fn post_form(uri: &str, form: &str) -> Request<Body> {
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(form.to_string()))
         .unwrap()
+}
+
+/// A remote-write series `name{labels}` with `samples` `(ms, value)`.
+pub fn series(name: &str, labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    let mut l = vec![Label {
+        name: "__name__".into(),
+        value: name.into(),
+    }];
+    l.extend(labels.iter().map(|(n, v)| Label {
+        name: n.to_string(),
+        value: v.to_string(),
+    }));
+    l.sort_by(|a, b| a.name.cmp(&b.name));
+    TimeSeries {
+        labels: l,
+        samples: samples
+            .iter()
+            .map(|&(t, v)| Sample {
+                value: v,
+                timestamp: t,
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
