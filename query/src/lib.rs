@@ -4,10 +4,10 @@
 mod api;
 mod error;
 mod metrics;
-mod read;
-pub mod selector;
 pub mod promql;
 mod query_api;
+mod read;
+pub mod selector;
 mod status;
 mod write;
 
@@ -75,7 +75,9 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
     let state = ApiState {
         db,
         engine: Arc::new(promql::Engine::new(opts.engine.clone())),
-        query_slots: Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent_queries.max(1))),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(
+            opts.max_concurrent_queries.max(1),
+        )),
         opts: Arc::new(opts),
         metrics: Arc::new(HttpMetrics::default()),
     };
@@ -85,9 +87,18 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/series", get(api::series).post(api::series))
         .route("/api/v1/labels", get(api::labels).post(api::labels))
         .route("/api/v1/label/{name}/values", get(api::label_values))
-        .route("/api/v1/query", get(query_api::query).post(query_api::query))
-        .route("/api/v1/query_range", get(query_api::query_range).post(query_api::query_range))
-        .route("/api/v1/format_query", get(query_api::format_query).post(query_api::format_query))
+        .route(
+            "/api/v1/query",
+            get(query_api::query).post(query_api::query),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(query_api::query_range).post(query_api::query_range),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(query_api::format_query).post(query_api::format_query),
+        )
         .route(
             "/api/v1/metadata",
             get(status::metadata).post(status::metadata),

@@ -19,16 +19,21 @@ const MAX_POINTS: i64 = 11_000;
 fn query_param(p: &Params) -> Result<String, ApiError> {
     match p.get("query") {
         Some(q) if !q.trim().is_empty() => Ok(q.to_string()),
-        _ => Err(ApiError::BadData("invalid parameter \"query\": 1:1: parse error: no expression found in input".into())),
+        _ => Err(ApiError::BadData(
+            "invalid parameter \"query\": 1:1: parse error: no expression found in input".into(),
+        )),
     }
 }
 
 fn time_param(p: &Params, name: &str, default: Option<i64>) -> Result<i64, ApiError> {
     match p.get(name) {
-        Some(s) if !s.is_empty() => {
-            parse_time(s).map_err(|e| ApiError::BadData(format!("invalid parameter \"{name}\": {e}")))
-        }
-        _ => default.ok_or_else(|| ApiError::BadData(format!("invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"))),
+        Some(s) if !s.is_empty() => parse_time(s)
+            .map_err(|e| ApiError::BadData(format!("invalid parameter \"{name}\": {e}"))),
+        _ => default.ok_or_else(|| {
+            ApiError::BadData(format!(
+                "invalid parameter \"{name}\": cannot parse \"\" to a valid timestamp"
+            ))
+        }),
     }
 }
 
@@ -47,7 +52,9 @@ fn timeout_param(p: &Params, default: Duration) -> Result<Duration, ApiError> {
     match p.get("timeout") {
         Some(s) if !s.is_empty() => match duration_param(s) {
             Some(ms) if ms > 0 => Ok(default.min(Duration::from_millis(ms as u64))),
-            _ => Err(ApiError::BadData(format!("invalid parameter \"timeout\": cannot parse {s:?} to a valid duration"))),
+            _ => Err(ApiError::BadData(format!(
+                "invalid parameter \"timeout\": cannot parse {s:?} to a valid duration"
+            ))),
         },
         _ => Ok(default),
     }
@@ -65,7 +72,9 @@ fn map_err(e: QueryError) -> ApiError {
         QueryError::Parse(p) => ApiError::BadData(format!("invalid parameter \"query\": {p}")),
         QueryError::BadData(m) => ApiError::BadData(m),
         QueryError::Timeout(_) => ApiError::Timeout(e.to_string()),
-        QueryError::TooManySamples(_) | QueryError::Execution(_) => ApiError::Execution(e.to_string()),
+        QueryError::TooManySamples(_) | QueryError::Execution(_) => {
+            ApiError::Execution(e.to_string())
+        }
         QueryError::Storage(m) => ApiError::Internal(m),
     }
 }
@@ -210,30 +219,50 @@ fn engine_with_timeout(e: &promql::Engine, t: Duration) -> promql::Engine {
 }
 
 /// `GET|POST /api/v1/query`.
-pub(crate) async fn query(State(st): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn query(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     st.metrics.request("query");
     let p = Params::parse(q.as_deref(), &body);
     let query = query_param(&p)?;
     let t = time_param(&p, "time", Some(now_ms()))?;
     let timeout = timeout_param(&p, st.engine.options().timeout)?;
     let expr = promql::parse(&query).map_err(|e| map_err(e.into()))?;
-    run_query(&st, move |engine, db| engine_with_timeout(engine, timeout).instant_expr(db, &expr, t)).await
+    run_query(&st, move |engine, db| {
+        engine_with_timeout(engine, timeout).instant_expr(db, &expr, t)
+    })
+    .await
 }
 
 /// `GET|POST /api/v1/query_range`.
-pub(crate) async fn query_range(State(st): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn query_range(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     st.metrics.request("query_range");
     let p = Params::parse(q.as_deref(), &body);
     let query = query_param(&p)?;
     let start = time_param(&p, "start", None)?;
     let end = time_param(&p, "end", None)?;
     if end < start {
-        return Err(ApiError::BadData("invalid parameter \"end\": end timestamp must not be before start time".into()));
+        return Err(ApiError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
     }
     let step = match p.get("step") {
-        Some(s) if !s.is_empty() => duration_param(s)
-            .ok_or_else(|| ApiError::BadData(format!("invalid parameter \"step\": cannot parse {s:?} to a valid duration")))?,
-        _ => return Err(ApiError::BadData("invalid parameter \"step\": cannot parse \"\" to a valid duration".into())),
+        Some(s) if !s.is_empty() => duration_param(s).ok_or_else(|| {
+            ApiError::BadData(format!(
+                "invalid parameter \"step\": cannot parse {s:?} to a valid duration"
+            ))
+        })?,
+        _ => {
+            return Err(ApiError::BadData(
+                "invalid parameter \"step\": cannot parse \"\" to a valid duration".into(),
+            ))
+        }
     };
     if step <= 0 {
         return Err(ApiError::BadData(
@@ -248,22 +277,35 @@ pub(crate) async fn query_range(State(st): State<ApiState>, RawQuery(q): RawQuer
     let timeout = timeout_param(&p, st.engine.options().timeout)?;
     let expr = promql::parse(&query).map_err(|e| map_err(e.into()))?;
     let t = expr.value_type();
-    if !matches!(t, promql::ast::ValueType::Scalar | promql::ast::ValueType::Vector) {
+    if !matches!(
+        t,
+        promql::ast::ValueType::Scalar | promql::ast::ValueType::Vector
+    ) {
         return Err(ApiError::BadData(format!(
             "invalid parameter \"query\": invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
             t.name()
         )));
     }
-    run_query(&st, move |engine, db| engine_with_timeout(engine, timeout).range_expr(db, &expr, start, end, step)).await
+    run_query(&st, move |engine, db| {
+        engine_with_timeout(engine, timeout).range_expr(db, &expr, start, end, step)
+    })
+    .await
 }
 
 /// `GET|POST /api/v1/format_query`.
-pub(crate) async fn format_query(State(st): State<ApiState>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn format_query(
+    State(st): State<ApiState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     st.metrics.request("format_query");
     let p = Params::parse(q.as_deref(), &body);
     let query = query_param(&p)?;
     let expr = promql::parse(&query).map_err(|e| map_err(e.into()))?;
-    Ok(axum::Json(serde_json::json!({"status": "success", "data": expr.to_string()})).into_response())
+    Ok(
+        axum::Json(serde_json::json!({"status": "success", "data": expr.to_string()}))
+            .into_response(),
+    )
 }
 
 #[cfg(test)]

@@ -409,7 +409,6 @@ pub(crate) fn rfc3339(t: SystemTime, fraction: bool) -> String {
     s
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

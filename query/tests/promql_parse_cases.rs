@@ -6,24 +6,44 @@ use std::path::PathBuf;
 fn conformance_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("VITALS_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql")
+        });
     if dir.is_dir() {
         return Some(dir);
     }
     if std::env::var("VITALS_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("conformance directory {} missing and VITALS_REQUIRE_PEERS=1", dir.display());
+        panic!(
+            "conformance directory {} missing and VITALS_REQUIRE_PEERS=1",
+            dir.display()
+        );
     }
-    eprintln!("!!! SKIPPED: PromQL conformance directory {} not found", dir.display());
+    eprintln!(
+        "!!! SKIPPED: PromQL conformance directory {} not found",
+        dir.display()
+    );
     None
 }
 
 /// 2.42 inputs whose verdict changed in 3.x (we follow 3.x), with the reason.
 const KNOWN: &[(&str, &str)] = &[
     ("foo[1]", "3.x accepts a plain number of seconds as a range"),
-    ("some_metric[5m] OFFSET 1", "3.x accepts a plain number of seconds as an offset"),
-    ("start()", "3.x main has start() and end() functions (functions.test)"),
-    ("end()", "3.x main has start() and end() functions (functions.test)"),
-    ("some_metric[5m] @ 1m", "3.x accepts a duration after @ (at_modifier.test: `metric @ 1m40s`)"),
+    (
+        "some_metric[5m] OFFSET 1",
+        "3.x accepts a plain number of seconds as an offset",
+    ),
+    (
+        "start()",
+        "3.x main has start() and end() functions (functions.test)",
+    ),
+    (
+        "end()",
+        "3.x main has start() and end() functions (functions.test)",
+    ),
+    (
+        "some_metric[5m] @ 1m",
+        "3.x accepts a duration after @ (at_modifier.test: `metric @ 1m40s`)",
+    ),
 ];
 
 /// Experimental syntax we do not parse (not enabled by default in Prometheus 3.x):
@@ -56,7 +76,10 @@ fn parser_cases() {
                 continue;
             }
             if got.is_ok() != valid && !KNOWN.iter().any(|(k, _)| *k == input) {
-                failures.push(format!("{file}: {input:?} valid={valid} got {:?}", got.map(|e| e.to_string())));
+                failures.push(format!(
+                    "{file}: {input:?} valid={valid} got {:?}",
+                    got.map(|e| e.to_string())
+                ));
             }
         }
     }
@@ -67,5 +90,9 @@ fn parser_cases() {
         "parser cases: {} of {total} as expected, {skipped} experimental skipped",
         total - failures.len()
     );
-    assert!(failures.is_empty(), "{} parser cases disagree", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} parser cases disagree",
+        failures.len()
+    );
 }

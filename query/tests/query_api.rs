@@ -24,20 +24,22 @@ async fn app_with(opts: query::ApiOptions) -> (tempfile::TempDir, axum::Router) 
     let ticks: Vec<i64> = (0..=4).map(|i| i * 15_000).collect();
     let req = WriteRequest {
         timeseries: vec![
-            series("up", &[("job", "api"), ("instance", "a:9090")],
+            series(
+                "up",
+                &[("job", "api"), ("instance", "a:9090")],
                 &ticks.iter().map(|&t| (t, 1.0)).collect::<Vec<_>>(),
             ),
-            series("http_requests_total", &[("job", "api"),
-                    ("code", "200"),
-                ],
+            series(
+                "http_requests_total",
+                &[("job", "api"), ("code", "200")],
                 &ticks
                     .iter()
                     .map(|&t| (t, t as f64 / 1500.0))
                     .collect::<Vec<_>>(),
             ),
-            series("http_requests_total", &[("job", "api"),
-                    ("code", "500"),
-                ],
+            series(
+                "http_requests_total",
+                &[("job", "api"), ("code", "500")],
                 &ticks
                     .iter()
                     .map(|&t| (t, t as f64 / 15000.0))

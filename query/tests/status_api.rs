@@ -42,7 +42,6 @@ async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
     (status, v)
 }
 
-
 fn ok(data: Value) -> Value {
     json!({"status": "success", "data": data})
 }

@@ -14,7 +14,10 @@ use crate::matcher::Matcher;
 /// Where one series' data in a read lives.
 enum Part {
     /// Chunks of an immutable block.
-    Block(std::sync::Arc<crate::block::Block>, Vec<crate::block::ChunkMeta>),
+    Block(
+        std::sync::Arc<crate::block::Block>,
+        Vec<crate::block::ChunkMeta>,
+    ),
     /// Head chunks: memory-mapped, the open chunk's bytes, out-of-order samples.
     Head {
         mmapped: Vec<MmapChunk>,
@@ -207,7 +210,9 @@ impl Db {
                             let mut chunks = self.chunks.lock();
                             for c in mmapped {
                                 chunks
-                                    .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, run))?
+                                    .with_chunk(c.chunk_ref, |enc, data| {
+                                        decode_chunk(enc, data, run)
+                                    })?
                                     .map_err(|detail| Error::Corrupt {
                                         path: self.dir.join("chunks_head"),
                                         detail,

@@ -108,7 +108,10 @@ fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
             .cloned()
             .collect()
     } else {
-        l.iter().filter(|x| grouping.iter().any(|g| *g == x.name)).cloned().collect()
+        l.iter()
+            .filter(|x| grouping.iter().any(|g| *g == x.name))
+            .cloned()
+            .collect()
     };
     Labels::from_sorted(v)
 }
@@ -129,7 +132,9 @@ impl Ctx<'_> {
             None => None,
         };
         let Val::Vector(input) = self.eval(expr, steps)? else {
-            return Err(QueryError::Execution("aggregation over a non-vector".into()));
+            return Err(QueryError::Execution(
+                "aggregation over a non-vector".into(),
+            ));
         };
         let scalar_param = |i: usize| match &param_val {
             Some(Val::Scalar(s)) => s[i],
@@ -137,10 +142,14 @@ impl Ctx<'_> {
         };
         if op == AggOp::CountValues {
             let Some(Val::Str(label)) = &param_val else {
-                return Err(QueryError::Execution("count_values needs a string parameter".into()));
+                return Err(QueryError::Execution(
+                    "count_values needs a string parameter".into(),
+                ));
             };
             if !valid_label_name(label) {
-                return Err(QueryError::Execution(format!("invalid label name {label:?}")));
+                return Err(QueryError::Execution(format!(
+                    "invalid label name {label:?}"
+                )));
             }
             let mut out: HashMap<Labels, VS> = HashMap::new();
             for s in &input {
@@ -148,7 +157,10 @@ impl Ctx<'_> {
                 for (i, v) in s.vals.iter().enumerate() {
                     let Some(v) = v else { continue };
                     let l = super::eval::with_label(&base, label, &fmt_float(*v));
-                    let e = out.entry(l.clone()).or_insert_with(|| VS { labels: l, vals: vec![None; n] });
+                    let e = out.entry(l.clone()).or_insert_with(|| VS {
+                        labels: l,
+                        vals: vec![None; n],
+                    });
                     e.vals[i] = Some(e.vals[i].unwrap_or(0.0) + 1.0);
                 }
             }
@@ -171,7 +183,10 @@ impl Ctx<'_> {
                 self.check_phi(&q);
             }
         }
-        if matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio) {
+        if matches!(
+            op,
+            AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio
+        ) {
             return self.select_k(op, input, &groups, n, scalar_param);
         }
         let mut out = Vec::with_capacity(groups.len());
@@ -193,8 +208,16 @@ impl Ctx<'_> {
                     AggOp::Avg => average(&buf),
                     AggOp::Count => buf.len() as f64,
                     AggOp::Group => 1.0,
-                    AggOp::Min => buf.iter().copied().fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a }),
-                    AggOp::Max => buf.iter().copied().fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a }),
+                    AggOp::Min => {
+                        buf.iter()
+                            .copied()
+                            .fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a })
+                    }
+                    AggOp::Max => {
+                        buf.iter()
+                            .copied()
+                            .fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a })
+                    }
                     AggOp::Stdvar => variance(&buf),
                     AggOp::Stddev => variance(&buf).sqrt(),
                     AggOp::Quantile => quantile(scalar_param(i), &mut buf),
@@ -227,10 +250,20 @@ impl Ctx<'_> {
                 }));
             }
             for (_, members) in groups {
-                let mut present: Vec<usize> = members.iter().copied().filter(|&m| input[m].vals[i].is_some()).collect();
+                let mut present: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&m| input[m].vals[i].is_some())
+                    .collect();
                 let chosen: Vec<usize> = match op {
                     AggOp::Topk | AggOp::Bottomk => {
-                        let k = if p >= present.len() as f64 { present.len() } else if p < 1.0 { 0 } else { p as usize };
+                        let k = if p >= present.len() as f64 {
+                            present.len()
+                        } else if p < 1.0 {
+                            0
+                        } else {
+                            p as usize
+                        };
                         let v = |m: usize| input[m].vals[i].expect("present");
                         present.sort_by(|&a, &b| {
                             let (x, y) = (v(a), v(b));
@@ -252,7 +285,13 @@ impl Ctx<'_> {
                         present
                     }
                     AggOp::Limitk => {
-                        let k = if p >= present.len() as f64 { present.len() } else if p < 1.0 { 0 } else { p as usize };
+                        let k = if p >= present.len() as f64 {
+                            present.len()
+                        } else if p < 1.0 {
+                            0
+                        } else {
+                            p as usize
+                        };
                         present.sort_by_key(|&m| input[m].labels.fingerprint());
                         present.truncate(k);
                         present
@@ -262,8 +301,13 @@ impl Ctx<'_> {
                         present
                             .into_iter()
                             .filter(|&m| {
-                                let h = (input[m].labels.fingerprint() >> 64) as u64 as f64 / u64::MAX as f64;
-                                if r >= 0.0 { h < r } else { h >= 1.0 + r }
+                                let h = (input[m].labels.fingerprint() >> 64) as u64 as f64
+                                    / u64::MAX as f64;
+                                if r >= 0.0 {
+                                    h < r
+                                } else {
+                                    h >= 1.0 + r
+                                }
                             })
                             .collect()
                     }
@@ -281,11 +325,20 @@ impl Ctx<'_> {
             .zip(keep)
             .enumerate()
             .filter(|(_, (_, k))| k.iter().any(|v| v.is_some()))
-            .map(|(idx, (s, k))| (idx, VS { labels: s.labels, vals: k }))
+            .map(|(idx, (s, k))| {
+                (
+                    idx,
+                    VS {
+                        labels: s.labels,
+                        vals: k,
+                    },
+                )
+            })
             .collect();
         if n == 1 {
             // Instant queries list each group's selection in rank order.
-            let pos: HashMap<usize, usize> = rank.iter().enumerate().map(|(o, (m, _))| (*m, o)).collect();
+            let pos: HashMap<usize, usize> =
+                rank.iter().enumerate().map(|(o, (m, _))| (*m, o)).collect();
             out.sort_by_key(|(idx, _)| pos.get(idx).copied().unwrap_or(usize::MAX));
         }
         Ok(Val::Vector(out.into_iter().map(|(_, s)| s).collect()))

@@ -53,9 +53,19 @@ fn fmt_sig(sig: &[(String, String)]) -> String {
 }
 
 /// Result labels of a vector/vector operation for the "many" side `l` and "one" side `r`.
-fn result_labels(op: BinOp, l: &Labels, r: &Labels, m: &VectorMatching, return_bool: bool) -> Labels {
+fn result_labels(
+    op: BinOp,
+    l: &Labels,
+    r: &Labels,
+    m: &VectorMatching,
+    return_bool: bool,
+) -> Labels {
     let drop = return_bool || !(op.is_comparison() || op.is_set());
-    let mut v: Vec<Label> = l.iter().filter(|x| !(drop && x.name == "__name__")).cloned().collect();
+    let mut v: Vec<Label> = l
+        .iter()
+        .filter(|x| !(drop && x.name == "__name__"))
+        .cloned()
+        .collect();
     if m.card == Card::OneToOne {
         if m.on {
             v.retain(|x| m.labels.iter().any(|n| *n == x.name));
@@ -67,7 +77,10 @@ fn result_labels(op: BinOp, l: &Labels, r: &Labels, m: &VectorMatching, return_b
         v.retain(|x| x.name != *name);
         if let Some(val) = r.get(name) {
             if !val.is_empty() {
-                v.push(Label { name: name.clone(), value: val.to_string() });
+                v.push(Label {
+                    name: name.clone(),
+                    value: val.to_string(),
+                });
             }
         }
     }
@@ -91,7 +104,11 @@ impl Ctx<'_> {
                     .zip(&b)
                     .map(|(x, y)| {
                         let (v, keep) = scalar_op(op, *x, *y);
-                        if op.is_comparison() { bool_val(keep) } else { v }
+                        if op.is_comparison() {
+                            bool_val(keep)
+                        } else {
+                            v
+                        }
                     })
                     .collect(),
             )),
@@ -99,7 +116,11 @@ impl Ctx<'_> {
             (Val::Scalar(s), Val::Vector(vs)) => self.vector_scalar(op, vs, &s, true, return_bool),
             (Val::Vector(a), Val::Vector(b)) => {
                 let m = matching.cloned().unwrap_or(VectorMatching {
-                    card: if op.is_set() { Card::ManyToMany } else { Card::OneToOne },
+                    card: if op.is_set() {
+                        Card::ManyToMany
+                    } else {
+                        Card::OneToOne
+                    },
                     on: false,
                     labels: vec![],
                     include: vec![],
@@ -110,7 +131,9 @@ impl Ctx<'_> {
                     _ => self.vector_vector(op, a, b, &m, return_bool),
                 }
             }
-            _ => Err(QueryError::Execution("invalid operand types for binary operation".into())),
+            _ => Err(QueryError::Execution(
+                "invalid operand types for binary operation".into(),
+            )),
         }
     }
 
@@ -146,11 +169,18 @@ impl Ctx<'_> {
                         }
                     })
                     .collect();
-                VS { labels: if drop { drop_name(&x.labels) } else { x.labels }, vals }
+                VS {
+                    labels: if drop { drop_name(&x.labels) } else { x.labels },
+                    vals,
+                }
             })
             .filter(|x| x.vals.iter().any(|v| v.is_some()))
             .collect();
-        Ok(Val::Vector(if drop { merge_same_labels(out)? } else { out }))
+        Ok(Val::Vector(if drop {
+            merge_same_labels(out)?
+        } else {
+            out
+        }))
     }
 
     fn vector_vector(
@@ -162,10 +192,20 @@ impl Ctx<'_> {
         return_bool: bool,
     ) -> Result<Val, QueryError> {
         // The "many" side is iterated; the "one" side is looked up by signature.
-        let (many, one, swapped) = if m.card == Card::OneToMany { (rhs, lhs, true) } else { (lhs, rhs, false) };
-        let n = many.first().or(one.first()).map(|s| s.vals.len()).unwrap_or(0);
-        let one_sigs: Vec<Vec<(String, String)>> = one.iter().map(|s| signature(&s.labels, m)).collect();
-        let many_sigs: Vec<Vec<(String, String)>> = many.iter().map(|s| signature(&s.labels, m)).collect();
+        let (many, one, swapped) = if m.card == Card::OneToMany {
+            (rhs, lhs, true)
+        } else {
+            (lhs, rhs, false)
+        };
+        let n = many
+            .first()
+            .or(one.first())
+            .map(|s| s.vals.len())
+            .unwrap_or(0);
+        let one_sigs: Vec<Vec<(String, String)>> =
+            one.iter().map(|s| signature(&s.labels, m)).collect();
+        let many_sigs: Vec<Vec<(String, String)>> =
+            many.iter().map(|s| signature(&s.labels, m)).collect();
         let mut one_by_sig: HashMap<&[(String, String)], Vec<usize>> = HashMap::new();
         for (i, sig) in one_sigs.iter().enumerate() {
             one_by_sig.entry(sig.as_slice()).or_default().push(i);
@@ -176,7 +216,11 @@ impl Ctx<'_> {
             // Match groups present at this step.
             let mut one_at: HashMap<&[(String, String)], usize> = HashMap::new();
             for (sig, idx) in &one_by_sig {
-                let present: Vec<usize> = idx.iter().copied().filter(|&i| one[i].vals[step].is_some()).collect();
+                let present: Vec<usize> = idx
+                    .iter()
+                    .copied()
+                    .filter(|&i| one[i].vals[step].is_some())
+                    .collect();
                 if present.len() > 1 {
                     let side = if swapped { "left" } else { "right" };
                     return Err(QueryError::Execution(format!(
@@ -207,7 +251,11 @@ impl Ctx<'_> {
                 let (lv, rv) = if swapped { (ov, mv) } else { (mv, ov) };
                 let (res, keep) = scalar_op(op, lv, rv);
                 let value = if return_bool {
-                    if keep { 1.0 } else { 0.0 }
+                    if keep {
+                        1.0
+                    } else {
+                        0.0
+                    }
                 } else if keep {
                     res
                 } else {
@@ -216,12 +264,16 @@ impl Ctx<'_> {
                 let labels = result_labels(op, &s.labels, &one[j].labels, m, return_bool);
                 if step_labels.insert(labels.clone(), ()).is_some() {
                     return Err(QueryError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                            .into(),
                     ));
                 }
                 let entry = out.entry(labels.clone()).or_insert_with(|| {
                     order.push(labels.clone());
-                    VS { labels, vals: vec![None; n] }
+                    VS {
+                        labels,
+                        vals: vec![None; n],
+                    }
                 });
                 entry.vals[step] = Some(value);
             }
@@ -229,12 +281,17 @@ impl Ctx<'_> {
                 self.check_deadline()?;
             }
         }
-        Ok(Val::Vector(order.into_iter().filter_map(|l| out.remove(&l)).collect()))
+        Ok(Val::Vector(
+            order.into_iter().filter_map(|l| out.remove(&l)).collect(),
+        ))
     }
 }
 
 pub(crate) fn fmt_labels(l: &Labels) -> String {
-    let parts: Vec<String> = l.iter().map(|x| format!("{}={:?}", x.name, x.value)).collect();
+    let parts: Vec<String> = l
+        .iter()
+        .map(|x| format!("{}={:?}", x.name, x.value))
+        .collect();
     format!("{{{}}}", parts.join(", "))
 }
 
@@ -242,7 +299,9 @@ fn set_and_unless(op: BinOp, lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> 
     let n = lhs.first().map(|s| s.vals.len()).unwrap_or(0);
     let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
     for s in &rhs {
-        let p = present.entry(signature(&s.labels, m)).or_insert_with(|| vec![false; n]);
+        let p = present
+            .entry(signature(&s.labels, m))
+            .or_insert_with(|| vec![false; n]);
         for (i, v) in s.vals.iter().enumerate() {
             if v.is_some() {
                 p[i] = true;
@@ -264,10 +323,16 @@ fn set_and_unless(op: BinOp, lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> 
 }
 
 fn set_or(lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
-    let n = lhs.first().or(rhs.first()).map(|s| s.vals.len()).unwrap_or(0);
+    let n = lhs
+        .first()
+        .or(rhs.first())
+        .map(|s| s.vals.len())
+        .unwrap_or(0);
     let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
     for s in &lhs {
-        let p = present.entry(signature(&s.labels, m)).or_insert_with(|| vec![false; n]);
+        let p = present
+            .entry(signature(&s.labels, m))
+            .or_insert_with(|| vec![false; n]);
         for (i, v) in s.vals.iter().enumerate() {
             if v.is_some() {
                 p[i] = true;

@@ -15,7 +15,15 @@ fn unparen(e: &Expr) -> &Expr {
 }
 
 /// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
-fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool, v2: bool, resets: Option<u32>) -> Option<f64> {
+fn extrapolated(
+    s: &[(i64, f64)],
+    lo: i64,
+    hi: i64,
+    counter: bool,
+    rate: bool,
+    v2: bool,
+    resets: Option<u32>,
+) -> Option<f64> {
     if s.len() < 2 {
         return None;
     }
@@ -71,7 +79,13 @@ fn extrapolated(s: &[(i64, f64)], lo: i64, hi: i64, counter: bool, rate: bool, v
 
 /// Least-squares slope and intercept at `t0` (ms).
 fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
-    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (0.0, Kahan::default(), Kahan::default(), Kahan::default(), Kahan::default());
+    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (
+        0.0,
+        Kahan::default(),
+        Kahan::default(),
+        Kahan::default(),
+        Kahan::default(),
+    );
     let const_y = s.windows(2).all(|w| w[0].1 == w[1].1);
     for &(t, v) in s {
         let x = (t - t0) as f64 / 1000.0;
@@ -97,7 +111,16 @@ fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
 /// `count` counts, in the window's samples, the resets (rate, increase, resets) or changes
 /// (changes) when the caller knows them.
 #[allow(clippy::too_many_arguments)]
-fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v2: bool, count: Option<u32>) -> Result<Option<f64>, QueryError> {
+fn range_fn(
+    name: &str,
+    s: &[(i64, f64)],
+    lo: i64,
+    hi: i64,
+    t: i64,
+    p: &[f64],
+    v2: bool,
+    count: Option<u32>,
+) -> Result<Option<f64>, QueryError> {
     if s.is_empty() {
         return Ok(None);
     }
@@ -125,7 +148,11 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
             let mut c = 0.0;
             for w in s.windows(2) {
                 let (a, b) = (w[0].1, w[1].1);
-                let hit = if name == "changes" { a != b && !(a.is_nan() && b.is_nan()) } else { b < a };
+                let hit = if name == "changes" {
+                    a != b && !(a.is_nan() && b.is_nan())
+                } else {
+                    b < a
+                };
                 if hit {
                     c += 1.0;
                 }
@@ -152,8 +179,12 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
             Some(k.value())
         }
         "count_over_time" => Some(s.len() as f64),
-        "min_over_time" => Some(vals().fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a })),
-        "max_over_time" => Some(vals().fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a })),
+        "min_over_time" => {
+            Some(vals().fold(f64::NAN, |a, v| if a > v || a.is_nan() { v } else { a }))
+        }
+        "max_over_time" => {
+            Some(vals().fold(f64::NAN, |a, v| if a < v || a.is_nan() { v } else { a }))
+        }
         "last_over_time" => Some(s[s.len() - 1].1),
         "first_over_time" => Some(s[0].1),
         "ts_of_last_over_time" => Some(s[s.len() - 1].0 as f64 / 1000.0),
@@ -184,10 +215,14 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
         "double_exponential_smoothing" => {
             let (sf, tf) = (p[0], p[1]);
             if !(sf > 0.0 && sf < 1.0) {
-                return Err(QueryError::Execution(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}")));
+                return Err(QueryError::Execution(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                )));
             }
             if !(tf > 0.0 && tf < 1.0) {
-                return Err(QueryError::Execution(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf}")));
+                return Err(QueryError::Execution(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                )));
             }
             if s.len() < 2 {
                 return Ok(None);
@@ -203,7 +238,11 @@ fn range_fn(name: &str, s: &[(i64, f64)], lo: i64, hi: i64, t: i64, p: &[f64], v
             }
             Some(s1)
         }
-        _ => return Err(QueryError::Execution(format!("unknown range function {name}"))),
+        _ => {
+            return Err(QueryError::Execution(format!(
+                "unknown range function {name}"
+            )))
+        }
     })
 }
 
@@ -234,7 +273,20 @@ fn date_fn(name: &str, secs: f64) -> f64 {
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil(days);
-    let month_days = [31, if is_leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if is_leap(y) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     match name {
         "minute" => ((sod / 60) % 60) as f64,
         "hour" => (sod / 3600) as f64,
@@ -299,7 +351,10 @@ fn absent_labels(e: &Expr) -> Labels {
             continue;
         }
         if m.op == MatchOp::Equal && !v.iter().any(|l| l.name == m.name) {
-            v.push(Label { name: m.name.clone(), value: m.value.clone() });
+            v.push(Label {
+                name: m.name.clone(),
+                value: m.value.clone(),
+            });
         } else {
             drop.push(&m.name);
         }
@@ -337,7 +392,10 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             while j < bb.len() && bb[j].is_ascii_digit() {
                 j += 1;
             }
-            let (x, y) = (a[si..i].trim_start_matches('0'), b[sj..j].trim_start_matches('0'));
+            let (x, y) = (
+                a[si..i].trim_start_matches('0'),
+                b[sj..j].trim_start_matches('0'),
+            );
             let o = x.len().cmp(&y.len()).then(x.cmp(y));
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -354,10 +412,19 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 impl Ctx<'_> {
-    pub(crate) fn eval_call(&mut self, func: &str, args: &[Expr], steps: Steps) -> Result<Val, QueryError> {
+    pub(crate) fn eval_call(
+        &mut self,
+        func: &str,
+        args: &[Expr],
+        steps: Steps,
+    ) -> Result<Val, QueryError> {
         let n = steps.len();
         match func {
-            "time" => return Ok(Val::Scalar((0..n).map(|i| steps.at(i) as f64 / 1000.0).collect())),
+            "time" => {
+                return Ok(Val::Scalar(
+                    (0..n).map(|i| steps.at(i) as f64 / 1000.0).collect(),
+                ))
+            }
             "start" => return Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
             "end" => return Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
             "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
@@ -365,15 +432,27 @@ impl Ctx<'_> {
                 if let Expr::Selector(sel) = unparen(&args[0]) {
                     let vs = self.eval_selector(sel, steps, true)?;
                     return Ok(Val::Vector(merge_same_labels(
-                        vs.into_iter().map(|s| VS { labels: drop_name(&s.labels), vals: s.vals }).collect(),
+                        vs.into_iter()
+                            .map(|s| VS {
+                                labels: drop_name(&s.labels),
+                                vals: s.vals,
+                            })
+                            .collect(),
                     )?));
                 }
-                let Val::Vector(vs) = self.eval(&args[0], steps)? else { unreachable!() };
+                let Val::Vector(vs) = self.eval(&args[0], steps)? else {
+                    unreachable!()
+                };
                 return Ok(Val::Vector(merge_same_labels(
                     vs.into_iter()
                         .map(|s| VS {
                             labels: drop_name(&s.labels),
-                            vals: s.vals.iter().enumerate().map(|(i, v)| v.map(|_| steps.at(i) as f64 / 1000.0)).collect(),
+                            vals: s
+                                .vals
+                                .iter()
+                                .enumerate()
+                                .map(|(i, v)| v.map(|_| steps.at(i) as f64 / 1000.0))
+                                .collect(),
                         })
                         .collect(),
                 )?));
@@ -381,29 +460,52 @@ impl Ctx<'_> {
             _ => {}
         }
         let def = super::functions::lookup(func).expect("parser checked the function");
-        if def.args.first() == Some(&super::ast::ValueType::Matrix) || func == "quantile_over_time" {
+        if def.args.first() == Some(&super::ast::ValueType::Matrix) || func == "quantile_over_time"
+        {
             return self.eval_range_call(func, args, steps);
         }
-        let vals: Vec<Val> = args.iter().map(|a| self.eval(a, steps)).collect::<Result<_, _>>()?;
+        let vals: Vec<Val> = args
+            .iter()
+            .map(|a| self.eval(a, steps))
+            .collect::<Result<_, _>>()?;
         let vector = |v: &Val| -> Vec<VS> {
             match v {
                 Val::Vector(vs) => vs.clone(),
                 _ => vec![],
             }
         };
-        let map_vals = |vs: Vec<VS>, keep_name: bool, f: &dyn Fn(usize, f64) -> Option<f64>| -> Result<Val, QueryError> {
+        let map_vals = |vs: Vec<VS>,
+                        keep_name: bool,
+                        f: &dyn Fn(usize, f64) -> Option<f64>|
+         -> Result<Val, QueryError> {
             let out: Vec<VS> = vs
                 .into_iter()
                 .map(|s| VS {
-                    labels: if keep_name { s.labels } else { drop_name(&s.labels) },
-                    vals: s.vals.iter().enumerate().map(|(i, v)| v.and_then(|v| f(i, v))).collect(),
+                    labels: if keep_name {
+                        s.labels
+                    } else {
+                        drop_name(&s.labels)
+                    },
+                    vals: s
+                        .vals
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| v.and_then(|v| f(i, v)))
+                        .collect(),
                 })
                 .filter(|s| s.vals.iter().any(|v| v.is_some()))
                 .collect();
-            Ok(Val::Vector(if keep_name { out } else { merge_same_labels(out)? }))
+            Ok(Val::Vector(if keep_name {
+                out
+            } else {
+                merge_same_labels(out)?
+            }))
         };
         match func {
-            "vector" => Ok(Val::Vector(vec![VS { labels: Labels::default(), vals: scalar_arg(&vals[0]).iter().map(|v| Some(*v)).collect() }])),
+            "vector" => Ok(Val::Vector(vec![VS {
+                labels: Labels::default(),
+                vals: scalar_arg(&vals[0]).iter().map(|v| Some(*v)).collect(),
+            }])),
             "scalar" => {
                 let vs = vector(&vals[0]);
                 Ok(Val::Scalar(
@@ -421,19 +523,34 @@ impl Ctx<'_> {
             "absent" => {
                 let vs = vector(&vals[0]);
                 let labels = absent_labels(&args[0]);
-                let v: Vec<Option<f64>> = (0..n).map(|i| (!vs.iter().any(|s| s.vals[i].is_some())).then_some(1.0)).collect();
-                Ok(Val::Vector(if v.iter().any(|x| x.is_some()) { vec![VS { labels, vals: v }] } else { vec![] }))
+                let v: Vec<Option<f64>> = (0..n)
+                    .map(|i| (!vs.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
+                    .collect();
+                Ok(Val::Vector(if v.iter().any(|x| x.is_some()) {
+                    vec![VS { labels, vals: v }]
+                } else {
+                    vec![]
+                }))
             }
             "clamp" | "clamp_min" | "clamp_max" => {
                 let a = scalar_arg(&vals[1]).to_vec();
-                let b = vals.get(2).map(|v| scalar_arg(v).to_vec()).unwrap_or_default();
+                let b = vals
+                    .get(2)
+                    .map(|v| scalar_arg(v).to_vec())
+                    .unwrap_or_default();
                 map_vals(vector(&vals[0]), false, &|i, v| match func {
                     "clamp" => {
                         let (lo, hi) = (a[i], b[i]);
                         if hi < lo {
                             None
                         } else {
-                            Some(v.max(lo).min(hi)).map(|x| if lo.is_nan() || hi.is_nan() { f64::NAN } else { x })
+                            Some(v.max(lo).min(hi)).map(|x| {
+                                if lo.is_nan() || hi.is_nan() {
+                                    f64::NAN
+                                } else {
+                                    x
+                                }
+                            })
                         }
                     }
                     "clamp_min" => Some(if a[i].is_nan() { f64::NAN } else { v.max(a[i]) }),
@@ -474,22 +591,43 @@ impl Ctx<'_> {
                 let names: Vec<String> = vals[1..].iter().map(string_arg).collect();
                 vs.sort_by(|a, b| {
                     for nm in &names {
-                        let o = natural_cmp(a.labels.get(nm).unwrap_or(""), b.labels.get(nm).unwrap_or(""));
+                        let o = natural_cmp(
+                            a.labels.get(nm).unwrap_or(""),
+                            b.labels.get(nm).unwrap_or(""),
+                        );
                         if o != std::cmp::Ordering::Equal {
-                            return if func == "sort_by_label_desc" { o.reverse() } else { o };
+                            return if func == "sort_by_label_desc" {
+                                o.reverse()
+                            } else {
+                                o
+                            };
                         }
                     }
                     let o = a.labels.cmp(&b.labels);
-                    if func == "sort_by_label_desc" { o.reverse() } else { o }
+                    if func == "sort_by_label_desc" {
+                        o.reverse()
+                    } else {
+                        o
+                    }
                 });
                 Ok(Val::Vector(vs))
             }
             "label_replace" => {
-                let (dst, repl, src, re) = (string_arg(&vals[1]), string_arg(&vals[2]), string_arg(&vals[3]), string_arg(&vals[4]));
-                let regex = regex::Regex::new(&format!("^(?s:{re})$"))
-                    .map_err(|e| QueryError::Execution(format!("invalid regular expression in label_replace(): {re}: {e}")))?;
+                let (dst, repl, src, re) = (
+                    string_arg(&vals[1]),
+                    string_arg(&vals[2]),
+                    string_arg(&vals[3]),
+                    string_arg(&vals[4]),
+                );
+                let regex = regex::Regex::new(&format!("^(?s:{re})$")).map_err(|e| {
+                    QueryError::Execution(format!(
+                        "invalid regular expression in label_replace(): {re}: {e}"
+                    ))
+                })?;
                 if !valid_label(&dst) {
-                    return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
+                    return Err(QueryError::Execution(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    )));
                 }
                 let out: Vec<VS> = vector(&vals[0])
                     .into_iter()
@@ -499,7 +637,10 @@ impl Ctx<'_> {
                             Some(c) => {
                                 let mut res = String::new();
                                 c.expand(&repl, &mut res);
-                                VS { labels: with_label(&s.labels, &dst, &res), vals: s.vals }
+                                VS {
+                                    labels: with_label(&s.labels, &dst, &res),
+                                    vals: s.vals,
+                                }
                             }
                             None => s,
                         }
@@ -511,13 +652,19 @@ impl Ctx<'_> {
                 let (dst, sep) = (string_arg(&vals[1]), string_arg(&vals[2]));
                 let srcs: Vec<String> = vals[3..].iter().map(string_arg).collect();
                 if !valid_label(&dst) {
-                    return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
+                    return Err(QueryError::Execution(format!(
+                        "invalid destination label name in label_join(): {dst}"
+                    )));
                 }
                 let out: Vec<VS> = vector(&vals[0])
                     .into_iter()
                     .map(|s| {
-                        let joined: Vec<&str> = srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
-                        VS { labels: with_label(&s.labels, &dst, &joined.join(&sep)), vals: s.vals }
+                        let joined: Vec<&str> =
+                            srcs.iter().map(|l| s.labels.get(l).unwrap_or("")).collect();
+                        VS {
+                            labels: with_label(&s.labels, &dst, &joined.join(&sep)),
+                            vals: s.vals,
+                        }
                     })
                     .collect();
                 Ok(Val::Vector(merge_same_labels(out)?))
@@ -527,11 +674,14 @@ impl Ctx<'_> {
                 self.check_phi(&q);
                 self.histogram_quantile(&q, vector(&vals[1]), n)
             }
-            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" => {
+            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
+            | "days_in_month" | "month" | "year" => {
                 if vals.is_empty() {
                     return Ok(Val::Vector(vec![VS {
                         labels: Labels::default(),
-                        vals: (0..n).map(|i| Some(date_fn(func, steps.at(i) as f64 / 1000.0))).collect(),
+                        vals: (0..n)
+                            .map(|i| Some(date_fn(func, steps.at(i) as f64 / 1000.0)))
+                            .collect(),
                     }]));
                 }
                 map_vals(vector(&vals[0]), false, &|_, v| Some(date_fn(func, v)))
@@ -554,15 +704,21 @@ impl Ctx<'_> {
                     };
                     // Prometheus names a constant quantile like Go's %g with at least one decimal.
                     let name = quantile_label(q.first().copied().unwrap_or(f64::NAN));
-                    out.extend(vs.into_iter().map(|s| VS { labels: with_label(&s.labels, &label, &name), vals: s.vals }));
+                    out.extend(vs.into_iter().map(|s| VS {
+                        labels: with_label(&s.labels, &label, &name),
+                        vals: s.vals,
+                    }));
                 }
                 Ok(Val::Vector(merge_same_labels(out)?))
             }
             "histogram_fraction" => {
                 let (lo, hi) = (scalar_arg(&vals[0]).to_vec(), scalar_arg(&vals[1]).to_vec());
-                self.classic_histograms(func, vector(&vals[2]), n, |i, b| buckets::fraction(lo[i], hi[i], b))
+                self.classic_histograms(func, vector(&vals[2]), n, |i, b| {
+                    buckets::fraction(lo[i], hi[i], b)
+                })
             }
-            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+            | "histogram_stdvar" => {
                 // Native histograms only: float samples yield nothing.
                 Ok(Val::Vector(vec![]))
             }
@@ -573,7 +729,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn eval_range_call(&mut self, func: &str, args: &[Expr], steps: Steps) -> Result<Val, QueryError> {
+    fn eval_range_call(
+        &mut self,
+        func: &str,
+        args: &[Expr],
+        steps: Steps,
+    ) -> Result<Val, QueryError> {
         let n = steps.len();
         let (range_idx, params): (usize, Vec<Vec<f64>>) = match func {
             "quantile_over_time" => {
@@ -582,24 +743,35 @@ impl Ctx<'_> {
                 (1, vec![q])
             }
             "predict_linear" => (0, vec![self.scalar_param(&args[1], steps)?]),
-            "double_exponential_smoothing" => {
-                (0, vec![self.scalar_param(&args[1], steps)?, self.scalar_param(&args[2], steps)?])
-            }
+            "double_exponential_smoothing" => (
+                0,
+                vec![
+                    self.scalar_param(&args[1], steps)?,
+                    self.scalar_param(&args[2], steps)?,
+                ],
+            ),
             _ => (0, vec![]),
         };
         if func == "absent_over_time" {
             let labels = absent_labels(&args[0]);
             let adj = self.closed_adj();
             let mut present = vec![false; n];
-            let windows = self.for_each_range_series(&args[0], steps, &mut |_, _, samples, windows| {
-                for (i, &(lo, hi)) in windows.iter().enumerate() {
-                    let a = samples.partition_point(|x| x.0 <= lo - adj);
-                    present[i] |= samples.get(a).is_some_and(|x| x.0 <= hi);
-                }
-                Ok(())
-            })?;
-            let vals: Vec<Option<f64>> = (0..windows.len()).map(|i| (!present[i]).then_some(1.0)).collect();
-            return Ok(Val::Vector(if vals.iter().any(|v| v.is_some()) { vec![VS { labels, vals }] } else { vec![] }));
+            let windows =
+                self.for_each_range_series(&args[0], steps, &mut |_, _, samples, windows| {
+                    for (i, &(lo, hi)) in windows.iter().enumerate() {
+                        let a = samples.partition_point(|x| x.0 <= lo - adj);
+                        present[i] |= samples.get(a).is_some_and(|x| x.0 <= hi);
+                    }
+                    Ok(())
+                })?;
+            let vals: Vec<Option<f64>> = (0..windows.len())
+                .map(|i| (!present[i]).then_some(1.0))
+                .collect();
+            return Ok(Val::Vector(if vals.iter().any(|v| v.is_some()) {
+                vec![VS { labels, vals }]
+            } else {
+                vec![]
+            }));
         }
         let keep_name = matches!(func, "last_over_time" | "first_over_time");
         let mut out = Vec::new();
@@ -612,51 +784,79 @@ impl Ctx<'_> {
             _ => None,
         };
         let mut prefix: Vec<u32> = Vec::new();
-        self.for_each_range_series(&args[range_idx], steps, &mut |ctx, labels, samples, windows| {
-            if let Some(resets) = counted {
-                prefix.clear();
-                prefix.push(0);
-                let mut c = 0u32;
-                for w in samples.windows(2) {
-                    let (a, b) = (w[0].1, w[1].1);
-                    c += u32::from(if resets { b < a } else { a != b && !(a.is_nan() && b.is_nan()) });
-                    prefix.push(c);
+        self.for_each_range_series(
+            &args[range_idx],
+            steps,
+            &mut |ctx, labels, samples, windows| {
+                if let Some(resets) = counted {
+                    prefix.clear();
+                    prefix.push(0);
+                    let mut c = 0u32;
+                    for w in samples.windows(2) {
+                        let (a, b) = (w[0].1, w[1].1);
+                        c += u32::from(if resets {
+                            b < a
+                        } else {
+                            a != b && !(a.is_nan() && b.is_nan())
+                        });
+                        prefix.push(c);
+                    }
                 }
-            }
-            let mut vals = vec![None; n];
-            let mut any = false;
-            let (mut a, mut b) = (0usize, 0usize);
-            for (i, &(lo, hi)) in windows.iter().enumerate() {
-                // Windows move forward with the steps unless `@` pins them.
-                if a > 0 && samples.get(a - 1).is_some_and(|x| x.0 > lo - adj) {
-                    a = 0;
+                let mut vals = vec![None; n];
+                let mut any = false;
+                let (mut a, mut b) = (0usize, 0usize);
+                for (i, &(lo, hi)) in windows.iter().enumerate() {
+                    // Windows move forward with the steps unless `@` pins them.
+                    if a > 0 && samples.get(a - 1).is_some_and(|x| x.0 > lo - adj) {
+                        a = 0;
+                    }
+                    if b > 0 && samples.get(b - 1).is_some_and(|x| x.0 > hi) {
+                        b = 0;
+                    }
+                    while a < samples.len() && samples[a].0 <= lo - adj {
+                        a += 1;
+                    }
+                    b = b.max(a);
+                    while b < samples.len() && samples[b].0 <= hi {
+                        b += 1;
+                    }
+                    for (k, pv) in params.iter().enumerate() {
+                        p[k] = pv[i];
+                    }
+                    // Events between samples a and b-1 of the window.
+                    let count = (counted.is_some() && b > a).then(|| prefix[b - 1] - prefix[a]);
+                    let r = range_fn(
+                        func,
+                        &samples[a..b],
+                        lo,
+                        hi,
+                        steps.at(i),
+                        &p,
+                        adj == 1,
+                        count,
+                    )?;
+                    any |= r.is_some();
+                    vals[i] = r;
                 }
-                if b > 0 && samples.get(b - 1).is_some_and(|x| x.0 > hi) {
-                    b = 0;
+                if any {
+                    ctx.account(n)?;
+                    out.push(VS {
+                        labels: if keep_name {
+                            labels
+                        } else {
+                            drop_name(&labels)
+                        },
+                        vals,
+                    });
                 }
-                while a < samples.len() && samples[a].0 <= lo - adj {
-                    a += 1;
-                }
-                b = b.max(a);
-                while b < samples.len() && samples[b].0 <= hi {
-                    b += 1;
-                }
-                for (k, pv) in params.iter().enumerate() {
-                    p[k] = pv[i];
-                }
-                // Events between samples a and b-1 of the window.
-                let count = (counted.is_some() && b > a).then(|| prefix[b - 1] - prefix[a]);
-                let r = range_fn(func, &samples[a..b], lo, hi, steps.at(i), &p, adj == 1, count)?;
-                any |= r.is_some();
-                vals[i] = r;
-            }
-            if any {
-                ctx.account(n)?;
-                out.push(VS { labels: if keep_name { labels } else { drop_name(&labels) }, vals });
-            }
-            Ok(())
-        })?;
-        Ok(Val::Vector(if keep_name { out } else { merge_same_labels(out)? }))
+                Ok(())
+            },
+        )?;
+        Ok(Val::Vector(if keep_name {
+            out
+        } else {
+            merge_same_labels(out)?
+        }))
     }
 
     fn scalar_param(&mut self, e: &Expr, steps: Steps) -> Result<Vec<f64>, QueryError> {
@@ -667,7 +867,9 @@ impl Ctx<'_> {
     }
 
     fn histogram_quantile(&mut self, q: &[f64], vs: Vec<VS>, n: usize) -> Result<Val, QueryError> {
-        self.classic_histograms("histogram_quantile", vs, n, |i, b| buckets::quantile(q[i], b))
+        self.classic_histograms("histogram_quantile", vs, n, |i, b| {
+            buckets::quantile(q[i], b)
+        })
     }
 
     /// Applies `f` to each classic histogram (series grouped by all labels but `le`) at each
@@ -679,7 +881,8 @@ impl Ctx<'_> {
         n: usize,
         f: impl Fn(usize, &[(f64, f64)]) -> f64,
     ) -> Result<Val, QueryError> {
-        let mut groups: std::collections::HashMap<Labels, Vec<(f64, usize)>> = std::collections::HashMap::new();
+        let mut groups: std::collections::HashMap<Labels, Vec<(f64, usize)>> =
+            std::collections::HashMap::new();
         for (i, s) in vs.iter().enumerate() {
             let le = s.labels.get("le").unwrap_or("");
             let Some(ub) = buckets::parse_le(le) else {
@@ -687,7 +890,13 @@ impl Ctx<'_> {
                 self.warn(format!("PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"));
                 continue;
             };
-            let key = Labels::from_sorted(s.labels.iter().filter(|l| l.name != "le").cloned().collect());
+            let key = Labels::from_sorted(
+                s.labels
+                    .iter()
+                    .filter(|l| l.name != "le")
+                    .cloned()
+                    .collect(),
+            );
             groups.entry(key).or_default().push((ub, i));
         }
         let mut out = Vec::new();
@@ -696,7 +905,11 @@ impl Ctx<'_> {
             let mut vals = vec![None; n];
             for (i, slot) in vals.iter_mut().enumerate() {
                 raw.clear();
-                raw.extend(members.iter().filter_map(|&(ub, m)| vs[m].vals[i].map(|c| (ub, c))));
+                raw.extend(
+                    members
+                        .iter()
+                        .filter_map(|&(ub, m)| vs[m].vals[i].map(|c| (ub, c))),
+                );
                 if raw.is_empty() {
                     continue;
                 }
@@ -708,7 +921,10 @@ impl Ctx<'_> {
                 *slot = Some(f(i, &b));
             }
             if vals.iter().any(|v| v.is_some()) {
-                out.push(VS { labels: drop_name(&labels), vals });
+                out.push(VS {
+                    labels: drop_name(&labels),
+                    vals,
+                });
             }
         }
         Ok(Val::Vector(merge_same_labels(out)?))
@@ -722,7 +938,11 @@ fn quantile_label(q: f64) -> String {
     } else if q.is_nan() {
         "NaN".into()
     } else if q.is_infinite() {
-        if q > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if q > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{q}")
     }
@@ -730,7 +950,9 @@ fn quantile_label(q: f64) -> String {
 
 fn valid_label(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty() && (b[0].is_ascii_alphabetic() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 #[cfg(test)]

@@ -130,12 +130,20 @@ impl Val {
         match self {
             Val::Scalar(v) => Some(vec![(
                 Labels::default(),
-                v.iter().enumerate().map(|(i, v)| (steps.at(i), *v)).collect(),
+                v.iter()
+                    .enumerate()
+                    .map(|(i, v)| (steps.at(i), *v))
+                    .collect(),
             )]),
             Val::Vector(vs) => Some(
                 vs.into_iter()
                     .map(|s| {
-                        let points = s.vals.iter().enumerate().filter_map(|(i, v)| v.map(|v| (steps.at(i), v))).collect();
+                        let points = s
+                            .vals
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, v)| v.map(|v| (steps.at(i), v)))
+                            .collect();
                         (s.labels, points)
                     })
                     .collect(),
@@ -176,15 +184,29 @@ impl Engine {
     }
 
     /// Evaluates `query` at `t` (ms).
-    pub fn instant(&self, st: &dyn Storage, query: &str, t: i64) -> Result<QueryOutput, QueryError> {
+    pub fn instant(
+        &self,
+        st: &dyn Storage,
+        query: &str,
+        t: i64,
+    ) -> Result<QueryOutput, QueryError> {
         let expr = super::parse(query)?;
         self.instant_expr(st, &expr, t)
     }
 
     /// Evaluates a parsed expression at `t` (ms).
-    pub fn instant_expr(&self, st: &dyn Storage, expr: &Expr, t: i64) -> Result<QueryOutput, QueryError> {
+    pub fn instant_expr(
+        &self,
+        st: &dyn Storage,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<QueryOutput, QueryError> {
         let mut ctx = self.ctx(st, t, t);
-        let steps = Steps { start: t, end: t, step: 1 };
+        let steps = Steps {
+            start: t,
+            end: t,
+            step: 1,
+        };
         let v = ctx.eval(expr, steps)?;
         let value = match v {
             Val::Scalar(s) => Value::Scalar { t, v: s[0] },
@@ -192,11 +214,21 @@ impl Engine {
             Val::Matrix(m) => Value::Matrix(m),
             Val::Vector(vs) => Value::Vector(
                 vs.into_iter()
-                    .filter_map(|s| s.vals[0].map(|v| Sample { labels: s.labels, t, v }))
+                    .filter_map(|s| {
+                        s.vals[0].map(|v| Sample {
+                            labels: s.labels,
+                            t,
+                            v,
+                        })
+                    })
                     .collect(),
             ),
         };
-        Ok(QueryOutput { value, warnings: ctx.warnings, infos: ctx.infos })
+        Ok(QueryOutput {
+            value,
+            warnings: ctx.warnings,
+            infos: ctx.infos,
+        })
     }
 
     /// Evaluates `query` at every `step` from `start` to `end` (ms); the result is a matrix.
@@ -229,7 +261,9 @@ impl Engine {
             )));
         }
         if step <= 0 || end < start {
-            return Err(QueryError::BadData("invalid range: end before start or step not positive".into()));
+            return Err(QueryError::BadData(
+                "invalid range: end before start or step not positive".into(),
+            ));
         }
         let mut ctx = self.ctx(st, start, end);
         let steps = Steps { start, end, step };
@@ -242,7 +276,11 @@ impl Engine {
             .map(|(labels, points)| Series { labels, points })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(QueryOutput { value: Value::Matrix(out), warnings: ctx.warnings, infos: ctx.infos })
+        Ok(QueryOutput {
+            value: Value::Matrix(out),
+            warnings: ctx.warnings,
+            infos: ctx.infos,
+        })
     }
 
     fn ctx<'a>(&'a self, st: &'a dyn Storage, start: i64, end: i64) -> Ctx<'a> {
@@ -269,7 +307,10 @@ pub(crate) fn drop_name(l: &Labels) -> Labels {
 pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
     let mut v: Vec<Label> = l.iter().filter(|x| x.name != name).cloned().collect();
     if !value.is_empty() {
-        v.push(Label { name: name.to_string(), value: value.to_string() });
+        v.push(Label {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
         v.sort();
     }
     Labels::from_sorted(v)
@@ -328,7 +369,10 @@ impl Ctx<'_> {
     /// Warns when a quantile parameter is outside [0, 1].
     pub fn check_phi(&mut self, q: &[f64]) {
         if let Some(v) = q.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-            self.warn(format!("PromQL warning: quantile value should be between 0 and 1, got {}", super::aggregate::fmt_float(*v)));
+            self.warn(format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                super::aggregate::fmt_float(*v)
+            ));
         }
     }
 
@@ -378,7 +422,14 @@ impl Ctx<'_> {
             Expr::Matrix { .. } | Expr::Subquery { .. } => {
                 // Only reachable at the top of an instant query.
                 let t = steps.start;
-                let (series, windows) = self.range_arg(e, Steps { start: t, end: t, step: 1 })?;
+                let (series, windows) = self.range_arg(
+                    e,
+                    Steps {
+                        start: t,
+                        end: t,
+                        step: 1,
+                    },
+                )?;
                 let (lo, hi) = windows[0];
                 let lo = lo - self.closed_adj();
                 Val::Matrix(
@@ -391,16 +442,29 @@ impl Ctx<'_> {
                                 .filter(|(ts, _)| *ts > lo && *ts <= hi)
                                 .copied()
                                 .collect();
-                            (!pts.is_empty()).then_some(Series { labels: s.labels, points: pts })
+                            (!pts.is_empty()).then_some(Series {
+                                labels: s.labels,
+                                points: pts,
+                            })
                         })
                         .collect(),
                 )
             }
             Expr::Call { func, args } => self.eval_call(func, args, steps)?,
-            Expr::Aggregate { op, expr, param, grouping, without } => {
-                self.eval_aggregate(*op, expr, param.as_deref(), grouping, *without, steps)?
-            }
-            Expr::Binary { op, lhs, rhs, matching, return_bool } => {
+            Expr::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+                without,
+            } => self.eval_aggregate(*op, expr, param.as_deref(), grouping, *without, steps)?,
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                matching,
+                return_bool,
+            } => {
                 let l = self.eval(lhs, steps)?;
                 let r = self.eval(rhs, steps)?;
                 self.eval_binary(*op, l, r, matching.as_ref(), *return_bool)?
@@ -446,50 +510,66 @@ impl Ctx<'_> {
     }
 
     /// Instant-vector selection at every step (values, or sample timestamps in seconds).
-    pub fn eval_selector(&mut self, sel: &VectorSelector, steps: Steps, timestamps: bool) -> Result<Vec<VS>, QueryError> {
+    pub fn eval_selector(
+        &mut self,
+        sel: &VectorSelector,
+        steps: Steps,
+        timestamps: bool,
+    ) -> Result<Vec<VS>, QueryError> {
         let lb = self.opts.lookback_ms + self.closed_adj();
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
         let n = steps.len();
         let mut out = Vec::new();
-        self.stream(sel, first.min(last) - lb + 1, first.max(last), &mut |ctx, labels, samples| {
-            let mut vals = vec![None; n];
-            let mut any = false;
-            let mut cursor = 0usize;
-            for (i, slot) in vals.iter_mut().enumerate() {
-                let t = ctx.base_time(&sel.at, sel.offset, steps.at(i));
-                // Index of the first sample after t.
-                if sel.at.is_some() {
-                    cursor = samples.partition_point(|x| x.0 <= t);
-                } else {
-                    while cursor < samples.len() && samples[cursor].0 <= t {
-                        cursor += 1;
+        self.stream(
+            sel,
+            first.min(last) - lb + 1,
+            first.max(last),
+            &mut |ctx, labels, samples| {
+                let mut vals = vec![None; n];
+                let mut any = false;
+                let mut cursor = 0usize;
+                for (i, slot) in vals.iter_mut().enumerate() {
+                    let t = ctx.base_time(&sel.at, sel.offset, steps.at(i));
+                    // Index of the first sample after t.
+                    if sel.at.is_some() {
+                        cursor = samples.partition_point(|x| x.0 <= t);
+                    } else {
+                        while cursor < samples.len() && samples[cursor].0 <= t {
+                            cursor += 1;
+                        }
                     }
+                    if cursor == 0 {
+                        continue;
+                    }
+                    let (ts, v) = samples[cursor - 1];
+                    if ts <= t - lb || is_stale_nan(v) {
+                        continue;
+                    }
+                    *slot = Some(if timestamps { ts as f64 / 1000.0 } else { v });
+                    any = true;
                 }
-                if cursor == 0 {
-                    continue;
+                if any {
+                    ctx.account(n)?;
+                    out.push(VS { labels, vals });
                 }
-                let (ts, v) = samples[cursor - 1];
-                if ts <= t - lb || is_stale_nan(v) {
-                    continue;
-                }
-                *slot = Some(if timestamps { ts as f64 / 1000.0 } else { v });
-                any = true;
-            }
-            if any {
-                ctx.account(n)?;
-                out.push(VS { labels, vals });
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
     /// The windows `(lo, hi]` of a range argument per step, and the span `(lo, hi]` they cover.
-    fn range_windows(&self, e: &Expr, steps: Steps) -> Result<(Vec<(i64, i64)>, i64, i64), QueryError> {
+    fn range_windows(
+        &self,
+        e: &Expr,
+        steps: Steps,
+    ) -> Result<(Vec<(i64, i64)>, i64, i64), QueryError> {
         let (range, offset, at) = match e {
             Expr::Matrix { sel, range } => (*range, sel.offset, sel.at),
-            Expr::Subquery { range, offset, at, .. } => (*range, *offset, *at),
+            Expr::Subquery {
+                range, offset, at, ..
+            } => (*range, *offset, *at),
             Expr::Paren(inner) => return self.range_windows(inner, steps),
             _ => return Err(QueryError::Execution("expected a range vector".into())),
         };
@@ -510,7 +590,12 @@ impl Ctx<'_> {
         &mut self,
         e: &Expr,
         steps: Steps,
-        f: &mut dyn FnMut(&mut Self, Labels, &[(i64, f64)], &[(i64, i64)]) -> Result<(), QueryError>,
+        f: &mut dyn FnMut(
+            &mut Self,
+            Labels,
+            &[(i64, f64)],
+            &[(i64, i64)],
+        ) -> Result<(), QueryError>,
     ) -> Result<Vec<(i64, i64)>, QueryError> {
         let mut inner = e;
         while let Expr::Paren(x) = inner {
@@ -542,7 +627,11 @@ impl Ctx<'_> {
 
     /// A range argument (matrix selector or subquery): its series (stale markers removed)
     /// and, per step, the window `(lo, hi]`.
-    pub fn range_arg(&mut self, e: &Expr, steps: Steps) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
+    pub fn range_arg(
+        &mut self,
+        e: &Expr,
+        steps: Steps,
+    ) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
         if let Expr::Paren(inner) = e {
             return self.range_arg(inner, steps);
         }
@@ -551,7 +640,11 @@ impl Ctx<'_> {
             Expr::Matrix { sel, .. } => {
                 let mut s = Vec::new();
                 self.stream(sel, lo + 1, hi, &mut |ctx, labels, samples| {
-                    let samples: Vec<(i64, f64)> = samples.iter().filter(|x| !is_stale_nan(x.1)).copied().collect();
+                    let samples: Vec<(i64, f64)> = samples
+                        .iter()
+                        .filter(|x| !is_stale_nan(x.1))
+                        .copied()
+                        .collect();
                     ctx.account(samples.len())?;
                     s.push(RangeSeries { labels, samples });
                     Ok(())
@@ -560,7 +653,11 @@ impl Ctx<'_> {
             }
             Expr::Subquery { expr, step, .. } => {
                 let step = step.unwrap_or(self.opts.default_subquery_step_ms);
-                let inner = Steps { start: align_up(lo + 1, step), end: hi, step };
+                let inner = Steps {
+                    start: align_up(lo + 1, step),
+                    end: hi,
+                    step,
+                };
                 if inner.start > inner.end {
                     vec![]
                 } else {

@@ -47,7 +47,12 @@ static FUNCS: &[FuncDef] = &[
     f!("deg", [Vector], 0, Vector),
     f!("delta", [Matrix], 0, Vector),
     f!("deriv", [Matrix], 0, Vector),
-    f!("double_exponential_smoothing", [Matrix, Scalar, Scalar], 0, Vector),
+    f!(
+        "double_exponential_smoothing",
+        [Matrix, Scalar, Scalar],
+        0,
+        Vector
+    ),
     f!("exp", [Vector], 0, Vector),
     f!("first_over_time", [Matrix], 0, Vector),
     f!("floor", [Vector], 0, Vector),

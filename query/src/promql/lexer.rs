@@ -273,7 +273,10 @@ fn lex_number(input: &str, i: usize) -> Result<(Tok, usize), ParseError> {
         }
     }
     if k < b.len() && (is_ident_char(b[k])) {
-        return Err(err(i, format!("bad number or duration syntax: {:?}", &input[i..=k])));
+        return Err(err(
+            i,
+            format!("bad number or duration syntax: {:?}", &input[i..=k]),
+        ));
     }
     let text = &input[i..k];
     // Go's ParseInt with base 0: a leading 0 means octal.

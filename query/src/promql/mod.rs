@@ -1,7 +1,7 @@
 //! PromQL: parser, evaluator and the storage interface it reads through.
 
-pub mod ast;
 mod aggregate;
+pub mod ast;
 mod binary;
 mod buckets;
 mod call;
@@ -17,4 +17,4 @@ pub(crate) use call::civil;
 pub use eval::{Engine, EngineOptions, QueryError, QueryOutput};
 pub use parser::{parse, ParseError};
 pub use storage::{MemStorage, Storage};
-pub use value::{Sample, Series, Value, STALE_NAN_BITS, is_stale_nan};
+pub use value::{is_stale_nan, Sample, Series, Value, STALE_NAN_BITS};

@@ -49,7 +49,12 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
         }
         // Prometheus' lexer reports an unclosed paren or brace when it reaches the end.
         let e = p.expr(0).map_err(|e| match unclosed {
-            Some(msg) if e.pos >= input.trim_end().len() || e.msg.contains("end of input") => ParseError { msg: msg.into(), pos: input.len() },
+            Some(msg) if e.pos >= input.trim_end().len() || e.msg.contains("end of input") => {
+                ParseError {
+                    msg: msg.into(),
+                    pos: input.len(),
+                }
+            }
             _ => e,
         })?;
         if p.peek() != &Tok::Eof {
@@ -168,7 +173,11 @@ impl Parser {
             self.next();
             Ok(())
         } else {
-            Err(self.err(&format!("unexpected {} in {ctx}, expected {}", describe(self.peek()), describe(&t))))
+            Err(self.err(&format!(
+                "unexpected {} in {ctx}, expected {}",
+                describe(self.peek()),
+                describe(&t)
+            )))
         }
     }
 
@@ -176,7 +185,9 @@ impl Parser {
     fn expr(&mut self, min: u8) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
         loop {
-            let Some(op) = binop_of(self.peek()) else { break };
+            let Some(op) = binop_of(self.peek()) else {
+                break;
+            };
             let prec = op.precedence();
             if prec < min {
                 break;
@@ -189,7 +200,11 @@ impl Parser {
                 return_bool = true;
             }
             let mut matching = VectorMatching {
-                card: if op.is_set() { Card::ManyToMany } else { Card::OneToOne },
+                card: if op.is_set() {
+                    Card::ManyToMany
+                } else {
+                    Card::OneToOne
+                },
                 on: false,
                 labels: vec![],
                 include: vec![],
@@ -205,9 +220,16 @@ impl Parser {
                     let gpos = self.pos();
                     self.next();
                     if op.is_set() {
-                        return Err(self.err_at(gpos, &format!("no grouping allowed for \"{}\" operation", op.name())));
+                        return Err(self.err_at(
+                            gpos,
+                            &format!("no grouping allowed for \"{}\" operation", op.name()),
+                        ));
                     }
-                    matching.card = if left { Card::ManyToOne } else { Card::OneToMany };
+                    matching.card = if left {
+                        Card::ManyToOne
+                    } else {
+                        Card::OneToMany
+                    };
                     if *self.peek() == Tok::LParen {
                         matching.include = self.label_list()?;
                     }
@@ -215,7 +237,15 @@ impl Parser {
             }
             let next_min = if op == BinOp::Pow { prec } else { prec + 1 };
             let rhs = self.expr(next_min)?;
-            lhs = self.binary(op, lhs, rhs, matching, explicit_matching, return_bool, op_pos)?;
+            lhs = self.binary(
+                op,
+                lhs,
+                rhs,
+                matching,
+                explicit_matching,
+                return_bool,
+                op_pos,
+            )?;
         }
         Ok(lhs)
     }
@@ -234,18 +264,31 @@ impl Parser {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         for t in [lt, rt] {
             if t != ValueType::Scalar && t != ValueType::Vector {
-                return Err(self.err_at(pos, "binary expression must contain only scalar and instant vector types"));
+                return Err(self.err_at(
+                    pos,
+                    "binary expression must contain only scalar and instant vector types",
+                ));
             }
         }
         if return_bool && !op.is_comparison() {
-            return Err(self.err_at(pos, "bool modifier can only be used on comparison operators"));
+            return Err(self.err_at(
+                pos,
+                "bool modifier can only be used on comparison operators",
+            ));
         }
-        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar {
+        if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
+        {
             return Err(self.err_at(pos, "comparisons between scalars must use BOOL modifier"));
         }
         let both_vec = lt == ValueType::Vector && rt == ValueType::Vector;
         if op.is_set() && !both_vec {
-            return Err(self.err_at(pos, &format!("set operator \"{}\" not allowed in binary scalar expression", op.name())));
+            return Err(self.err_at(
+                pos,
+                &format!(
+                    "set operator \"{}\" not allowed in binary scalar expression",
+                    op.name()
+                ),
+            ));
         }
         if explicit && !both_vec {
             return Err(self.err_at(pos, "vector matching only allowed between instant vectors"));
@@ -253,7 +296,10 @@ impl Parser {
         if matching.card != Card::OneToOne && matching.card != Card::ManyToMany {
             for l in &matching.include {
                 if matching.on && matching.labels.contains(l) {
-                    return Err(self.err_at(pos, &format!("label \"{l}\" must not occur in ON and GROUP clause at once")));
+                    return Err(self.err_at(
+                        pos,
+                        &format!("label \"{l}\" must not occur in ON and GROUP clause at once"),
+                    ));
                 }
             }
         }
@@ -308,7 +354,13 @@ impl Parser {
                         };
                         self.expect(Tok::RBracket, "subquery selector")?;
                         if e.value_type() != ValueType::Vector {
-                            return Err(self.err_at(pos, &format!("subquery is only allowed on instant vector, got {} instead", e.value_type().name())));
+                            return Err(self.err_at(
+                                pos,
+                                &format!(
+                                    "subquery is only allowed on instant vector, got {} instead",
+                                    e.value_type().name()
+                                ),
+                            ));
                         }
                         if range <= 0 {
                             return Err(self.err_at(pos, "duration must be greater than 0"));
@@ -333,10 +385,13 @@ impl Parser {
                                 e = Expr::Matrix { sel, range };
                             }
                             Expr::Selector(_) => {
-                                return Err(self.err_at(pos, "no offset or @ modifiers allowed before range"))
+                                return Err(self
+                                    .err_at(pos, "no offset or @ modifiers allowed before range"))
                             }
                             _ => {
-                                return Err(self.err_at(pos, "ranges only allowed for vector selectors"))
+                                return Err(
+                                    self.err_at(pos, "ranges only allowed for vector selectors")
+                                )
                             }
                         }
                     }
@@ -403,7 +458,9 @@ impl Parser {
             Tok::Number(v) => {
                 let v = if neg { -v } else { v };
                 if !v.is_finite() || v.abs() > (i64::MAX / 1000) as f64 {
-                    return Err(self.err_at(pos, &format!("timestamp out of bounds for @ modifier: {v}")));
+                    return Err(
+                        self.err_at(pos, &format!("timestamp out of bounds for @ modifier: {v}"))
+                    );
                 }
                 Ok(At::Time((v * 1000.0).round() as i64))
             }
@@ -412,7 +469,10 @@ impl Parser {
                 self.expect(Tok::RParen, "@ modifier")?;
                 Ok(if s == "start" { At::Start } else { At::End })
             }
-            _ => Err(self.err_at(pos, "unexpected token in @ modifier, expected number or start()/end()")),
+            _ => Err(self.err_at(
+                pos,
+                "unexpected token in @ modifier, expected number or start()/end()",
+            )),
         }
     }
 
@@ -423,7 +483,10 @@ impl Parser {
             Tok::Number(v) if v.is_finite() && v >= 0.0 && v * 1000.0 <= MAX_DURATION_MS as f64 => {
                 Ok((v * 1000.0).round() as i64)
             }
-            t => Err(self.err_at(pos, &format!("unexpected {} in {ctx}, expected duration", describe(&t)))),
+            t => Err(self.err_at(
+                pos,
+                &format!("unexpected {} in {ctx}, expected duration", describe(&t)),
+            )),
         }
     }
 
@@ -437,7 +500,13 @@ impl Parser {
                 Tok::Str(s) => out.push(s),
                 t => {
                     let pos = self.toks[self.i.saturating_sub(1)].pos;
-                    return Err(self.err_at(pos, &format!("unexpected {} in grouping opts, expected label", describe(&t))));
+                    return Err(self.err_at(
+                        pos,
+                        &format!(
+                            "unexpected {} in grouping opts, expected label",
+                            describe(&t)
+                        ),
+                    ));
                 }
             }
             match self.next() {
@@ -445,7 +514,13 @@ impl Parser {
                 Tok::RParen => return Ok(out),
                 t => {
                     let pos = self.toks[self.i.saturating_sub(1)].pos;
-                    return Err(self.err_at(pos, &format!("unexpected {} in grouping opts, expected \")\" or \",\"", describe(&t))));
+                    return Err(self.err_at(
+                        pos,
+                        &format!(
+                            "unexpected {} in grouping opts, expected \")\" or \",\"",
+                            describe(&t)
+                        ),
+                    ));
                 }
             }
         }
@@ -476,9 +551,15 @@ impl Parser {
                 let matchers = self.matchers(None)?;
                 self.selector(None, matchers, pos)
             }
-            Tok::Ident(name) if name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan") => {
+            Tok::Ident(name)
+                if name.eq_ignore_ascii_case("inf") || name.eq_ignore_ascii_case("nan") =>
+            {
                 self.next();
-                Ok(Expr::Number(if name.eq_ignore_ascii_case("inf") { f64::INFINITY } else { f64::NAN }))
+                Ok(Expr::Number(if name.eq_ignore_ascii_case("inf") {
+                    f64::INFINITY
+                } else {
+                    f64::NAN
+                }))
             }
             Tok::Ident(name) => {
                 self.next();
@@ -495,9 +576,18 @@ impl Parser {
                 }
                 if *self.peek() != Tok::LBrace && binop_of(&Tok::Ident(name.clone())).is_some()
                     || *self.peek() != Tok::LBrace
-                        && ["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"]
-                            .iter()
-                            .any(|k| name.eq_ignore_ascii_case(k))
+                        && [
+                            "by",
+                            "without",
+                            "on",
+                            "ignoring",
+                            "group_left",
+                            "group_right",
+                            "bool",
+                            "offset",
+                        ]
+                        .iter()
+                        .any(|k| name.eq_ignore_ascii_case(k))
                 {
                     return Err(self.err_at(pos, &format!("unexpected keyword {name:?}")));
                 }
@@ -522,7 +612,10 @@ impl Parser {
             matchers.insert(0, Matcher::equal("__name__", n));
         }
         if matchers.iter().all(|m| m.matches_empty()) {
-            return Err(self.err_at(pos, "vector selector must contain at least one non-empty matcher"));
+            return Err(self.err_at(
+                pos,
+                "vector selector must contain at least one non-empty matcher",
+            ));
         }
         Ok(Expr::Selector(VectorSelector {
             name,
@@ -542,7 +635,15 @@ impl Parser {
                 Tok::RBrace => return Ok(out),
                 Tok::Ident(s) if !s.contains(':') => (s, false),
                 Tok::Str(s) => (s, true),
-                t => return Err(self.err_at(pos, &format!("unexpected {} in label matching, expected label", describe(&t)))),
+                t => {
+                    return Err(self.err_at(
+                        pos,
+                        &format!(
+                            "unexpected {} in label matching, expected label",
+                            describe(&t)
+                        ),
+                    ))
+                }
             };
             let op = match self.peek() {
                 Tok::Assign => Some(MatchOp::Equal),
@@ -557,20 +658,35 @@ impl Parser {
                     let vpos = self.pos();
                     let value = match self.next() {
                         Tok::Str(s) => s,
-                        t => return Err(self.err_at(vpos, &format!("unexpected {} in label matching, expected string", describe(&t)))),
+                        t => {
+                            return Err(self.err_at(
+                                vpos,
+                                &format!(
+                                    "unexpected {} in label matching, expected string",
+                                    describe(&t)
+                                ),
+                            ))
+                        }
                     };
                     let m = Matcher::new(op, &label, &value)
                         .map_err(|e| self.err_at(vpos, &e.to_string()))?;
                     out.push(m);
                 }
                 None if quoted => {
-                    if name.is_some() || out.iter().any(|m: &Matcher| m.name == "__name__" && m.op == MatchOp::Equal) {
+                    if name.is_some()
+                        || out
+                            .iter()
+                            .any(|m: &Matcher| m.name == "__name__" && m.op == MatchOp::Equal)
+                    {
                         return Err(self.err_at(pos, "metric name must not be set twice"));
                     }
                     out.push(Matcher::equal("__name__", &label));
                 }
                 None => {
-                    return Err(self.err(&format!("unexpected {} in label matching, expected label matching operator", describe(self.peek()))));
+                    return Err(self.err(&format!(
+                        "unexpected {} in label matching, expected label matching operator",
+                        describe(self.peek())
+                    )));
                 }
             }
             if name.is_some() && out.last().is_some_and(|m| m.name == "__name__") {
@@ -581,7 +697,13 @@ impl Parser {
                 Tok::RBrace => return Ok(out),
                 t => {
                     let p = self.toks[self.i.saturating_sub(1)].pos;
-                    return Err(self.err_at(p, &format!("unexpected {} in label matching, expected \",\" or \"}}\"", describe(&t))));
+                    return Err(self.err_at(
+                        p,
+                        &format!(
+                            "unexpected {} in label matching, expected \",\" or \"}}\"",
+                            describe(&t)
+                        ),
+                    ));
                 }
             }
         }
@@ -606,7 +728,13 @@ impl Parser {
                 Tok::RParen => return Ok(out),
                 t => {
                     let p = self.toks[self.i.saturating_sub(1)].pos;
-                    return Err(self.err_at(p, &format!("unexpected {} in argument list, expected \",\" or \")\"", describe(&t))));
+                    return Err(self.err_at(
+                        p,
+                        &format!(
+                            "unexpected {} in argument list, expected \",\" or \")\"",
+                            describe(&t)
+                        ),
+                    ));
                 }
             }
         }
@@ -632,16 +760,33 @@ impl Parser {
             } else {
                 format!("{}..{fixed}", fixed - def.variadic as usize)
             };
-            return Err(self.err_at(pos, &format!("expected {expected} argument(s) in call to {:?}, got {n}", def.name)));
+            return Err(self.err_at(
+                pos,
+                &format!(
+                    "expected {expected} argument(s) in call to {:?}, got {n}",
+                    def.name
+                ),
+            ));
         }
         for (i, a) in args.iter().enumerate() {
             let want = def.args[i.min(fixed - 1)];
             let got = a.value_type();
             if got != want {
-                return Err(self.err_at(pos, &format!("expected type {} in call to function {:?}, got {}", want.name(), def.name, got.name())));
+                return Err(self.err_at(
+                    pos,
+                    &format!(
+                        "expected type {} in call to function {:?}, got {}",
+                        want.name(),
+                        def.name,
+                        got.name()
+                    ),
+                ));
             }
         }
-        Ok(Expr::Call { func: def.name, args })
+        Ok(Expr::Call {
+            func: def.name,
+            args,
+        })
     }
 
     fn aggregate(&mut self, op: AggOp, pos: usize) -> Result<Expr, ParseError> {
@@ -666,13 +811,30 @@ impl Parser {
         }
         let expr = args.pop().expect("checked length");
         if expr.value_type() != ValueType::Vector {
-            return Err(self.err_at(pos, &format!("expected type instant vector in aggregation expression, got {}", expr.value_type().name())));
+            return Err(self.err_at(
+                pos,
+                &format!(
+                    "expected type instant vector in aggregation expression, got {}",
+                    expr.value_type().name()
+                ),
+            ));
         }
         let param = args.pop();
         if let Some(p) = &param {
-            let want = if op == AggOp::CountValues { ValueType::String } else { ValueType::Scalar };
+            let want = if op == AggOp::CountValues {
+                ValueType::String
+            } else {
+                ValueType::Scalar
+            };
             if p.value_type() != want {
-                return Err(self.err_at(pos, &format!("expected type {} in aggregation parameter, got {}", want.name(), p.value_type().name())));
+                return Err(self.err_at(
+                    pos,
+                    &format!(
+                        "expected type {} in aggregation parameter, got {}",
+                        want.name(),
+                        p.value_type().name()
+                    ),
+                ));
             }
         }
         let _ = unparen;
@@ -694,7 +856,9 @@ mod tests {
     fn precedence() {
         assert_eq!(parse("-1^2").unwrap().to_string(), "-1 ^ 2");
         assert_eq!(parse("1 + 2 * 3").unwrap().to_string(), "1 + 2 * 3");
-        assert!(matches!(parse("2 ^ 3 ^ 2").unwrap(), Expr::Binary { op: BinOp::Pow, ref rhs, .. } if matches!(**rhs, Expr::Binary { .. })));
+        assert!(
+            matches!(parse("2 ^ 3 ^ 2").unwrap(), Expr::Binary { op: BinOp::Pow, ref rhs, .. } if matches!(**rhs, Expr::Binary { .. }))
+        );
     }
 
     #[test]

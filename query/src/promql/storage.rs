@@ -14,10 +14,21 @@ pub type SeriesFn<'f> = dyn FnMut(Labels, &[(i64, f64)]) -> Result<(), QueryErro
 pub trait Storage: Send + Sync {
     /// Calls `f` with each series matching all `matchers`, in label order, and its samples
     /// in `[mint, maxt]`; an error from `f` stops the walk and is returned.
-    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError>;
+    fn for_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut SeriesFn<'_>,
+    ) -> Result<(), QueryError>;
 
     /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, QueryError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, QueryError> {
         let mut out = Vec::new();
         self.for_each(matchers, mint, maxt, &mut |l, s| {
             out.push((l, s.to_vec()));
@@ -34,7 +45,13 @@ impl From<tsdb::Error> for QueryError {
 }
 
 impl Storage for tsdb::Db {
-    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError> {
+    fn for_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut SeriesFn<'_>,
+    ) -> Result<(), QueryError> {
         self.for_each_series(matchers, mint, maxt, f)
     }
 }
@@ -63,7 +80,13 @@ impl MemStorage {
 }
 
 impl Storage for MemStorage {
-    fn for_each(&self, matchers: &[Matcher], mint: i64, maxt: i64, f: &mut SeriesFn<'_>) -> Result<(), QueryError> {
+    fn for_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut SeriesFn<'_>,
+    ) -> Result<(), QueryError> {
         let g = self.series.read();
         let mut pts = Vec::new();
         for (labels, samples) in g.iter() {
