@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod node_cmd;
+
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
 #[command(name = "vitals", version, about)]
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
     Store(StoreArgs),
+    /// Serve node_exporter-compatible host metrics on /metrics.
+    NodeExporter(node_cmd::NodeExporterArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -118,6 +122,7 @@ fn main() -> Result<()> {
             run_store(StoreArgs::default())
         }
         Some(Command::Store(args)) => run_store(args),
+        Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),

@@ -159,9 +159,7 @@ fn unescape_help(s: &str) -> String {
 type RawSample<'a> = (&'a str, Vec<(String, String)>, f64, Option<i64>);
 
 fn parse_sample(line: &str) -> Result<RawSample<'_>, String> {
-    let end = line
-        .find(['{', ' ', '\t'])
-        .unwrap_or(line.len());
+    let end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..end];
     if !valid_metric_name(name) {
         return Err(format!("invalid metric name {name:?}"));
