@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
@@ -177,5 +178,109 @@ mod tests {
         assert!(accepts_gzip("deflate, gzip;q=0.5"));
         assert!(!accepts_gzip("gzip;q=0"));
         assert!(!accepts_gzip("identity"));
+    }
+}
+
+/// The `instance` label of node metrics stored in all-in-one mode: the host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Converts one collection into TSDB series: `__name__`, the sample's labels (a `job` or
+/// `instance` label of a text file becomes `exported_job` / `exported_instance`, as
+/// Prometheus does), `instance` and `job="node-exporter"`; each label list sorted by name.
+pub fn to_series(set: &expo::MetricSet, instance: &str) -> Vec<(Vec<(String, String)>, f64)> {
+    let mut out = Vec::new();
+    for fam in set.families() {
+        for s in fam.samples() {
+            let mut labels: Vec<(String, String)> = Vec::with_capacity(8);
+            labels.push(("__name__".into(), format!("{}{}", fam.name(), s.suffix())));
+            for (n, v) in s.labels() {
+                let n = match n {
+                    "job" => "exported_job",
+                    "instance" => "exported_instance",
+                    n => n,
+                };
+                labels.push((n.to_string(), v.to_string()));
+            }
+            labels.push(("instance".into(), instance.to_string()));
+            labels.push(("job".into(), "node-exporter".into()));
+            labels.sort();
+            out.push((labels, s.value()));
+        }
+    }
+    out
+}
+
+/// Collects every `interval` into `db`, stamping each collection with its tick (a multiple
+/// of `interval` since the epoch, not the read time), plus `up`, `scrape_duration_seconds`
+/// and `scrape_samples_scraped` for `job="node-exporter"`. Runs until the task is dropped.
+pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, instance: String) {
+    let collector = match NodeCollector::new(cfg) {
+        Ok(c) => Arc::new(Mutex::new(c)),
+        Err(e) => {
+            tracing::error!(error = %e, "node collector disabled");
+            return;
+        }
+    };
+    let step = (interval.as_millis() as i64).max(1);
+    loop {
+        let now = now_ms();
+        let tick = (now / step + 1) * step;
+        tokio::time::sleep(Duration::from_millis((tick - now).max(0) as u64)).await;
+        let (c, db, instance) = (collector.clone(), db.clone(), instance.clone());
+        let res = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
+            let mut series = to_series(c.collect(), &instance);
+            let scraped = series.len() as f64;
+            let meta = |name: &str, v: f64| {
+                let mut l = vec![
+                    ("__name__".to_string(), name.to_string()),
+                    ("instance".to_string(), instance.clone()),
+                    ("job".to_string(), "node-exporter".to_string()),
+                ];
+                l.sort();
+                (l, v)
+            };
+            series.push(meta("up", 1.0));
+            series.push(meta("scrape_samples_scraped", scraped));
+            series.push(meta(
+                "scrape_duration_seconds",
+                started.elapsed().as_secs_f64(),
+            ));
+            let labels: Vec<Vec<(&str, &str)>> = series
+                .iter()
+                .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
+                .collect();
+            let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(tick, *v)]).collect();
+            let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
+                .iter()
+                .zip(&samples)
+                .map(|(l, s)| (l.as_slice(), s.as_slice()))
+                .collect();
+            db.append_batch(&batch)
+        })
+        .await;
+        match res {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "storing node metrics failed"),
+            Err(e) => tracing::error!(error = %e, "node collection task failed"),
+        }
     }
 }
