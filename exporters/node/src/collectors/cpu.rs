@@ -11,10 +11,16 @@ const MODES: [&str; 8] = [
     "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
 ];
 
-/// The `cpu` collector.
+/// An idle counter falling by this many seconds means a CPU was hot-plugged: start over.
+const JUMP_BACK_SECONDS: f64 = 3.0;
+
+/// The `cpu` collector. Like node_exporter, it never lets a per-CPU counter go backwards
+/// (the kernel's iowait can): each value is the maximum seen, reset on a hotplug.
 #[derive(Default)]
 pub struct Cpu {
     buf: String,
+    /// Last exported values per CPU (by position in /proc/stat), in /proc/stat field order.
+    last: Vec<[f64; 10]>,
 }
 
 impl Collector for Cpu {
@@ -25,6 +31,15 @@ impl Collector for Cpu {
     fn update(&mut self, cfg: &Config, out: &mut MetricSet) -> Result<(), Error> {
         let path = cfg.proc("stat");
         read_into(&path, &mut self.buf)?;
+        let ncpu = self
+            .buf
+            .lines()
+            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+            .count();
+        if self.last.len() != ncpu {
+            self.last = vec![[0.0; 10]; ncpu];
+        }
+        let mut idx = 0;
         for line in self.buf.lines() {
             let mut f = line.split_ascii_whitespace();
             let Some(cpu) = f.next().and_then(|h| h.strip_prefix("cpu")) else {
@@ -41,6 +56,17 @@ impl Collector for Cpu {
                         .map_err(|_| Error::parse(&path, format!("bad cpu value {t:?}")))?,
                     None => 0.0,
                 } / USER_HZ;
+            }
+            let Some(last) = self.last.get_mut(idx) else {
+                break;
+            };
+            idx += 1;
+            if last[3] - vals[3] >= JUMP_BACK_SECONDS {
+                *last = [0.0; 10];
+            }
+            for (l, v) in last.iter_mut().zip(vals.iter_mut()) {
+                *l = l.max(*v);
+                *v = *l;
             }
             let fam = out.family(
                 "node_cpu_seconds_total",
@@ -59,5 +85,42 @@ impl Collector for Cpu {
             guest.add(&[("cpu", cpu), ("mode", "nice")], vals[9]);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(c: &mut Cpu, cfg: &Config, stat: &str) -> (f64, f64) {
+        std::fs::write(cfg.proc("stat"), stat).unwrap();
+        let mut set = MetricSet::new();
+        c.update(cfg, &mut set).unwrap();
+        let f = set.get("node_cpu_seconds_total").unwrap();
+        let get = |mode: &str| {
+            f.samples()
+                .find(|s| s.label("mode") == Some(mode))
+                .unwrap()
+                .value()
+        };
+        (get("idle"), get("iowait"))
+    }
+
+    #[test]
+    fn counters_never_go_backwards_but_reset_on_hotplug() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            procfs: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let mut c = Cpu::default();
+        let line = |idle: u64, iowait: u64| {
+            format!("cpu  1 0 1 {idle} {iowait} 0 0 0 0 0\ncpu0 1 0 1 {idle} {iowait} 0 0 0 0 0\n")
+        };
+        assert_eq!(run(&mut c, &cfg, &line(10000, 500)), (100.0, 5.0));
+        // iowait dips: the previous value stays.
+        assert_eq!(run(&mut c, &cfg, &line(10100, 450)), (101.0, 5.0));
+        // idle falls by more than 3 s: a hotplug, start over.
+        assert_eq!(run(&mut c, &cfg, &line(50, 10)), (0.5, 0.1));
     }
 }

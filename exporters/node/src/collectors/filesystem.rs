@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use expo::{MetricSet, MetricType};
 use regex::Regex;
@@ -36,11 +39,18 @@ const GAUGES: [(&str, &str); 6] = [
     ("node_filesystem_readonly", "Filesystem read-only status."),
 ];
 
+/// How long a statfs may take before its mount is marked stuck (node_exporter's hidden
+/// `--collector.filesystem.mount-timeout`).
+const MOUNT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The `filesystem` collector.
 pub struct Filesystem {
     mount_points: Regex,
     fs_types: Regex,
     buf: String,
+    /// Mount points whose statfs has not returned; reported as device errors (and not
+    /// statted again) until the pending call comes back.
+    stuck: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Filesystem {
@@ -56,7 +66,46 @@ impl Filesystem {
                 &cfg.fs_types_exclude,
             )?,
             buf: String::new(),
+            stuck: Arc::default(),
         })
+    }
+
+    /// statfs in a helper thread, waiting at most [`MOUNT_TIMEOUT`]; a mount that times out
+    /// is marked stuck until its call returns.
+    fn statfs_with_timeout(&self, mount_point: &str, path: std::path::PathBuf) -> Option<[f64; 5]> {
+        let lock =
+            |m: &Mutex<HashSet<String>>| m.lock().map(|g| g.contains(mount_point)).unwrap_or(false);
+        if lock(&self.stuck) {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel();
+        let done = Arc::new(AtomicBool::new(false));
+        let (stuck, done2, mp) = (self.stuck.clone(), done.clone(), mount_point.to_string());
+        let spawned = std::thread::Builder::new()
+            .name("statfs".into())
+            .spawn(move || {
+                let r = statfs(&path);
+                // Under the lock, so the collector either sees `done` or its mark is undone.
+                if let Ok(mut g) = stuck.lock() {
+                    done2.store(true, Ordering::SeqCst);
+                    g.remove(&mp);
+                }
+                let _ = tx.send(r);
+            });
+        if spawned.is_err() {
+            return None;
+        }
+        match rx.recv_timeout(MOUNT_TIMEOUT) {
+            Ok(r) => r,
+            Err(_) => {
+                if let Ok(mut g) = self.stuck.lock() {
+                    if !done.load(Ordering::SeqCst) {
+                        g.insert(mount_point.to_string());
+                    }
+                }
+                None
+            }
+        }
     }
 }
 
@@ -136,7 +185,7 @@ impl Collector for Filesystem {
                 ("fstype", fstype),
                 ("mountpoint", mount_point),
             ];
-            let stats = statfs(&cfg.root(mount_point));
+            let stats = self.statfs_with_timeout(mount_point, cfg.root(mount_point));
             out.family(
                 "node_filesystem_device_error",
                 "Whether an error occurred while getting statistics for the given device.",
