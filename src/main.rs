@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod node_cmd;
+
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
 #[command(name = "vitals", version, about)]
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
     Store(StoreArgs),
+    /// Serve node_exporter-compatible host metrics on /metrics.
+    NodeExporter(node_cmd::NodeExporterArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -80,6 +84,9 @@ struct StoreArgs {
     /// Maximum number of queries executed concurrently; more wait.
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// Interval of the built-in node collector writing into this store (0s: off; all-in-one: 15s).
+    #[arg(long = "node.scrape-interval", default_value = "0s")]
+    node_interval: String,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -115,9 +122,12 @@ fn main() -> Result<()> {
     match cli.command {
         None => {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
-            run_store(StoreArgs::default())
+            let mut args = StoreArgs::default();
+            args.node_interval = "15s".into();
+            run_store(args)
         }
         Some(Command::Store(args)) => run_store(args),
+        Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
@@ -180,8 +190,17 @@ fn run_store(args: StoreArgs) -> Result<()> {
         };
         let router = query::router(db.clone(), api_opts);
         let bg = tokio::spawn(background(db.clone(), maint_every));
+        let node_ms = parse_duration_ms(&args.node_interval).context("--node.scrape-interval")?;
+        let node = (node_ms > 0).then(|| {
+            let every = Duration::from_millis(node_ms as u64);
+            let instance = node_cmd::hostname();
+            tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
+        });
         query::serve(listener, router, shutdown_signal()).await?;
         bg.abort();
+        if let Some(n) = node {
+            n.abort();
+        }
         tracing::info!("shutting down: syncing the WAL");
         let db2 = db.clone();
         tokio::task::spawn_blocking(move || db2.sync()).await??;
@@ -210,6 +229,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.max-samples", a.query_max_samples.to_string()),
         ("query.max-concurrency", a.query_max_concurrency.to_string()),
         ("query.lookback-delta", a.query_lookback.clone()),
+        ("node.scrape-interval", a.node_interval.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
