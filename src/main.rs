@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod rules_cmd;
+
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
 #[command(name = "vitals", version, about)]
@@ -24,6 +26,16 @@ enum Command {
     Tsdb {
         #[command(subcommand)]
         command: TsdbCommand,
+    },
+    /// Check rule files (promtool-compatible).
+    Check {
+        #[command(subcommand)]
+        command: rules_cmd::CheckCommand,
+    },
+    /// Run rule unit tests (promtool-compatible).
+    Test {
+        #[command(subcommand)]
+        command: rules_cmd::TestCommand,
     },
 }
 
@@ -121,6 +133,8 @@ fn main() -> Result<()> {
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
+        Some(Command::Check { command }) => std::process::exit(rules_cmd::check(command)),
+        Some(Command::Test { command }) => std::process::exit(rules_cmd::test(command)),
     }
 }
 

@@ -1,10 +1,14 @@
 //! Prometheus rule files: loading, recording and alerting rule evaluation, and the
 //! Alertmanager notifier.
 
+pub mod alerting;
+pub mod check;
+pub mod eval;
 pub mod file;
 mod gofmt;
 pub mod notifier;
 pub mod template;
+pub mod unittest;
 
 pub use file::{load_file, parse_file, Rule, RuleFile, RuleGroup, RuleKind};
 
