@@ -95,6 +95,8 @@ struct StoreArgs {
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
+    #[command(flatten)]
+    rules: rules_cmd::RuleFlags,
 }
 
 impl Default for StoreArgs {
@@ -184,6 +186,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
                 .max(1),
             ..Default::default()
         };
+        let manager = rules_cmd::manager(db.clone(), &args.rules, args.listen, engine.clone())?;
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
             engine,
@@ -192,9 +195,11 @@ fn run_store(args: StoreArgs) -> Result<()> {
             start_time,
             ..Default::default()
         };
-        let router = query::router(db.clone(), api_opts);
+        let router = query::router(db.clone(), api_opts).merge(rules::api::router(manager.clone()));
         let bg = tokio::spawn(background(db.clone(), maint_every));
+        let rules_task = tokio::spawn(rules_cmd::run(manager));
         query::serve(listener, router, shutdown_signal()).await?;
+        rules_task.abort();
         bg.abort();
         tracing::info!("shutting down: syncing the WAL");
         let db2 = db.clone();
@@ -226,6 +231,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.lookback-delta", a.query_lookback.clone()),
     ]
     .into_iter()
+    .chain(a.rules.status_flags())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }

@@ -130,6 +130,18 @@ pub fn go_g(v: f64, prec: Option<usize>) -> String {
     sign(neg, body)
 }
 
+/// Go's `strconv.FormatFloat(v, 'e' or 'E', -1, 64)` (`1e+00`, `2.5E-01`).
+pub fn format_e(v: f64, upper: bool) -> String {
+    if let Some(s) = special(v, false) {
+        return s;
+    }
+    let s = format!("{v:e}");
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let e: i32 = e.parse().unwrap_or(0);
+    let sep = if upper { 'E' } else { 'e' };
+    format!("{m}{sep}{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+}
+
 /// Go's `%.Ne` for `v`.
 fn go_e(v: f64, prec: usize) -> String {
     if let Some(s) = special(v, false) {

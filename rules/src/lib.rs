@@ -2,10 +2,12 @@
 //! Alertmanager notifier.
 
 pub mod alerting;
+pub mod api;
 pub mod check;
 pub mod eval;
 pub mod file;
 mod gofmt;
+pub mod manager;
 pub mod notifier;
 pub mod template;
 pub mod unittest;

@@ -160,53 +160,15 @@ pub fn test_file(path: &Path) -> Vec<String> {
         }
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    let files = match resolve(dir, &tf.rule_files) {
+    let files = match crate::manager::expand_rule_files(dir, &tf.rule_files) {
         Ok(f) => f,
-        Err(e) => return vec![e],
+        Err(e) => return vec![e.to_string()],
     };
     let mut errs = Vec::new();
     for tg in &tf.tests {
         errs.extend(run_group(tg, eval_ms, &order, &files));
     }
     errs
-}
-
-/// Resolves `rule_files` relative to the test file, expanding `*` globs in file names.
-fn resolve(dir: &Path, pats: &[String]) -> Result<Vec<PathBuf>, String> {
-    let mut out = Vec::new();
-    for p in pats {
-        let full = dir.join(p);
-        let name = full.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.contains(['*', '?']) {
-            out.push(full);
-            continue;
-        }
-        let parent = full.parent().unwrap_or(Path::new("."));
-        let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
-            .map_err(|e| format!("{}: {e}", parent.display()))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|f| {
-                f.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| glob_match(name.as_bytes(), n.as_bytes()))
-            })
-            .collect();
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
-}
-
-/// Matches a file name against a pattern with `*` and `?`.
-pub fn glob_match(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob_match(&p[1..], s) || (!s.is_empty() && glob_match(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob_match(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => glob_match(&p[1..], &s[1..]),
-        _ => false,
-    }
 }
 
 /// Parses `name{a="b", …}` (promtool's series notation).
@@ -347,26 +309,12 @@ fn alerts_string(v: &[(Labels, Labels)]) -> String {
     s
 }
 
-/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`.
-fn float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    let s = format!("{v:E}");
-    let (m, e) = s.split_once('E').unwrap_or((&s, "0"));
-    let e: i32 = e.parse().unwrap_or(0);
-    format!("{m}E{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-}
-
 fn samples_string(v: &[(Labels, f64)]) -> String {
     if v.is_empty() {
         return "nil".into();
     }
     v.iter()
-        .map(|(l, x)| format!("{} {}", la_string(l), float_e(*x)))
+        .map(|(l, x)| format!("{} {}", la_string(l), crate::gofmt::format_e(*x, true)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -604,8 +552,9 @@ mod tests {
         assert!(parse_series("up{job=a}").is_err());
         assert_eq!(go_duration(600_000), "10m0s");
         assert_eq!(go_duration(3_690_000), "1h1m30s");
-        assert_eq!(float_e(1.0), "1E+00");
-        assert_eq!(float_e(0.25), "2.5E-01");
+        assert_eq!(crate::gofmt::format_e(1.0, true), "1E+00");
+        assert_eq!(crate::gofmt::format_e(0.25, true), "2.5E-01");
+        use crate::manager::glob_match;
         assert!(glob_match(b"*.yml", b"a.yml") && !glob_match(b"*.yml", b"a.yaml"));
     }
 }
