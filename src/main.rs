@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod node_cmd;
+mod rules_cmd;
 
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
@@ -28,6 +29,16 @@ enum Command {
     Tsdb {
         #[command(subcommand)]
         command: TsdbCommand,
+    },
+    /// Check rule files (promtool-compatible).
+    Check {
+        #[command(subcommand)]
+        command: rules_cmd::CheckCommand,
+    },
+    /// Run rule unit tests (promtool-compatible).
+    Test {
+        #[command(subcommand)]
+        command: rules_cmd::TestCommand,
     },
 }
 
@@ -90,6 +101,8 @@ struct StoreArgs {
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
+    #[command(flatten)]
+    rules: rules_cmd::RuleFlags,
 }
 
 impl Default for StoreArgs {
@@ -131,6 +144,8 @@ fn main() -> Result<()> {
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
+        Some(Command::Check { command }) => std::process::exit(rules_cmd::check(command)),
+        Some(Command::Test { command }) => std::process::exit(rules_cmd::test(command)),
     }
 }
 
@@ -180,6 +195,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
                 .max(1),
             ..Default::default()
         };
+        let manager = rules_cmd::manager(db.clone(), &args.rules, args.listen, engine.clone())?;
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
             engine,
@@ -188,7 +204,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
             start_time,
             ..Default::default()
         };
-        let router = query::router(db.clone(), api_opts);
+        let router = query::router(db.clone(), api_opts).merge(rules::api::router(manager.clone()));
         let bg = tokio::spawn(background(db.clone(), maint_every));
         let node_ms = parse_duration_ms(&args.node_interval).context("--node.scrape-interval")?;
         let node = (node_ms > 0).then(|| {
@@ -196,7 +212,9 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let instance = node_cmd::hostname();
             tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
         });
+        let rules_task = tokio::spawn(rules_cmd::run(manager));
         query::serve(listener, router, shutdown_signal()).await?;
+        rules_task.abort();
         bg.abort();
         if let Some(n) = node {
             n.abort();
@@ -232,6 +250,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("node.scrape-interval", a.node_interval.clone()),
     ]
     .into_iter()
+    .chain(a.rules.status_flags())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }

@@ -1,7 +1,7 @@
 //! Status and metadata endpoints in Prometheus' shapes: `/api/v1/status/{buildinfo,
 //! runtimeinfo,flags,config,tsdb}`, `/api/v1/metadata`, `/api/v1/query_exemplars`, and the
-//! scrape/rule endpoints (`targets`, `targets/metadata`, `rules`, `alerts`, `alertmanagers`),
-//! which answer empty but well-formed until scraping and rules exist.
+//! scrape endpoints (`targets`, `targets/metadata`), which answer empty but well-formed
+//! until scraping exists. Rule and alert endpoints live in the `rules` crate.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -244,76 +244,6 @@ pub(crate) async fn targets_metadata(
             .map_err(|e| ApiError::BadData(format!("invalid parameter \"match_target\": {e}")))?;
     }
     Ok(success(json!([])))
-}
-
-/// `GET /api/v1/rules`: rule groups; none until rule evaluation exists. Filters and
-/// pagination parameters are validated as Prometheus does.
-pub(crate) async fn rules(
-    State(st): State<ApiState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    st.metrics.request("rules");
-    let p = Params::parse(q.as_deref(), &[]);
-    for m in p.all("match[]") {
-        parse_selector(m).map_err(ApiError::BadData)?;
-    }
-    let typ = p.get("type").unwrap_or("").to_ascii_lowercase();
-    if !matches!(typ.as_str(), "" | "alert" | "record") {
-        return Err(ApiError::BadData(format!(
-            "invalid parameter \"type\": not supported value {typ:?}"
-        )));
-    }
-    let exclude = p.get("exclude_alerts").unwrap_or("").to_ascii_lowercase();
-    if !matches!(
-        exclude.as_str(),
-        "" | "1" | "t" | "true" | "0" | "f" | "false"
-    ) {
-        return Err(ApiError::BadData(format!(
-            "invalid parameter \"exclude_alerts\": error converting exclude_alerts: strconv.ParseBool: parsing {exclude:?}: invalid syntax"
-        )));
-    }
-    let group_limit = p.get("group_limit").unwrap_or("");
-    let next_token = p.get("group_next_token").unwrap_or("");
-    if !next_token.is_empty() && group_limit.is_empty() {
-        return Err(ApiError::BadData(
-            "invalid parameter \"group_next_token\": group_limit needs to be present in order to paginate over the groups".into(),
-        ));
-    }
-    if !group_limit.is_empty() {
-        match group_limit.parse::<i32>() {
-            Ok(n) if n > 0 => {}
-            Ok(_) => {
-                return Err(ApiError::BadData(
-                    "invalid parameter \"group_limit\": group_limit needs to be greater than 0"
-                        .into(),
-                ))
-            }
-            Err(_) => {
-                return Err(ApiError::BadData(format!(
-                    "invalid parameter \"group_limit\": group_limit needs to be a valid number: strconv.ParseInt: parsing {group_limit:?}: invalid syntax"
-                )))
-            }
-        }
-        if !next_token.is_empty() {
-            // No group can carry the token: there are no groups.
-            return Err(ApiError::BadData(format!(
-                "invalid parameter \"group_next_token\": invalid group_next_token '{next_token}'. were rule groups changed?"
-            )));
-        }
-    }
-    Ok(success(json!({ "groups": [] })))
-}
-
-/// `GET /api/v1/alerts`: active alerts; none until alerting rules exist.
-pub(crate) async fn alerts(State(st): State<ApiState>) -> Response {
-    st.metrics.request("alerts");
-    success(json!({ "alerts": [] }))
-}
-
-/// `GET /api/v1/alertmanagers`: none until alerting exists.
-pub(crate) async fn alertmanagers(State(st): State<ApiState>) -> Response {
-    st.metrics.request("alertmanagers");
-    success(json!({ "activeAlertmanagers": [], "droppedAlertmanagers": [] }))
 }
 
 /// The host's name: `/proc/sys/kernel/hostname`, else `$HOSTNAME`, else empty.

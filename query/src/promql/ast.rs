@@ -323,7 +323,8 @@ impl Expr {
     }
 }
 
-fn fmt_duration(ms: i64) -> String {
+/// Formats ms as a Prometheus duration (`1h30m`, `0s`).
+pub fn fmt_duration(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
     }
