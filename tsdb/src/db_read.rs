@@ -162,6 +162,7 @@ impl Db {
         maxt: i64,
         mut f: impl FnMut(Labels, &[(i64, f64)]) -> Result<(), E>,
     ) -> Result<(), E> {
+        let _reading = self.reads.read_recursive();
         let parts = self.series_parts(matchers, mint, maxt)?;
         let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
         let mut merged: Vec<(i64, f64)> = Vec::new();
@@ -185,6 +186,7 @@ impl Db {
         maxt: i64,
         mut f: impl FnMut(Labels, &[RawChunk]) -> Result<(), E>,
     ) -> Result<(), E> {
+        let _reading = self.reads.read_recursive();
         let parts = self.series_parts(matchers, mint, maxt)?;
         let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
         let mut merged: Vec<(i64, f64)> = Vec::new();
