@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod cadvisor_cmd;
+mod local_collect;
 mod node_cmd;
 mod rules_cmd;
 
@@ -98,6 +100,9 @@ struct StoreArgs {
     /// Interval of the built-in node collector writing into this store (0s: off; all-in-one: 15s).
     #[arg(long = "node.scrape-interval", default_value = "0s")]
     node_interval: String,
+    /// Interval of the built-in cgroup (cAdvisor) collector writing into this store (0s: off; all-in-one: 15s).
+    #[arg(long = "cadvisor.scrape-interval", default_value = "0s")]
+    cadvisor_interval: String,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -137,6 +142,7 @@ fn main() -> Result<()> {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
             let mut args = StoreArgs::default();
             args.node_interval = "15s".into();
+            args.cadvisor_interval = "15s".into();
             run_store(args)
         }
         Some(Command::Store(args)) => run_store(args),
@@ -212,12 +218,18 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let instance = node_cmd::hostname();
             tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
         });
+        let cadvisor_ms = parse_duration_ms(&args.cadvisor_interval)
+            .context("--cadvisor.scrape-interval")?;
+        let cadvisor = (cadvisor_ms > 0).then(|| {
+            let every = Duration::from_millis(cadvisor_ms as u64);
+            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, node_cmd::hostname()))
+        });
         let rules_task = tokio::spawn(rules_cmd::run(manager));
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
         bg.abort();
-        if let Some(n) = node {
-            n.abort();
+        for task in [node, cadvisor].into_iter().flatten() {
+            task.abort();
         }
         tracing::info!("shutting down: syncing the WAL");
         let db2 = db.clone();
@@ -248,6 +260,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.max-concurrency", a.query_max_concurrency.to_string()),
         ("query.lookback-delta", a.query_lookback.clone()),
         ("node.scrape-interval", a.node_interval.clone()),
+        ("cadvisor.scrape-interval", a.cadvisor_interval.clone()),
     ]
     .into_iter()
     .chain(a.rules.status_flags())

@@ -6,14 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, read, series_count, Server};
-
-fn label<'a>(ts: &'a remote::prompb::TimeSeries, name: &str) -> Option<&'a str> {
-    ts.labels
-        .iter()
-        .find(|l| l.name == name)
-        .map(|l| l.value.as_str())
-}
+use common::{free_port, label, read, series_count, Server};
 
 #[test]
 fn node_metrics_land_in_the_store_on_the_tick() {

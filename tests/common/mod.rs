@@ -180,3 +180,11 @@ pub fn series_count(url: &str, selector: &str) -> usize {
 }
 
 use std::io::Read as _;
+
+/// The value of label `name` of a remote-read series.
+pub fn label<'a>(ts: &'a TimeSeries, name: &str) -> Option<&'a str> {
+    ts.labels
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| l.value.as_str())
+}
