@@ -168,19 +168,6 @@ fn accepts_gzip(v: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::accepts_gzip;
-
-    #[test]
-    fn gzip_negotiation() {
-        assert!(accepts_gzip("gzip"));
-        assert!(accepts_gzip("deflate, gzip;q=0.5"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-    }
-}
-
 /// The `instance` label of node metrics stored in all-in-one mode: the host name.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -227,6 +214,9 @@ pub fn to_series(set: &expo::MetricSet, instance: &str) -> Vec<(Vec<(String, Str
     out
 }
 
+/// One series of a `tsdb::Db::append_batch` call: sorted labels and samples.
+type BatchEntry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 /// Collects every `interval` into `db`, stamping each collection with its tick (a multiple
 /// of `interval` since the epoch, not the read time), plus `up`, `scrape_duration_seconds`
 /// and `scrape_samples_scraped` for `job="node-exporter"`. Runs until the task is dropped.
@@ -269,7 +259,7 @@ pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, inst
                 .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
                 .collect();
             let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(tick, *v)]).collect();
-            let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
+            let batch: Vec<BatchEntry> = labels
                 .iter()
                 .zip(&samples)
                 .map(|(l, s)| (l.as_slice(), s.as_slice()))
@@ -282,5 +272,18 @@ pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, inst
             Ok(Err(e)) => tracing::error!(error = %e, "storing node metrics failed"),
             Err(e) => tracing::error!(error = %e, "node collection task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
     }
 }
