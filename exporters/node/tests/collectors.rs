@@ -173,6 +173,12 @@ golden!(rpi_pressure, "rpi", "pressure", |_| Box::new(
 golden!(rpi_rpi_throttled, "rpi", "rpi_throttled", |_| Box::new(
     rpi::RpiThrottled
 ));
+golden!(rpi_schedstat, "rpi", "schedstat", |_| Box::new(
+    schedstat::Schedstat::default()
+));
+golden!(vm_schedstat, "vm", "schedstat", |_| Box::new(
+    schedstat::Schedstat::default()
+));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile

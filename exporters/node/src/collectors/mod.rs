@@ -19,6 +19,7 @@ pub mod netstat;
 pub mod os;
 pub mod pressure;
 pub mod rpi;
+pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
@@ -51,6 +52,7 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(os::OsRelease),
         Box::new(pressure::Pressure::default()),
         Box::new(rpi::RpiThrottled),
+        Box::new(schedstat::Schedstat::default()),
         Box::new(selinux::Selinux),
         Box::new(sockstat::Sockstat::default()),
         Box::new(softnet::Softnet::default()),
