@@ -65,7 +65,6 @@ const MISSING_COLLECTORS: &[&str] = &[
     "nfs",
     "nfsd",
     "nvme",
-    "powersupplyclass",
     "rapl",
     "systemd",
     "tapestats",

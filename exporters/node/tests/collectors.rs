@@ -179,6 +179,9 @@ golden!(rpi_schedstat, "rpi", "schedstat", |_| Box::new(
 golden!(vm_schedstat, "vm", "schedstat", |_| Box::new(
     schedstat::Schedstat::default()
 ));
+golden!(rpi_powersupplyclass, "rpi", "powersupplyclass", |_| {
+    Box::new(powersupplyclass::PowerSupplyClass::default())
+});
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile

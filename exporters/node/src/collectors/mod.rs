@@ -17,6 +17,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
 pub mod rpi;
 pub mod schedstat;
@@ -50,6 +51,7 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(netdev::Netdev::new(cfg)?),
         Box::new(netstat::Netstat::new(cfg)?),
         Box::new(os::OsRelease),
+        Box::new(powersupplyclass::PowerSupplyClass::default()),
         Box::new(pressure::Pressure::default()),
         Box::new(rpi::RpiThrottled),
         Box::new(schedstat::Schedstat::default()),
