@@ -182,6 +182,12 @@ golden!(vm_schedstat, "vm", "schedstat", |_| Box::new(
 golden!(rpi_powersupplyclass, "rpi", "powersupplyclass", |_| {
     Box::new(powersupplyclass::PowerSupplyClass::default())
 });
+golden!(rpi_mdadm, "rpi", "mdadm", |_| Box::new(
+    mdadm::Mdadm::default()
+));
+golden!(vm_mdadm, "vm", "mdadm", |_| Box::new(
+    mdadm::Mdadm::default()
+));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile

@@ -12,6 +12,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
@@ -46,6 +47,7 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(filesystem::Filesystem::new(cfg)?),
         Box::new(hwmon::Hwmon),
         Box::new(loadavg::Loadavg::default()),
+        Box::new(mdadm::Mdadm::default()),
         Box::new(meminfo::Meminfo::default()),
         Box::new(netclass::Netclass::new(cfg)?),
         Box::new(netdev::Netdev::new(cfg)?),
