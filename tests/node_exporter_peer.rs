@@ -27,7 +27,6 @@ const IGNORED: &[(&str, &str)] = &[
         "node_bcache_",
         "bcache collector not implemented (crate README)",
     ),
-    ("node_bonding_", "bonding collector not implemented"),
     ("node_btrfs_", "btrfs collector not implemented"),
     ("node_dmi_", "dmi collector not implemented"),
     ("node_edac_", "edac collector not implemented"),
@@ -53,7 +52,6 @@ const IGNORED: &[(&str, &str)] = &[
 /// Collectors node_exporter runs that Vitals does not (see IGNORED).
 const MISSING_COLLECTORS: &[&str] = &[
     "bcache",
-    "bonding",
     "btrfs",
     "dmi",
     "edac",

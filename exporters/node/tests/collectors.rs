@@ -188,6 +188,10 @@ golden!(rpi_mdadm, "rpi", "mdadm", |_| Box::new(
 golden!(vm_mdadm, "vm", "mdadm", |_| Box::new(
     mdadm::Mdadm::default()
 ));
+golden!(rpi_bonding, "rpi", "bonding", |_| Box::new(
+    bonding::Bonding
+));
+golden!(vm_bonding, "vm", "bonding", |_| Box::new(bonding::Bonding));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile

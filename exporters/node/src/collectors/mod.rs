@@ -3,6 +3,7 @@
 use crate::{Collector, Config, Error};
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -38,6 +39,7 @@ pub mod vmstat;
 pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error> {
     Ok(vec![
         Box::new(arp::Arp::default()),
+        Box::new(bonding::Bonding),
         Box::new(conntrack::Conntrack),
         Box::new(cpu::Cpu::default()),
         Box::new(cpufreq::CpuFreq),
