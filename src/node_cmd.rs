@@ -47,6 +47,12 @@ pub struct NodeExporterArgs {
     /// Regexp of diskstats devices to exclude.
     #[arg(long = "collector.diskstats.device-exclude")]
     pub diskstats_device_exclude: Option<String>,
+    /// Enable the interrupts collector (off by default).
+    #[arg(long = "collector.interrupts")]
+    pub interrupts: bool,
+    /// Enable the processes collector (off by default).
+    #[arg(long = "collector.processes")]
+    pub processes: bool,
 }
 
 impl NodeExporterArgs {
@@ -58,6 +64,8 @@ impl NodeExporterArgs {
             rootfs: self.rootfs.clone(),
             udev_data: self.udev_data.clone(),
             textfile_dir: self.textfile_dir.clone(),
+            interrupts: self.interrupts,
+            processes: self.processes,
             ..Config::default()
         };
         let set = |dst: &mut String, v: &Option<String>| {

@@ -99,6 +99,10 @@ pub struct Config {
     pub vmstat_fields: String,
     /// `--collector.netstat.fields`.
     pub netstat_fields: String,
+    /// `--collector.interrupts` (off by default, as in node_exporter).
+    pub interrupts: bool,
+    /// `--collector.processes` (off by default, as in node_exporter).
+    pub processes: bool,
 }
 
 impl Default for Config {
@@ -116,6 +120,8 @@ impl Default for Config {
             netclass_ignored_devices: "^$".into(),
             vmstat_fields: collectors::vmstat::DEFAULT_FIELDS.into(),
             netstat_fields: collectors::netstat::DEFAULT_FIELDS.into(),
+            interrupts: false,
+            processes: false,
         }
     }
 }

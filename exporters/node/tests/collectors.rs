@@ -192,6 +192,12 @@ golden!(rpi_bonding, "rpi", "bonding", |_| Box::new(
     bonding::Bonding
 ));
 golden!(vm_bonding, "vm", "bonding", |_| Box::new(bonding::Bonding));
+golden!(rpi_interrupts, "rpi", "interrupts", |_| Box::new(
+    interrupts::Interrupts::default()
+));
+golden!(rpi_processes, "rpi", "processes", |_| Box::new(
+    processes::Processes
+));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile

@@ -12,6 +12,7 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
@@ -21,6 +22,7 @@ pub mod netstat;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod rpi;
 pub mod schedstat;
 pub mod selinux;
@@ -35,9 +37,10 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
-/// node_exporter's default Linux collectors that this crate implements, plus `rpi_throttled`.
+/// node_exporter's default Linux collectors that this crate implements, plus `rpi_throttled`,
+/// plus the off-by-default ones `cfg` enables (`interrupts`, `processes`).
 pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error> {
-    Ok(vec![
+    let mut v: Vec<Box<dyn Collector>> = vec![
         Box::new(arp::Arp::default()),
         Box::new(bonding::Bonding),
         Box::new(conntrack::Conntrack),
@@ -70,5 +73,12 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(udp_queues::UdpQueues::default()),
         Box::new(uname::Uname),
         Box::new(vmstat::Vmstat::new(cfg)?),
-    ])
+    ];
+    if cfg.interrupts {
+        v.push(Box::new(interrupts::Interrupts::default()));
+    }
+    if cfg.processes {
+        v.push(Box::new(processes::Processes));
+    }
+    Ok(v)
 }
