@@ -53,6 +53,9 @@ pub struct NodeExporterArgs {
     /// Enable the processes collector (off by default).
     #[arg(long = "collector.processes")]
     pub processes: bool,
+    /// Enable the tcpstat collector (off by default).
+    #[arg(long = "collector.tcpstat")]
+    pub tcpstat: bool,
 }
 
 impl NodeExporterArgs {
@@ -66,6 +69,7 @@ impl NodeExporterArgs {
             textfile_dir: self.textfile_dir.clone(),
             interrupts: self.interrupts,
             processes: self.processes,
+            tcpstat: self.tcpstat,
             ..Config::default()
         };
         let set = |dst: &mut String, v: &Option<String>| {

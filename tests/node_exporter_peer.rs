@@ -93,11 +93,17 @@ const TOLERANCE: &[(&str, f64, f64)] = &[
     ("node_timex_", 0.001, 0.01),
     ("node_pressure_", 0.5, 0.0),
     ("node_processes_", 50.0, 0.05),
+    // The scrapes themselves open and close connections.
+    ("node_tcp_connection_states", 20.0, 0.5),
 ];
 
 /// Families whose set of series moves between reads (process states come and go): only
 /// label names and the values of series both sides have are compared.
-const VOLATILE_SERIES: &[&str] = &["node_processes_state", "node_processes_threads_state"];
+const VOLATILE_SERIES: &[&str] = &[
+    "node_processes_state",
+    "node_processes_threads_state",
+    "node_tcp_connection_states",
+];
 
 type Series = BTreeMap<Vec<(String, String)>, f64>;
 
@@ -228,7 +234,7 @@ fn vitals_matches_node_exporter() {
             .arg(format!("--collector.textfile.directory={}", tf.display()))
             .arg("--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
             .arg("--collector.netdev.device-exclude=")
-            .args(["--collector.interrupts", "--collector.processes"])
+            .args(["--collector.interrupts", "--collector.processes", "--collector.tcpstat"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -239,7 +245,11 @@ fn vitals_matches_node_exporter() {
             .args(["node-exporter", "--web.listen-address"])
             .arg(format!("127.0.0.1:{vport}"))
             .arg(format!("--collector.textfile.directory={}", tf.display()))
-            .args(["--collector.interrupts", "--collector.processes"])
+            .args([
+                "--collector.interrupts",
+                "--collector.processes",
+                "--collector.tcpstat",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -103,6 +103,8 @@ pub struct Config {
     pub interrupts: bool,
     /// `--collector.processes` (off by default, as in node_exporter).
     pub processes: bool,
+    /// `--collector.tcpstat` (off by default, as in node_exporter).
+    pub tcpstat: bool,
 }
 
 impl Default for Config {
@@ -122,6 +124,7 @@ impl Default for Config {
             netstat_fields: collectors::netstat::DEFAULT_FIELDS.into(),
             interrupts: false,
             processes: false,
+            tcpstat: false,
         }
     }
 }

@@ -275,3 +275,23 @@ fn missing_tree_reports_failure() {
     assert_eq!(ok("uname"), Some(1.0));
     assert!(!nc.errors().is_empty());
 }
+
+/// tcpstat reads the kernel's socket table over netlink: a listener we open is counted.
+#[test]
+fn tcpstat_counts_our_listener() {
+    let _l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut nc = NodeCollector::with_collectors(fixture("vm"), vec![Box::new(tcpstat::Tcpstat)]);
+    let set = nc.collect();
+    let fam = set
+        .get("node_tcp_connection_states")
+        .expect("tcpstat output");
+    let listen = fam
+        .samples()
+        .find(|s| s.label("state") == Some("listen"))
+        .map(|s| s.value())
+        .unwrap_or(0.0);
+    assert!(listen >= 1.0, "listen sockets: {listen}");
+    assert!(fam
+        .samples()
+        .any(|s| s.label("state") == Some("tx_queued_bytes")));
+}

@@ -29,6 +29,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -38,7 +39,7 @@ pub mod uname;
 pub mod vmstat;
 
 /// node_exporter's default Linux collectors that this crate implements, plus `rpi_throttled`,
-/// plus the off-by-default ones `cfg` enables (`interrupts`, `processes`).
+/// plus the off-by-default ones `cfg` enables (`interrupts`, `processes`, `tcpstat`).
 pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error> {
     let mut v: Vec<Box<dyn Collector>> = vec![
         Box::new(arp::Arp::default()),
@@ -79,6 +80,9 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
     }
     if cfg.processes {
         v.push(Box::new(processes::Processes));
+    }
+    if cfg.tcpstat {
+        v.push(Box::new(tcpstat::Tcpstat));
     }
     Ok(v)
 }
