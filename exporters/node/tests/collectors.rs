@@ -198,6 +198,7 @@ golden!(rpi_interrupts, "rpi", "interrupts", |_| Box::new(
 golden!(rpi_processes, "rpi", "processes", |_| Box::new(
     processes::Processes
 ));
+golden!(x86_hwmon, "x86", "hwmon", |_| Box::new(hwmon::Hwmon));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile
