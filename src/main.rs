@@ -140,10 +140,11 @@ fn main() -> Result<()> {
     match cli.command {
         None => {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
-            let mut args = StoreArgs::default();
-            args.node_interval = "15s".into();
-            args.cadvisor_interval = "15s".into();
-            run_store(args)
+            run_store(StoreArgs {
+                node_interval: "15s".into(),
+                cadvisor_interval: "15s".into(),
+                ..StoreArgs::default()
+            })
         }
         Some(Command::Store(args)) => run_store(args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),

@@ -47,6 +47,15 @@ pub struct NodeExporterArgs {
     /// Regexp of diskstats devices to exclude.
     #[arg(long = "collector.diskstats.device-exclude")]
     pub diskstats_device_exclude: Option<String>,
+    /// Enable the interrupts collector (off by default).
+    #[arg(long = "collector.interrupts")]
+    pub interrupts: bool,
+    /// Enable the processes collector (off by default).
+    #[arg(long = "collector.processes")]
+    pub processes: bool,
+    /// Enable the tcpstat collector (off by default).
+    #[arg(long = "collector.tcpstat")]
+    pub tcpstat: bool,
 }
 
 impl NodeExporterArgs {
@@ -58,6 +67,9 @@ impl NodeExporterArgs {
             rootfs: self.rootfs.clone(),
             udev_data: self.udev_data.clone(),
             textfile_dir: self.textfile_dir.clone(),
+            interrupts: self.interrupts,
+            processes: self.processes,
+            tcpstat: self.tcpstat,
             ..Config::default()
         };
         let set = |dst: &mut String, v: &Option<String>| {
@@ -168,19 +180,6 @@ fn accepts_gzip(v: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::accepts_gzip;
-
-    #[test]
-    fn gzip_negotiation() {
-        assert!(accepts_gzip("gzip"));
-        assert!(accepts_gzip("deflate, gzip;q=0.5"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-    }
-}
-
 /// The `instance` label of node metrics stored in all-in-one mode: the host name.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -193,94 +192,43 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Milliseconds since the epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// The target labels of node metrics stored in all-in-one mode.
+pub fn target_labels(instance: &str) -> Vec<(String, String)> {
+    vec![
+        ("instance".to_string(), instance.to_string()),
+        ("job".to_string(), "node-exporter".to_string()),
+    ]
 }
 
-/// Converts one collection into TSDB series: `__name__`, the sample's labels (a `job` or
-/// `instance` label of a text file becomes `exported_job` / `exported_instance`, as
-/// Prometheus does), `instance` and `job="node-exporter"`; each label list sorted by name.
-pub fn to_series(set: &expo::MetricSet, instance: &str) -> Vec<(Vec<(String, String)>, f64)> {
-    let mut out = Vec::new();
-    for fam in set.families() {
-        for s in fam.samples() {
-            let mut labels: Vec<(String, String)> = Vec::with_capacity(8);
-            labels.push(("__name__".into(), format!("{}{}", fam.name(), s.suffix())));
-            for (n, v) in s.labels() {
-                let n = match n {
-                    "job" => "exported_job",
-                    "instance" => "exported_instance",
-                    n => n,
-                };
-                labels.push((n.to_string(), v.to_string()));
-            }
-            labels.push(("instance".into(), instance.to_string()));
-            labels.push(("job".into(), "node-exporter".into()));
-            labels.sort();
-            out.push((labels, s.value()));
-        }
-    }
-    out
-}
-
-/// Collects every `interval` into `db`, stamping each collection with its tick (a multiple
-/// of `interval` since the epoch, not the read time), plus `up`, `scrape_duration_seconds`
-/// and `scrape_samples_scraped` for `job="node-exporter"`. Runs until the task is dropped.
+/// Collects every `interval` into `db` with `job="node-exporter"`, `instance`, stamped on
+/// the tick, with `up` and `scrape_*` (see [`crate::local_collect::store_loop`]). Runs
+/// until the task is dropped.
 pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, instance: String) {
-    let collector = match NodeCollector::new(cfg) {
-        Ok(c) => Arc::new(Mutex::new(c)),
+    let mut collector = match NodeCollector::new(cfg) {
+        Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "node collector disabled");
             return;
         }
     };
-    let step = (interval.as_millis() as i64).max(1);
-    loop {
-        let now = now_ms();
-        let tick = (now / step + 1) * step;
-        tokio::time::sleep(Duration::from_millis((tick - now).max(0) as u64)).await;
-        let (c, db, instance) = (collector.clone(), db.clone(), instance.clone());
-        let res = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
-            let mut series = to_series(c.collect(), &instance);
-            let scraped = series.len() as f64;
-            let meta = |name: &str, v: f64| {
-                let mut l = vec![
-                    ("__name__".to_string(), name.to_string()),
-                    ("instance".to_string(), instance.clone()),
-                    ("job".to_string(), "node-exporter".to_string()),
-                ];
-                l.sort();
-                (l, v)
-            };
-            series.push(meta("up", 1.0));
-            series.push(meta("scrape_samples_scraped", scraped));
-            series.push(meta(
-                "scrape_duration_seconds",
-                started.elapsed().as_secs_f64(),
-            ));
-            let labels: Vec<Vec<(&str, &str)>> = series
-                .iter()
-                .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
-                .collect();
-            let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(tick, *v)]).collect();
-            let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
-                .iter()
-                .zip(&samples)
-                .map(|(l, s)| (l.as_slice(), s.as_slice()))
-                .collect();
-            db.append_batch(&batch)
-        })
-        .await;
-        match res {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "storing node metrics failed"),
-            Err(e) => tracing::error!(error = %e, "node collection task failed"),
-        }
+    let collect = move |target: &[(String, String)]| {
+        Ok(crate::local_collect::set_to_series(
+            collector.collect(),
+            target,
+        ))
+    };
+    crate::local_collect::store_loop(db, collect, interval, target_labels(&instance)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
     }
 }

@@ -99,6 +99,12 @@ pub struct Config {
     pub vmstat_fields: String,
     /// `--collector.netstat.fields`.
     pub netstat_fields: String,
+    /// `--collector.interrupts` (off by default, as in node_exporter).
+    pub interrupts: bool,
+    /// `--collector.processes` (off by default, as in node_exporter).
+    pub processes: bool,
+    /// `--collector.tcpstat` (off by default, as in node_exporter).
+    pub tcpstat: bool,
 }
 
 impl Default for Config {
@@ -116,6 +122,9 @@ impl Default for Config {
             netclass_ignored_devices: "^$".into(),
             vmstat_fields: collectors::vmstat::DEFAULT_FIELDS.into(),
             netstat_fields: collectors::netstat::DEFAULT_FIELDS.into(),
+            interrupts: false,
+            processes: false,
+            tcpstat: false,
         }
     }
 }

@@ -173,6 +173,32 @@ golden!(rpi_pressure, "rpi", "pressure", |_| Box::new(
 golden!(rpi_rpi_throttled, "rpi", "rpi_throttled", |_| Box::new(
     rpi::RpiThrottled
 ));
+golden!(rpi_schedstat, "rpi", "schedstat", |_| Box::new(
+    schedstat::Schedstat::default()
+));
+golden!(vm_schedstat, "vm", "schedstat", |_| Box::new(
+    schedstat::Schedstat::default()
+));
+golden!(rpi_powersupplyclass, "rpi", "powersupplyclass", |_| {
+    Box::new(powersupplyclass::PowerSupplyClass::default())
+});
+golden!(rpi_mdadm, "rpi", "mdadm", |_| Box::new(
+    mdadm::Mdadm::default()
+));
+golden!(vm_mdadm, "vm", "mdadm", |_| Box::new(
+    mdadm::Mdadm::default()
+));
+golden!(rpi_bonding, "rpi", "bonding", |_| Box::new(
+    bonding::Bonding
+));
+golden!(vm_bonding, "vm", "bonding", |_| Box::new(bonding::Bonding));
+golden!(rpi_interrupts, "rpi", "interrupts", |_| Box::new(
+    interrupts::Interrupts::default()
+));
+golden!(rpi_processes, "rpi", "processes", |_| Box::new(
+    processes::Processes
+));
+golden!(x86_hwmon, "x86", "hwmon", |_| Box::new(hwmon::Hwmon));
 golden!(rpi_stat, "rpi", "stat", |_| Box::new(stat::Stat::default()));
 golden!(rpi_textfile, "rpi", "textfile", |_| Box::new(
     textfile::Textfile
@@ -249,4 +275,24 @@ fn missing_tree_reports_failure() {
     assert_eq!(ok("hwmon"), Some(0.0));
     assert_eq!(ok("uname"), Some(1.0));
     assert!(!nc.errors().is_empty());
+}
+
+/// tcpstat reads the kernel's socket table over netlink: a listener we open is counted.
+#[test]
+fn tcpstat_counts_our_listener() {
+    let _l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut nc = NodeCollector::with_collectors(fixture("vm"), vec![Box::new(tcpstat::Tcpstat)]);
+    let set = nc.collect();
+    let fam = set
+        .get("node_tcp_connection_states")
+        .expect("tcpstat output");
+    let listen = fam
+        .samples()
+        .find(|s| s.label("state") == Some("listen"))
+        .map(|s| s.value())
+        .unwrap_or(0.0);
+    assert!(listen >= 1.0, "listen sockets: {listen}");
+    assert!(fam
+        .samples()
+        .any(|s| s.label("state") == Some("tx_queued_bytes")));
 }

@@ -3,6 +3,7 @@
 use crate::{Collector, Config, Error};
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -11,18 +12,24 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod os;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod rpi;
+pub mod schedstat;
 pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tcpstat;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
@@ -31,10 +38,12 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
-/// node_exporter's default Linux collectors that this crate implements, plus `rpi_throttled`.
+/// node_exporter's default Linux collectors that this crate implements, plus `rpi_throttled`,
+/// plus the off-by-default ones `cfg` enables (`interrupts`, `processes`, `tcpstat`).
 pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error> {
-    Ok(vec![
+    let mut v: Vec<Box<dyn Collector>> = vec![
         Box::new(arp::Arp::default()),
+        Box::new(bonding::Bonding),
         Box::new(conntrack::Conntrack),
         Box::new(cpu::Cpu::default()),
         Box::new(cpufreq::CpuFreq),
@@ -44,13 +53,16 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(filesystem::Filesystem::new(cfg)?),
         Box::new(hwmon::Hwmon),
         Box::new(loadavg::Loadavg::default()),
+        Box::new(mdadm::Mdadm::default()),
         Box::new(meminfo::Meminfo::default()),
         Box::new(netclass::Netclass::new(cfg)?),
         Box::new(netdev::Netdev::new(cfg)?),
         Box::new(netstat::Netstat::new(cfg)?),
         Box::new(os::OsRelease),
+        Box::new(powersupplyclass::PowerSupplyClass::default()),
         Box::new(pressure::Pressure::default()),
         Box::new(rpi::RpiThrottled),
+        Box::new(schedstat::Schedstat::default()),
         Box::new(selinux::Selinux),
         Box::new(sockstat::Sockstat::default()),
         Box::new(softnet::Softnet::default()),
@@ -62,5 +74,15 @@ pub fn default_collectors(cfg: &Config) -> Result<Vec<Box<dyn Collector>>, Error
         Box::new(udp_queues::UdpQueues::default()),
         Box::new(uname::Uname),
         Box::new(vmstat::Vmstat::new(cfg)?),
-    ])
+    ];
+    if cfg.interrupts {
+        v.push(Box::new(interrupts::Interrupts::default()));
+    }
+    if cfg.processes {
+        v.push(Box::new(processes::Processes));
+    }
+    if cfg.tcpstat {
+        v.push(Box::new(tcpstat::Tcpstat));
+    }
+    Ok(v)
 }
