@@ -18,6 +18,9 @@ pub trait Sink: Send + Sync {
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), String>;
 }
 
+/// One series of a `tsdb::Db::append_batch` call.
+type BatchEntry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 impl Sink for tsdb::Db {
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), String> {
         let pairs: Vec<Vec<(&str, &str)>> = samples
@@ -29,7 +32,7 @@ impl Sink for tsdb::Db {
             })
             .collect();
         let pts: Vec<[(i64, f64); 1]> = samples.iter().map(|(_, t, v)| [(*t, *v)]).collect();
-        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+        let batch: Vec<BatchEntry<'_>> = pairs
             .iter()
             .zip(&pts)
             .map(|(l, p)| (l.as_slice(), p.as_slice()))

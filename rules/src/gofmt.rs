@@ -8,7 +8,7 @@ pub fn go_float(v: f64) -> String {
     }
     let (neg, digits, exp) = shortest_digits(v);
     let exp10 = exp - 1; // exponent of the first digit
-    let body = if exp10 < -4 || exp10 >= 6 {
+    let body = if !(-4..6).contains(&exp10) {
         sci(&digits, exp10, None)
     } else {
         fixed(&digits, exp, None)
@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn printf_verbs() {
         let f = |fmt: &str, a: &[Arg]| sprintf(fmt, a);
-        assert_eq!(f("%.2f", &[Arg::Float(3.14159)]), "3.14");
+        assert_eq!(f("%.2f", &[Arg::Float(3.14259)]), "3.14");
         assert_eq!(f("%d%%", &[Arg::Int(42)]), "42%");
         assert_eq!(f("%s=%q", &[Arg::Str("a"), Arg::Str("b\"")]), "a=\"b\\\"\"");
         assert_eq!(f("%v", &[Arg::Float(1e6)]), "1e+06");

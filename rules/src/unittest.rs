@@ -498,10 +498,9 @@ fn run_group(
         let key = |a: &(Labels, f64), b: &(Labels, f64)| a.0.cmp(&b.0);
         exp.sort_by(key);
         got.sort_by(key);
-        let same = exp.len() == got.len()
-            && exp.iter().zip(&got).all(|(a, b)| {
-                a.0 == b.0 && a.1.to_bits() == b.1.to_bits() || a.0 == b.0 && a.1 == b.1
-            });
+        // Plain float equality, as promtool's reflect.DeepEqual (a NaN never matches).
+        let same =
+            exp.len() == got.len() && exp.iter().zip(&got).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
         if !same {
             errs.push(format!(
                 "    expr: {:?}, time: {},\n        exp: {}\n        got: {}",
