@@ -283,8 +283,10 @@ fn find_close(s: &str) -> Option<usize> {
     None
 }
 
-fn ident_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+/// Identifier bytes: ASCII letters, digits, `_`, and any non-ASCII byte (so a multi-byte
+/// character is never split).
+fn ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
 fn fields(s: &str, i: &mut usize) -> Vec<String> {
@@ -293,7 +295,7 @@ fn fields(s: &str, i: &mut usize) -> Vec<String> {
     while *i < b.len() && b[*i] == b'.' {
         let st = *i + 1;
         let mut j = st;
-        while j < b.len() && ident_char(b[j] as char) {
+        while j < b.len() && ident_char(b[j]) {
             j += 1;
         }
         if j == st {
@@ -360,7 +362,7 @@ fn lex(name: &str, s: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
             '$' => {
                 let st = i;
                 i += 1;
-                while i < b.len() && ident_char(b[i] as char) {
+                while i < b.len() && ident_char(b[i]) {
                     i += 1;
                 }
                 let v = s[st..i].to_string();
@@ -385,9 +387,9 @@ fn lex(name: &str, s: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
                 }
                 toks.push(Tok::Num(s[st..i].to_string()));
             }
-            c if ident_char(c) => {
+            _ if ident_char(b[i]) => {
                 let st = i;
-                while i < b.len() && ident_char(b[i] as char) {
+                while i < b.len() && ident_char(b[i]) {
                     i += 1;
                 }
                 toks.push(Tok::Word(s[st..i].to_string()));
