@@ -118,19 +118,24 @@ fn shipped_unit_tests_pass_and_a_wrong_copy_fails_under_both() {
 }
 
 #[test]
-fn templates_render_as_promtool_renders_them() {
+fn templates_and_evaluation_report_as_promtool_reports_them() {
     let Some(promtool) = common::peer_binary("promtool") else {
         return;
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/testdata");
-    let t = vec![PathBuf::from("templates.test.yml")];
-    let want = run(&promtool, &["test", "rules"], &t, &dir);
-    let got = run(&vitals(), &["test", "rules"], &t, &dir);
-    assert_eq!(want.1, 1, "the expectation is empty on purpose: {}", want.0);
-    assert!(
-        want.0.contains("a38=\"12345.678 -0.5 100 3\""),
-        "{}",
-        want.0
-    );
-    assert_eq!(got, want);
+    for (file, marker) in [
+        ("templates.test.yml", "a38=\"12345.678 -0.5 100 3\""),
+        ("scenarios.test.yml", "alertname: Down, time: 7m30s"),
+    ] {
+        let t = vec![PathBuf::from(file)];
+        let want = run(&promtool, &["test", "rules"], &t, &dir);
+        let got = run(&vitals(), &["test", "rules"], &t, &dir);
+        assert_eq!(
+            want.1, 1,
+            "{file}: expectations are wrong on purpose: {}",
+            want.0
+        );
+        assert!(want.0.contains(marker), "{file}: {}", want.0);
+        assert_eq!(got, want, "{file}");
+    }
 }
