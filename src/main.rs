@@ -173,7 +173,6 @@ fn run_store(args: StoreArgs) -> Result<()> {
         if !args.listen.ip().is_loopback() {
             tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
         }
-        tracing::info!(address = %args.listen, "ready");
         let engine = query::promql::EngineOptions {
             timeout: Duration::from_millis(
                 parse_duration_ms(&args.query_timeout)
@@ -198,6 +197,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let router = query::router(db.clone(), api_opts).merge(rules::api::router(manager.clone()));
         let bg = tokio::spawn(background(db.clone(), maint_every));
         let rules_task = tokio::spawn(rules_cmd::run(manager));
+        tracing::info!(address = %args.listen, "ready");
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
         bg.abort();

@@ -122,11 +122,13 @@ pub fn manager(
         },
         engine,
     };
-    Ok(rules::manager::Manager::new(
-        db,
-        f.config_file.clone(),
-        opts,
-    )?)
+    rules::manager::Manager::new(db, f.config_file.clone(), opts).map_err(|e| {
+        let file = f.config_file.as_ref().map(|p| p.display().to_string());
+        anyhow::anyhow!(
+            "error loading config (--config.file={}): {e}",
+            file.unwrap_or_default()
+        )
+    })
 }
 
 /// Evaluates rules until the task is aborted; reloads on SIGHUP.
