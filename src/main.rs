@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
-    Store(StoreArgs),
+    Store(Box<StoreArgs>),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -131,7 +131,7 @@ fn main() -> Result<()> {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
             run_store(StoreArgs::default())
         }
-        Some(Command::Store(args)) => run_store(args),
+        Some(Command::Store(args)) => run_store(*args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
