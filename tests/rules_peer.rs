@@ -77,7 +77,12 @@ fn check_rules_agrees_with_promtool() {
         "groups:\n- name: a\n  rules:\n  - record: \"bad-name\"\n    expr: up\n  - alert: X\n    expr: up +\n    annotations:\n      s: \"{{ $labels.x \"\n  - alert: Y\n    expr: up\n    labels:\n      \"0bad\": x\n- name: a\n  rules: []\n",
     )
     .unwrap();
-    let want = run(&promtool, &["check", "rules"], std::slice::from_ref(&bad), dir.path());
+    let want = run(
+        &promtool,
+        &["check", "rules"],
+        std::slice::from_ref(&bad),
+        dir.path(),
+    );
     let got = run(&vitals(), &["check", "rules"], &[bad], dir.path());
     assert_eq!(want.1, 1);
     assert_eq!(got, want);

@@ -395,6 +395,7 @@ impl Exec<'_, '_> {
                         Val::Int(i) => gofmt::Arg::Int(*i),
                         Val::Float(x) => gofmt::Arg::Float(*x),
                         Val::Bool(b) => gofmt::Arg::Bool(*b),
+                        Val::Nil => gofmt::Arg::Nil,
                         o => gofmt::Arg::Other(o.print()),
                     })
                     .collect();
@@ -482,8 +483,8 @@ impl Exec<'_, '_> {
                     o => o.print(),
                 };
                 Val::Str(match f {
-                    "toUpper" => x.to_uppercase(),
-                    "toLower" => x.to_lowercase(),
+                    "toUpper" => map_case(&x, true),
+                    "toLower" => map_case(&x, false),
                     "title" => title(&x),
                     "stripPort" => match x.rsplit_once(':') {
                         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
@@ -547,9 +548,32 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_letter = c.is_alphanumeric() || c == '_' || c == '\'';
+        // Go's isSeparator: ASCII letters, digits and `_` join words; other non-ASCII
+        // characters only separate when they are spaces.
+        prev_letter = if c.is_ascii() {
+            c.is_ascii_alphanumeric() || c == '_'
+        } else {
+            !c.is_whitespace()
+        };
     }
     out
+}
+
+/// Go's `strings.ToUpper`/`ToLower`: one character for one (`ß` stays `ß`).
+fn map_case(s: &str, upper: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            match (m.len(), upper) {
+                (1, _) | (_, false) => m.swap_remove(0),
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// Go template comparison: basic kinds must match (int vs float is an error, as in Go).
