@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod node_cmd;
 mod rules_cmd;
 
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
     Store(Box<StoreArgs>),
+    /// Serve node_exporter-compatible host metrics on /metrics.
+    NodeExporter(node_cmd::NodeExporterArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -92,6 +95,9 @@ struct StoreArgs {
     /// Maximum number of queries executed concurrently; more wait.
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// Interval of the built-in node collector writing into this store (0s: off; all-in-one: 15s).
+    #[arg(long = "node.scrape-interval", default_value = "0s")]
+    node_interval: String,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -129,9 +135,12 @@ fn main() -> Result<()> {
     match cli.command {
         None => {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
-            run_store(StoreArgs::default())
+            let mut args = StoreArgs::default();
+            args.node_interval = "15s".into();
+            run_store(args)
         }
         Some(Command::Store(args)) => run_store(*args),
+        Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
@@ -196,11 +205,22 @@ fn run_store(args: StoreArgs) -> Result<()> {
         };
         let router = query::router(db.clone(), api_opts).merge(rules::api::router(manager.clone()));
         let bg = tokio::spawn(background(db.clone(), maint_every));
-        let rules_task = tokio::spawn(rules_cmd::run(manager));
+        let node_ms = parse_duration_ms(&args.node_interval).context("--node.scrape-interval")?;
+        let node = (node_ms > 0).then(|| {
+            let every = Duration::from_millis(node_ms as u64);
+            let instance = node_cmd::hostname();
+            tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
+        });
+        let rules_task = tokio::spawn(rules_cmd::run(manager.clone()));
         tracing::info!(address = %args.listen, "ready");
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
+        let notifier = manager.notifier().clone();
+        tokio::task::spawn_blocking(move || notifier.stop()).await?;
         bg.abort();
+        if let Some(n) = node {
+            n.abort();
+        }
         tracing::info!("shutting down: syncing the WAL");
         let db2 = db.clone();
         tokio::task::spawn_blocking(move || db2.sync()).await??;
@@ -229,6 +249,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.max-samples", a.query_max_samples.to_string()),
         ("query.max-concurrency", a.query_max_concurrency.to_string()),
         ("query.lookback-delta", a.query_lookback.clone()),
+        ("node.scrape-interval", a.node_interval.clone()),
     ]
     .into_iter()
     .chain(a.rules.status_flags())

@@ -20,6 +20,7 @@ use axum::Router;
 
 pub use error::ApiError;
 pub use metrics::HttpMetrics;
+pub use status::{format_duration, rfc3339};
 
 /// Limits of the API.
 #[derive(Clone, Debug)]

@@ -270,7 +270,7 @@ fn storage_retention(o: &tsdb::Options) -> String {
 
 /// Formats milliseconds as a Prometheus duration: `15d`, `2w`, `1h30m`, `250ms`, `0s`.
 /// Years and weeks are used only when they divide the duration exactly.
-pub(crate) fn format_duration(ms: i64) -> String {
+pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
     }
@@ -319,7 +319,7 @@ fn format_bytes(n: u64) -> String {
 }
 
 /// RFC 3339 in UTC; with `fraction`, nanoseconds with trailing zeros trimmed (Go's RFC3339Nano).
-pub(crate) fn rfc3339(t: SystemTime, fraction: bool) -> String {
+pub fn rfc3339(t: SystemTime, fraction: bool) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));

@@ -1,11 +1,14 @@
 //! Sends alerts to Alertmanagers (API v2, `POST /api/v2/alerts`): a bounded queue, batches,
 //! retries with backoff, configured from a Prometheus config's `alerting` block.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use base64::Engine as _;
+use parking_lot::{Condvar, Mutex};
 use serde::Deserialize;
 use tsdb::Labels;
 
@@ -50,6 +53,12 @@ pub struct AlertmanagerConfig {
     /// Static targets (`host:port`).
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// The `Authorization` header (bearer token by default).
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
 }
 
 /// A `static_configs` entry.
@@ -58,6 +67,51 @@ pub struct StaticConfig {
     /// `host:port` of each Alertmanager.
     #[serde(default)]
     pub targets: Vec<String>,
+}
+
+/// `basic_auth` of an HTTP client config.
+#[derive(Clone, Deserialize)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password, inline.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Password, read from this file on each request.
+    #[serde(default)]
+    pub password_file: Option<String>,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<secret>")
+            .finish()
+    }
+}
+
+/// `authorization` of an HTTP client config.
+#[derive(Clone, Deserialize)]
+pub struct Authorization {
+    /// Scheme, `Bearer` by default.
+    #[serde(default = "default_auth_type", rename = "type")]
+    pub kind: String,
+    /// Credentials, inline.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// Credentials, read from this file on each request.
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("type", &self.kind)
+            .field("credentials", &"<secret>")
+            .finish()
+    }
 }
 
 fn default_scheme() -> String {
@@ -69,6 +123,113 @@ fn default_timeout() -> String {
 fn default_api_version() -> String {
     "v2".into()
 }
+fn default_auth_type() -> String {
+    "Bearer".into()
+}
+
+/// Why an `alerting` block is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `scheme` is neither `http` nor `https`.
+    #[error("alertmanagers[{0}]: unsupported scheme {1:?} (want http or https)")]
+    Scheme(usize, String),
+    /// `api_version` is not `v2`.
+    #[error("alertmanagers[{0}]: unsupported api_version {1:?} (only v2 is supported)")]
+    ApiVersion(usize, String),
+    /// `timeout` is not a duration.
+    #[error("alertmanagers[{0}]: invalid timeout {1:?}")]
+    Timeout(usize, String),
+    /// Both `basic_auth` and `authorization` are set.
+    #[error("alertmanagers[{0}]: at most one of basic_auth and authorization may be set")]
+    TwoAuths(usize),
+}
+
+impl AlertingConfig {
+    /// Checks every Alertmanager entry as Prometheus does at load time.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, am) in self.alertmanagers.iter().enumerate() {
+            if am.scheme != "http" && am.scheme != "https" {
+                return Err(ConfigError::Scheme(i, am.scheme.clone()));
+            }
+            if am.api_version != "v2" {
+                return Err(ConfigError::ApiVersion(i, am.api_version.clone()));
+            }
+            if query::promql::lexer::parse_duration(&am.timeout).is_none() {
+                return Err(ConfigError::Timeout(i, am.timeout.clone()));
+            }
+            if am.basic_auth.is_some() && am.authorization.is_some() {
+                return Err(ConfigError::TwoAuths(i));
+            }
+        }
+        Ok(())
+    }
+
+    /// One delivery target per static target of each Alertmanager entry.
+    fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for am in &self.alertmanagers {
+            let timeout = query::promql::lexer::parse_duration(&am.timeout)
+                .filter(|&ms| ms > 0)
+                .unwrap_or(10_000);
+            for sc in &am.static_configs {
+                for t in &sc.targets {
+                    out.push(Target {
+                        url: format!(
+                            "{}://{}{}/api/v2/alerts",
+                            am.scheme,
+                            t,
+                            am.path_prefix.trim_end_matches('/')
+                        ),
+                        timeout: Duration::from_millis(timeout as u64),
+                        basic_auth: am.basic_auth.clone(),
+                        authorization: am.authorization.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where one batch goes, with how to authenticate.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    timeout: Duration,
+    basic_auth: Option<BasicAuth>,
+    authorization: Option<Authorization>,
+}
+
+impl Target {
+    /// The `Authorization` header value, reading secret files now.
+    fn auth_header(&self) -> Result<Option<String>, String> {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("reading {p}: {e}"))
+        };
+        if let Some(b) = &self.basic_auth {
+            let pw = match (&b.password, &b.password_file) {
+                (_, Some(f)) => read(f)?,
+                (Some(p), None) => p.clone(),
+                (None, None) => String::new(),
+            };
+            return Ok(Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.username, pw))
+            )));
+        }
+        if let Some(a) = &self.authorization {
+            let c = match (&a.credentials, &a.credentials_file) {
+                (_, Some(f)) => read(f)?,
+                (Some(c), None) => c.clone(),
+                (None, None) => String::new(),
+            };
+            return Ok(Some(format!("{} {}", a.kind, c)));
+        }
+        Ok(None)
+    }
+}
 
 /// Notifier settings that do not come from the `alerting` block.
 #[derive(Clone, Debug)]
@@ -79,6 +240,10 @@ pub struct NotifierOptions {
     pub queue_capacity: usize,
     /// Most alerts per request.
     pub max_batch: usize,
+    /// Tries per Alertmanager and batch (the first included).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles on each further one.
+    pub retry_backoff: Duration,
 }
 
 impl Default for NotifierOptions {
@@ -87,73 +252,413 @@ impl Default for NotifierOptions {
             external_labels: Vec::new(),
             queue_capacity: 10_000,
             max_batch: 256,
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(500),
         }
     }
 }
 
-/// Queues alerts and delivers them to every configured Alertmanager.
-pub struct Notifier {
+/// Per-Alertmanager delivery counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DeliveryStats {
+    /// Alerts delivered.
+    pub sent: u64,
+    /// Alerts whose delivery failed after all tries.
+    pub errors: u64,
+}
+
+/// State shared with the delivery thread.
+struct Shared {
     opts: NotifierOptions,
-    queue: Mutex<VecDeque<Alert>>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
     dropped: AtomicU64,
     config: Mutex<AlertingConfig>,
+    stats: Mutex<BTreeMap<String, DeliveryStats>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    alerts: VecDeque<Alert>,
+    stop: bool,
+}
+
+/// Queues alerts and delivers them to every configured Alertmanager from a thread of its own.
+pub struct Notifier {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Notifier {
-    /// A notifier for `cfg`.
+    /// A notifier for `cfg`; starts its delivery thread. Entries that fail
+    /// [`AlertingConfig::validate`] are still tried (check configs before).
     pub fn new(cfg: AlertingConfig, opts: NotifierOptions) -> Arc<Notifier> {
-        Arc::new(Notifier {
+        let shared = Arc::new(Shared {
             opts,
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
             dropped: AtomicU64::new(0),
             config: Mutex::new(cfg),
+            stats: Mutex::new(BTreeMap::new()),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("notifier".into())
+            .spawn(move || deliver_loop(&s))
+            .ok();
+        if thread.is_none() {
+            tracing::error!("could not start the notifier thread: alerts will not be sent");
+        }
+        Arc::new(Notifier {
+            shared,
+            thread: Mutex::new(thread),
         })
     }
 
     /// Queues `alerts` for delivery; never blocks. The oldest queued alerts are dropped
     /// when the queue is full.
     pub fn send(&self, alerts: Vec<Alert>) {
-        let mut q = self.queue.lock();
-        for a in alerts {
-            if q.len() >= self.opts.queue_capacity.max(1) {
-                q.pop_front();
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            q.push_back(a);
+        if alerts.is_empty() {
+            return;
         }
+        let cap = self.shared.opts.queue_capacity.max(1);
+        let mut q = self.shared.queue.lock();
+        let mut dropped = 0;
+        for a in alerts {
+            if q.alerts.len() >= cap {
+                q.alerts.pop_front();
+                dropped += 1;
+            }
+            q.alerts.push_back(a);
+        }
+        drop(q);
+        if dropped > 0 {
+            self.shared.dropped.fetch_add(dropped, Ordering::Relaxed);
+            tracing::warn!(
+                dropped,
+                capacity = cap,
+                "alert queue full: dropped the oldest alerts"
+            );
+        }
+        self.shared.wake.notify_one();
     }
 
     /// Replaces the Alertmanager configuration (on reload).
     pub fn reload(&self, cfg: AlertingConfig) {
-        *self.config.lock() = cfg;
+        *self.shared.config.lock() = cfg;
     }
 
-    /// Alerts dropped because the queue was full.
+    /// Alerts dropped: queue overflow, or no Alertmanager accepted their batch.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// Alerts waiting to be sent.
     pub fn queue_len(&self) -> usize {
-        self.queue.lock().len()
+        self.shared.queue.lock().alerts.len()
+    }
+
+    /// Delivery counts per Alertmanager URL.
+    pub fn stats(&self) -> BTreeMap<String, DeliveryStats> {
+        self.shared.stats.lock().clone()
     }
 
     /// The API URL of each configured Alertmanager (`/api/v1/alertmanagers`).
     pub fn alertmanager_urls(&self) -> Vec<String> {
-        let cfg = self.config.lock();
-        let mut out = Vec::new();
-        for am in &cfg.alertmanagers {
-            for sc in &am.static_configs {
-                for t in &sc.targets {
-                    out.push(format!(
-                        "{}://{}{}/api/v2/alerts",
-                        am.scheme,
-                        t,
-                        am.path_prefix.trim_end_matches('/')
-                    ));
-                }
+        self.shared
+            .config
+            .lock()
+            .targets()
+            .into_iter()
+            .map(|t| t.url)
+            .collect()
+    }
+
+    /// Sends what is queued (one try per Alertmanager) and stops the delivery thread.
+    pub fn stop(&self) {
+        self.shared.queue.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Appends the notifier's self-metrics in Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        let s = &self.shared;
+        let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(
+            out,
+            "vitals_notifications_queue_length",
+            "Alerts waiting in the notification queue.",
+            self.queue_len() as u64,
+        );
+        gauge(
+            out,
+            "vitals_notifications_queue_capacity",
+            "Capacity of the alert notification queue.",
+            s.opts.queue_capacity as u64,
+        );
+        gauge(
+            out,
+            "vitals_notifications_alertmanagers_discovered",
+            "Alertmanagers configured to receive alerts.",
+            self.alertmanager_urls().len() as u64,
+        );
+        let _ = writeln!(out, "# HELP vitals_notifications_dropped_total Alerts dropped: queue overflow or no Alertmanager accepted them.\n# TYPE vitals_notifications_dropped_total counter\nvitals_notifications_dropped_total {}", self.dropped());
+        let stats = self.stats();
+        for (name, help, get) in [
+            (
+                "vitals_notifications_sent_total",
+                "Alerts delivered, by Alertmanager.",
+                (|d: &DeliveryStats| d.sent) as fn(&DeliveryStats) -> u64,
+            ),
+            (
+                "vitals_notifications_errors_total",
+                "Alerts whose delivery failed after all tries, by Alertmanager.",
+                |d: &DeliveryStats| d.errors,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (am, d) in &stats {
+                let _ = writeln!(out, "{name}{{alertmanager=\"{}\"}} {}", escape(am), get(d));
             }
         }
-        out
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Escapes a label value for the text format.
+fn escape(s: &str) -> String {
+    s.replace('\\', r"\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Takes batches off the queue and posts each to every Alertmanager until told to stop.
+fn deliver_loop(s: &Shared) {
+    loop {
+        let (batch, stopping) = {
+            let mut q = s.queue.lock();
+            while q.alerts.is_empty() && !q.stop {
+                s.wake.wait(&mut q);
+            }
+            if q.alerts.is_empty() {
+                return;
+            }
+            let n = q.alerts.len().min(s.opts.max_batch.max(1));
+            (q.alerts.drain(..n).collect::<Vec<_>>(), q.stop)
+        };
+        let targets = s.config.lock().targets();
+        if targets.is_empty() {
+            continue;
+        }
+        let body = encode_batch(&batch, &s.opts.external_labels);
+        let attempts = if stopping {
+            1
+        } else {
+            s.opts.max_attempts.max(1)
+        };
+        let mut delivered = false;
+        for t in &targets {
+            let ok = post_with_retries(s, t, &body, attempts);
+            let mut stats = s.stats.lock();
+            let e = stats.entry(t.url.clone()).or_default();
+            if ok {
+                e.sent += batch.len() as u64;
+                delivered = true;
+            } else {
+                e.errors += batch.len() as u64;
+            }
+        }
+        if !delivered {
+            s.dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            tracing::error!(
+                alerts = batch.len(),
+                "no Alertmanager accepted the batch: alerts dropped"
+            );
+        }
+    }
+}
+
+/// Posts `body` to `t`, retrying transport errors, 429 and 5xx with doubling waits.
+fn post_with_retries(s: &Shared, t: &Target, body: &str, attempts: u32) -> bool {
+    let auth = match t.auth_header() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(alertmanager = %t.url, error = %e, "cannot authenticate to Alertmanager");
+            return false;
+        }
+    };
+    let agent = ureq::AgentBuilder::new().timeout(t.timeout).build();
+    let mut wait = s.opts.retry_backoff;
+    for attempt in 1..=attempts {
+        let mut req = agent
+            .post(&t.url)
+            .set("Content-Type", "application/json")
+            .set("User-Agent", concat!("vitals/", env!("CARGO_PKG_VERSION")));
+        if let Some(a) = &auth {
+            req = req.set("Authorization", a);
+        }
+        let retry = match req.send_string(body) {
+            Ok(_) => return true,
+            Err(ureq::Error::Status(code, resp)) => {
+                let msg: String = resp.into_string().unwrap_or_default();
+                tracing::warn!(alertmanager = %t.url, code, attempt, response = %msg.trim(), "Alertmanager rejected alerts");
+                code == 429 || code >= 500
+            }
+            Err(ureq::Error::Transport(e)) => {
+                tracing::warn!(alertmanager = %t.url, attempt, error = %e, "sending alerts failed");
+                true
+            }
+        };
+        if !retry || attempt == attempts {
+            break;
+        }
+        // Wait, but wake early when told to stop.
+        let mut q = s.queue.lock();
+        if !q.stop {
+            s.wake.wait_for(&mut q, wait);
+        }
+        if q.stop {
+            break;
+        }
+        drop(q);
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+    false
+}
+
+/// The JSON body of `POST /api/v2/alerts`, external labels added where absent.
+fn encode_batch(alerts: &[Alert], external: &[(String, String)]) -> String {
+    let items: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|a| {
+            let mut labels: BTreeMap<&str, &str> = a
+                .labels
+                .iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                .collect();
+            for (k, v) in external {
+                labels.entry(k).or_insert(v);
+            }
+            let annotations: BTreeMap<&str, &str> = a
+                .annotations
+                .iter()
+                .map(|l| (l.name.as_ref(), l.value.as_ref()))
+                .collect();
+            let mut o = serde_json::json!({
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": time(a.starts_at_ms),
+                "generatorURL": a.generator_url,
+            });
+            if a.ends_at_ms != 0 {
+                o["endsAt"] = time(a.ends_at_ms).into();
+            }
+            o
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
+/// RFC 3339 with milliseconds, as Go marshals `time.Time` (trailing zeros trimmed).
+fn time(ms: i64) -> String {
+    let t = if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH
+    };
+    query::rfc3339(t, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_adds_external_labels_without_overriding() {
+        let a = Alert {
+            labels: Labels::from_pairs(&[("alertname", "X"), ("cluster", "own")]),
+            annotations: Labels::from_pairs(&[("summary", "s")]),
+            starts_at_ms: 1_700_000_000_123,
+            ends_at_ms: 0,
+            generator_url: "http://h/graph".into(),
+        };
+        let ext = vec![
+            ("cluster".to_string(), "ext".to_string()),
+            ("region".to_string(), "eu".to_string()),
+        ];
+        let v: serde_json::Value = serde_json::from_str(&encode_batch(&[a], &ext)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{
+                "labels": {"alertname": "X", "cluster": "own", "region": "eu"},
+                "annotations": {"summary": "s"},
+                "startsAt": "2023-11-14T22:13:20.123Z",
+                "generatorURL": "http://h/graph",
+            }])
+        );
+    }
+
+    #[test]
+    fn validation_names_the_entry() {
+        let cfg: AlertingConfig = serde_json::from_value(serde_json::json!({
+            "alertmanagers": [
+                {"static_configs": [{"targets": ["a:9093"]}]},
+                {"api_version": "v1", "static_configs": [{"targets": ["b:9093"]}]},
+            ]
+        }))
+        .unwrap();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("alertmanagers[1]: unsupported api_version"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn full_queue_drops_oldest_and_counts() {
+        let n = Notifier::new(
+            AlertingConfig::default(),
+            NotifierOptions {
+                queue_capacity: 2,
+                ..Default::default()
+            },
+        );
+        // Without Alertmanagers the delivery thread discards batches; stop it first so the
+        // queue only fills.
+        n.shared.queue.lock().stop = true;
+        n.shared.wake.notify_all();
+        if let Some(t) = n.thread.lock().take() {
+            t.join().unwrap();
+        }
+        n.shared.queue.lock().stop = false;
+        let alert = |name: &str| Alert {
+            labels: Labels::from_pairs(&[("alertname", name)]),
+            annotations: Labels::default(),
+            starts_at_ms: 0,
+            ends_at_ms: 0,
+            generator_url: String::new(),
+        };
+        n.send(vec![alert("a"), alert("b"), alert("c")]);
+        assert_eq!(n.queue_len(), 2);
+        assert_eq!(n.dropped(), 1);
+        let names: Vec<String> = n
+            .shared
+            .queue
+            .lock()
+            .alerts
+            .iter()
+            .map(|a| a.labels.get("alertname").unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["b", "c"]);
     }
 }

@@ -147,12 +147,21 @@ pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
     let body = snap::raw::Encoder::new()
         .compress_vec(&req.encode_to_vec())
         .unwrap();
-    let resp = ureq::post(&format!("{url}/api/v1/read"))
+    let resp = match ureq::post(&format!("{url}/api/v1/read"))
         .set("Content-Encoding", "snappy")
         .set("Content-Type", "application/x-protobuf")
         .timeout(Duration::from_secs(120))
         .send_bytes(&body)
-        .expect("remote read");
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, r)) => {
+            panic!(
+                "remote read: {code}: {}",
+                r.into_string().unwrap_or_default()
+            )
+        }
+        Err(e) => panic!("remote read: {e}"),
+    };
     let mut raw = Vec::new();
     resp.into_reader().read_to_end(&mut raw).unwrap();
     ReadResponse::decode(&snap::raw::Decoder::new().decompress_vec(&raw).unwrap()[..]).unwrap()

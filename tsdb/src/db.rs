@@ -123,6 +123,9 @@ pub struct Db {
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     pub(crate) metrics: Metrics,
     pub(crate) maintenance_lock: Mutex<()>,
+    /// Held shared by reads from collecting chunk references to decoding them, and
+    /// exclusively while head chunk files are deleted, so a read never meets a deleted file.
+    pub(crate) reads: RwLock<()>,
 }
 
 impl Db {
@@ -263,6 +266,7 @@ impl Db {
             blocks: RwLock::new(blocks),
             metrics,
             maintenance_lock: Mutex::new(()),
+            reads: RwLock::new(()),
         })
     }
 
@@ -532,7 +536,10 @@ impl Db {
                 .collect();
             (seg - 1, alive)
         };
-        self.chunks.lock().truncate_before(bmax)?;
+        {
+            let _no_reads = self.reads.write();
+            self.chunks.lock().truncate_before(bmax)?;
+        }
         wal::checkpoint(
             &self.dir.join("wal"),
             last_seg,

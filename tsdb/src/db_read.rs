@@ -21,7 +21,8 @@ enum Part {
     /// Head chunks: memory-mapped, the open chunk's bytes, out-of-order samples.
     Head {
         mmapped: Vec<MmapChunk>,
-        open: Option<Vec<u8>>,
+        /// The open chunk's bytes and first and last sample times.
+        open: Option<(Vec<u8>, i64, i64)>,
         ooo: Vec<(i64, f64)>,
     },
 }
@@ -62,6 +63,20 @@ pub(crate) fn decode_chunk(
     out: &mut Vec<(i64, f64)>,
 ) -> Result<(), String> {
     crate::chunkenc::decode_any(encoding, data, out).map_err(|e| e.to_string())
+}
+
+/// Samples per chunk when a read re-encodes XOR chunks (as Prometheus cuts them).
+const XOR_CHUNK_SAMPLES: usize = 120;
+
+/// One XOR chunk of a series, as [`Db::for_each_series_chunks`] returns it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawChunk {
+    /// First sample time (ms).
+    pub min_time: i64,
+    /// Last sample time (ms).
+    pub max_time: i64,
+    /// Prometheus XOR chunk bytes.
+    pub data: Vec<u8>,
 }
 
 impl Db {
@@ -147,6 +162,66 @@ impl Db {
         maxt: i64,
         mut f: impl FnMut(Labels, &[(i64, f64)]) -> Result<(), E>,
     ) -> Result<(), E> {
+        let _reading = self.reads.read_recursive();
+        let parts = self.series_parts(matchers, mint, maxt)?;
+        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
+        let mut merged: Vec<(i64, f64)> = Vec::new();
+        for (labels, ps) in parts {
+            self.decode_parts(&ps, mint, maxt, &mut runs, &mut merged)?;
+            if !merged.is_empty() {
+                f(labels, &merged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with each series matching all matchers (in label order) and XOR chunks
+    /// covering its samples in [mint, maxt]. Stored XOR chunks are passed as they are (they
+    /// may hold samples outside the range); a series with out-of-order samples, overlapping
+    /// or densely encoded chunks is decoded, merged and re-encoded (120 samples a chunk).
+    pub fn for_each_series_chunks<E: From<Error>>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(Labels, &[RawChunk]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let _reading = self.reads.read_recursive();
+        let parts = self.series_parts(matchers, mint, maxt)?;
+        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
+        let mut merged: Vec<(i64, f64)> = Vec::new();
+        let mut chunks: Vec<RawChunk> = Vec::new();
+        for (labels, ps) in parts {
+            chunks.clear();
+            if !self.stored_xor_chunks(&ps, &mut chunks)? {
+                chunks.clear();
+                self.decode_parts(&ps, mint, maxt, &mut runs, &mut merged)?;
+                for part in merged.chunks(XOR_CHUNK_SAMPLES) {
+                    let mut c = crate::chunkenc::XorChunk::new();
+                    for &(t, v) in part {
+                        c.append(t, v);
+                    }
+                    chunks.push(RawChunk {
+                        min_time: part[0].0,
+                        max_time: part[part.len() - 1].0,
+                        data: c.into_bytes(),
+                    });
+                }
+            }
+            if !chunks.is_empty() {
+                f(labels, &chunks)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the data of each series matching `matchers` in [mint, maxt] lives, by labels.
+    fn series_parts(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<BTreeMap<Labels, Vec<Part>>, Error> {
         let mut parts: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
         {
             let st = self.head.read();
@@ -158,7 +233,7 @@ impl Db {
                     continue;
                 }
                 let open = (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint)
-                    .then(|| s.open.bytes().to_vec());
+                    .then(|| (s.open.bytes().to_vec(), s.open_min, s.open_max));
                 let head = Part::Head {
                     mmapped: s
                         .mmapped
@@ -197,61 +272,114 @@ impl Db {
                 }
             }
         }
-        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
-        let mut merged: Vec<(i64, f64)> = Vec::new();
-        for (labels, ps) in parts {
-            let mut used = 0;
-            for p in &ps {
-                // Head data comes first: it wins ties against blocks.
-                match p {
-                    Part::Head { mmapped, open, ooo } => {
-                        let run = next_run(&mut runs, &mut used);
-                        if !mmapped.is_empty() {
-                            let mut chunks = self.chunks.lock();
-                            for c in mmapped {
-                                chunks
-                                    .with_chunk(c.chunk_ref, |enc, data| {
-                                        decode_chunk(enc, data, run)
-                                    })?
-                                    .map_err(|detail| Error::Corrupt {
-                                        path: self.dir.join("chunks_head"),
-                                        detail,
-                                    })?;
-                            }
-                        }
-                        if let Some(open) = open {
-                            decode_chunk(crate::chunkenc::ENCODING_XOR, open, run).map_err(
-                                |detail| Error::Corrupt {
-                                    path: self.dir.join("head"),
+        Ok(parts)
+    }
+
+    /// Decodes one series' parts into `merged`: samples in [mint, maxt], sorted by time,
+    /// head samples winning ties.
+    fn decode_parts(
+        &self,
+        ps: &[Part],
+        mint: i64,
+        maxt: i64,
+        runs: &mut Vec<Vec<(i64, f64)>>,
+        merged: &mut Vec<(i64, f64)>,
+    ) -> Result<(), Error> {
+        let mut used = 0;
+        for p in ps {
+            // Head data comes first: it wins ties against blocks.
+            match p {
+                Part::Head { mmapped, open, ooo } => {
+                    let run = next_run(runs, &mut used);
+                    if !mmapped.is_empty() {
+                        let mut chunks = self.chunks.lock();
+                        for c in mmapped {
+                            chunks
+                                .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, run))?
+                                .map_err(|detail| Error::Corrupt {
+                                    path: self.dir.join("chunks_head"),
                                     detail,
-                                },
-                            )?;
-                        }
-                        if !ooo.is_empty() {
-                            next_run(&mut runs, &mut used).extend_from_slice(ooo);
+                                })?;
                         }
                     }
-                    Part::Block(b, chunks) => {
-                        let run = next_run(&mut runs, &mut used);
-                        for c in chunks {
-                            let (enc, data) = b.chunk(c.chunk_ref)?;
-                            decode_chunk(enc, data, run).map_err(|detail| Error::Corrupt {
-                                path: b.dir().to_path_buf(),
+                    if let Some((open, _, _)) = open {
+                        decode_chunk(crate::chunkenc::ENCODING_XOR, open, run).map_err(
+                            |detail| Error::Corrupt {
+                                path: self.dir.join("head"),
                                 detail,
-                            })?;
-                        }
+                            },
+                        )?;
+                    }
+                    if !ooo.is_empty() {
+                        next_run(runs, &mut used).extend_from_slice(ooo);
+                    }
+                }
+                Part::Block(b, chunks) => {
+                    let run = next_run(runs, &mut used);
+                    for c in chunks {
+                        let (enc, data) = b.chunk(c.chunk_ref)?;
+                        decode_chunk(enc, data, run).map_err(|detail| Error::Corrupt {
+                            path: b.dir().to_path_buf(),
+                            detail,
+                        })?;
                     }
                 }
             }
-            for r in &mut runs[..used] {
-                r.retain(|s| s.0 >= mint && s.0 <= maxt);
-            }
-            merge_runs(&mut runs[..used], &mut merged);
-            if !merged.is_empty() {
-                f(labels, &merged)?;
+        }
+        for r in &mut runs[..used] {
+            r.retain(|s| s.0 >= mint && s.0 <= maxt);
+        }
+        merge_runs(&mut runs[..used], merged);
+        Ok(())
+    }
+
+    /// Copies one series' stored chunks into `out` when all are XOR, in time order and
+    /// disjoint, with no out-of-order samples; false (and `out` partly filled) otherwise.
+    fn stored_xor_chunks(&self, ps: &[Part], out: &mut Vec<RawChunk>) -> Result<bool, Error> {
+        use crate::chunkenc::ENCODING_XOR;
+        for p in ps {
+            match p {
+                Part::Head { mmapped, open, ooo } => {
+                    if !ooo.is_empty() {
+                        return Ok(false);
+                    }
+                    let mut chunks = self.chunks.lock();
+                    for c in mmapped {
+                        let (enc, data) = chunks.with_chunk(c.chunk_ref, |e, d| (e, d.to_vec()))?;
+                        if enc != ENCODING_XOR {
+                            return Ok(false);
+                        }
+                        out.push(RawChunk {
+                            min_time: c.min_time,
+                            max_time: c.max_time,
+                            data,
+                        });
+                    }
+                    if let Some((data, min_time, max_time)) = open {
+                        out.push(RawChunk {
+                            min_time: *min_time,
+                            max_time: *max_time,
+                            data: data.clone(),
+                        });
+                    }
+                }
+                Part::Block(b, chunks) => {
+                    for c in chunks {
+                        let (enc, data) = b.chunk(c.chunk_ref)?;
+                        if enc != ENCODING_XOR {
+                            return Ok(false);
+                        }
+                        out.push(RawChunk {
+                            min_time: c.min_time,
+                            max_time: c.max_time,
+                            data: data.to_vec(),
+                        });
+                    }
+                }
             }
         }
-        Ok(())
+        out.sort_by_key(|c| c.min_time);
+        Ok(out.windows(2).all(|w| w[0].max_time < w[1].min_time))
     }
 
     /// Sorted label names of matching series (all series when `matchers` is empty) with data in [mint, maxt].

@@ -1,0 +1,98 @@
+//! Golden tests: a fixed metric set rendered in both formats, compared byte for byte.
+
+use expo::{parse, render, Format, MetricSet, MetricType};
+
+fn fixture() -> MetricSet {
+    let mut set = MetricSet::new();
+    let f = set.family(
+        "node_cpu_seconds_total",
+        "Seconds the CPUs spent in each mode.",
+        MetricType::Counter,
+    );
+    f.add(&[("mode", "user"), ("cpu", "1")], 51.88);
+    f.add(&[("cpu", "0"), ("mode", "idle")], 89.78);
+    f.add(&[("cpu", "0"), ("mode", "user")], 44.38);
+    set.family("node_load1", "1m load average.", MetricType::Gauge)
+        .add(&[], 1.35);
+    set.family(
+        "node_vmstat_pgfault",
+        "/proc/vmstat information field pgfault.",
+        MetricType::Untyped,
+    )
+    .add(&[], 3108244.0);
+    set.family(
+        "node_forks",
+        "A counter without _total; HELP with \\ and\nnewline and \"quotes\".",
+        MetricType::Counter,
+    )
+    .add(&[], 0.0);
+    let g = set.family("weird", "Values.", MetricType::Gauge);
+    g.add(&[("v", "a\"b\\c\nd")], f64::NAN);
+    g.add(&[("v", "inf")], f64::INFINITY);
+    g.add(&[("v", "ninf")], f64::NEG_INFINITY);
+    g.add(&[("v", "small")], 1e-5);
+    g.add(&[("v", "ms")], 43.0 * 0.001);
+    let h = set.family("req_seconds", "A histogram.", MetricType::Histogram);
+    h.add_suffixed("_bucket", &[("le", "0.5")], 1.0);
+    h.add_suffixed("_bucket", &[("le", "+Inf")], 2.0);
+    h.add_suffixed("_sum", &[], 0.75);
+    h.add_suffixed("_count", &[], 2.0);
+    // A family with no samples is not written.
+    set.family("empty", "Nothing.", MetricType::Gauge);
+    set.sort();
+    set
+}
+
+fn check(format: Format, golden: &str) {
+    let mut out = String::new();
+    render(&fixture(), format, &mut out);
+    let path = format!("{}/tests/golden/{golden}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(out, want, "rendering differs from {path}");
+}
+
+#[test]
+fn text_0_0_4() {
+    check(Format::Text, "fixture.prom");
+}
+
+#[test]
+fn openmetrics_1_0() {
+    check(Format::OpenMetrics, "fixture.om");
+}
+
+#[test]
+fn text_round_trips_through_parser() {
+    let mut out = String::new();
+    render(&fixture(), Format::Text, &mut out);
+    let fams = parse(&out).unwrap();
+    let names: Vec<_> = fams.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "node_cpu_seconds_total",
+            "node_forks",
+            "node_load1",
+            "node_vmstat_pgfault",
+            "req_seconds",
+            "weird"
+        ]
+    );
+    let forks = &fams[1];
+    assert_eq!(
+        forks.help.as_deref(),
+        Some("A counter without _total; HELP with \\ and\nnewline and \"quotes\".")
+    );
+    let weird = &fams[5];
+    let quoted = weird
+        .samples
+        .iter()
+        .find(|s| s.value.is_nan())
+        .expect("NaN sample");
+    assert_eq!(quoted.labels[0].1, "a\"b\\c\nd");
+    assert_eq!(fams[4].kind, MetricType::Histogram);
+    assert_eq!(fams[4].samples.len(), 4);
+}

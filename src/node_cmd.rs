@@ -1,0 +1,286 @@
+//! `vitals node-exporter`: node_exporter-compatible `/metrics` over HTTP.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clap::Args;
+use node_collector::{Config, NodeCollector};
+
+/// Flags of `vitals node-exporter` (node_exporter's names).
+#[derive(Args, Debug, Clone)]
+pub struct NodeExporterArgs {
+    /// Address on which to expose metrics.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// procfs mountpoint.
+    #[arg(long = "path.procfs", default_value = "/proc")]
+    pub procfs: PathBuf,
+    /// sysfs mountpoint.
+    #[arg(long = "path.sysfs", default_value = "/sys")]
+    pub sysfs: PathBuf,
+    /// rootfs mountpoint.
+    #[arg(long = "path.rootfs", default_value = "/")]
+    pub rootfs: PathBuf,
+    /// udev data path.
+    #[arg(long = "path.udev.data", default_value = "/run/udev/data")]
+    pub udev_data: PathBuf,
+    /// Directory to read text files with metrics from.
+    #[arg(long = "collector.textfile.directory")]
+    pub textfile_dir: Option<PathBuf>,
+    /// Regexp of mount points to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.mount-points-exclude")]
+    pub fs_mount_points_exclude: Option<String>,
+    /// Regexp of filesystem types to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.fs-types-exclude")]
+    pub fs_types_exclude: Option<String>,
+    /// Regexp of net devices to exclude (netdev collector; empty: none).
+    #[arg(long = "collector.netdev.device-exclude")]
+    pub netdev_device_exclude: Option<String>,
+    /// Regexp of diskstats devices to exclude.
+    #[arg(long = "collector.diskstats.device-exclude")]
+    pub diskstats_device_exclude: Option<String>,
+}
+
+impl NodeExporterArgs {
+    /// The collector configuration these flags describe.
+    pub fn config(&self) -> Config {
+        let mut cfg = Config {
+            procfs: self.procfs.clone(),
+            sysfs: self.sysfs.clone(),
+            rootfs: self.rootfs.clone(),
+            udev_data: self.udev_data.clone(),
+            textfile_dir: self.textfile_dir.clone(),
+            ..Config::default()
+        };
+        let set = |dst: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                dst.clone_from(v);
+            }
+        };
+        set(
+            &mut cfg.fs_mount_points_exclude,
+            &self.fs_mount_points_exclude,
+        );
+        set(&mut cfg.fs_types_exclude, &self.fs_types_exclude);
+        set(&mut cfg.netdev_device_exclude, &self.netdev_device_exclude);
+        set(
+            &mut cfg.diskstats_device_exclude,
+            &self.diskstats_device_exclude,
+        );
+        cfg
+    }
+}
+
+/// Serves `/metrics` until interrupted.
+pub fn run(args: NodeExporterArgs) -> Result<()> {
+    let collector = NodeCollector::new(args.config()).context("configuring collectors")?;
+    let state = Arc::new(Mutex::new(collector));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let app = axum::Router::new()
+            .route("/metrics", get(metrics))
+            .route("/", get(index))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        tracing::info!(address = %args.listen, "node exporter listening");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<html><head><title>Vitals node exporter</title></head><body><a href=\"/metrics\">Metrics</a></body></html>\n",
+    )
+}
+
+async fn metrics(State(state): State<Arc<Mutex<NodeCollector>>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = expo::Format::negotiate(accept);
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    let res = tokio::task::spawn_blocking(move || {
+        let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
+        let set = c.collect();
+        let mut body = String::with_capacity(64 * 1024);
+        expo::render(set, format, &mut body);
+        for (name, err) in c.errors() {
+            tracing::debug!(collector = name, error = %err, "collector failed");
+        }
+        body
+    })
+    .await;
+    let body = match res {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let mut resp = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        match enc.write_all(body.as_bytes()).and_then(|_| enc.finish()) {
+            Ok(bytes) => {
+                let mut r = bytes.into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    } else {
+        body.into_response()
+    };
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    resp
+}
+
+/// True when an `Accept-Encoding` value allows gzip (q > 0).
+fn accepts_gzip(v: &str) -> bool {
+    v.split(',').any(|part| {
+        let mut it = part.split(';').map(str::trim);
+        let enc = it.next().unwrap_or("");
+        let q = it
+            .find_map(|p| p.strip_prefix("q="))
+            .and_then(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        (enc.eq_ignore_ascii_case("gzip") || enc == "*") && q > 0.0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+}
+
+/// The `instance` label of node metrics stored in all-in-one mode: the host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Converts one collection into TSDB series: `__name__`, the sample's labels (a `job` or
+/// `instance` label of a text file becomes `exported_job` / `exported_instance`, as
+/// Prometheus does), `instance` and `job="node-exporter"`; each label list sorted by name.
+pub fn to_series(set: &expo::MetricSet, instance: &str) -> Vec<(Vec<(String, String)>, f64)> {
+    let mut out = Vec::new();
+    for fam in set.families() {
+        for s in fam.samples() {
+            let mut labels: Vec<(String, String)> = Vec::with_capacity(8);
+            labels.push(("__name__".into(), format!("{}{}", fam.name(), s.suffix())));
+            for (n, v) in s.labels() {
+                let n = match n {
+                    "job" => "exported_job",
+                    "instance" => "exported_instance",
+                    n => n,
+                };
+                labels.push((n.to_string(), v.to_string()));
+            }
+            labels.push(("instance".into(), instance.to_string()));
+            labels.push(("job".into(), "node-exporter".into()));
+            labels.sort();
+            out.push((labels, s.value()));
+        }
+    }
+    out
+}
+
+/// Collects every `interval` into `db`, stamping each collection with its tick (a multiple
+/// of `interval` since the epoch, not the read time), plus `up`, `scrape_duration_seconds`
+/// and `scrape_samples_scraped` for `job="node-exporter"`. Runs until the task is dropped.
+pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, instance: String) {
+    let collector = match NodeCollector::new(cfg) {
+        Ok(c) => Arc::new(Mutex::new(c)),
+        Err(e) => {
+            tracing::error!(error = %e, "node collector disabled");
+            return;
+        }
+    };
+    let step = (interval.as_millis() as i64).max(1);
+    loop {
+        let now = now_ms();
+        let tick = (now / step + 1) * step;
+        tokio::time::sleep(Duration::from_millis((tick - now).max(0) as u64)).await;
+        let (c, db, instance) = (collector.clone(), db.clone(), instance.clone());
+        let res = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
+            let mut series = to_series(c.collect(), &instance);
+            let scraped = series.len() as f64;
+            let meta = |name: &str, v: f64| {
+                let mut l = vec![
+                    ("__name__".to_string(), name.to_string()),
+                    ("instance".to_string(), instance.clone()),
+                    ("job".to_string(), "node-exporter".to_string()),
+                ];
+                l.sort();
+                (l, v)
+            };
+            series.push(meta("up", 1.0));
+            series.push(meta("scrape_samples_scraped", scraped));
+            series.push(meta(
+                "scrape_duration_seconds",
+                started.elapsed().as_secs_f64(),
+            ));
+            let labels: Vec<Vec<(&str, &str)>> = series
+                .iter()
+                .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
+                .collect();
+            let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(tick, *v)]).collect();
+            let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
+                .iter()
+                .zip(&samples)
+                .map(|(l, s)| (l.as_slice(), s.as_slice()))
+                .collect();
+            db.append_batch(&batch)
+        })
+        .await;
+        match res {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "storing node metrics failed"),
+            Err(e) => tracing::error!(error = %e, "node collection task failed"),
+        }
+    }
+}
