@@ -122,8 +122,11 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Requests a webhook received: (authorization header, body).
+type Hooks = mpsc::Receiver<(String, String)>;
+
 /// A running Alertmanager (port, its webhook's requests, handle), or None when absent.
-fn alertmanager_with_webhook() -> Option<(u16, mpsc::Receiver<(String, String)>, Alertmanager)> {
+fn alertmanager_with_webhook() -> Option<(u16, Hooks, Alertmanager)> {
     let bin = common::peer_binary("prometheus-alertmanager")
         .or_else(|| common::peer_binary("alertmanager"))?;
     let (hook_port, hooks) = http_sink(Vec::new());
