@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
-    Store(StoreArgs),
+    Store(Box<StoreArgs>),
     /// Serve node_exporter-compatible host metrics on /metrics.
     NodeExporter(node_cmd::NodeExporterArgs),
     /// Inspect and maintain a TSDB directory.
@@ -146,7 +146,7 @@ fn main() -> Result<()> {
                 ..StoreArgs::default()
             })
         }
-        Some(Command::Store(args)) => run_store(args),
+        Some(Command::Store(args)) => run_store(*args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
@@ -189,7 +189,6 @@ fn run_store(args: StoreArgs) -> Result<()> {
         if !args.listen.ip().is_loopback() {
             tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
         }
-        tracing::info!(address = %args.listen, "ready");
         let engine = query::promql::EngineOptions {
             timeout: Duration::from_millis(
                 parse_duration_ms(&args.query_timeout)
@@ -225,9 +224,12 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let every = Duration::from_millis(cadvisor_ms as u64);
             tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, node_cmd::hostname()))
         });
-        let rules_task = tokio::spawn(rules_cmd::run(manager));
+        let rules_task = tokio::spawn(rules_cmd::run(manager.clone()));
+        tracing::info!(address = %args.listen, "ready");
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
+        let notifier = manager.notifier().clone();
+        tokio::task::spawn_blocking(move || notifier.stop()).await?;
         bg.abort();
         for task in [node, cadvisor].into_iter().flatten() {
             task.abort();

@@ -9,6 +9,12 @@ use clap::Subcommand;
 pub enum CheckCommand {
     /// Check rule files (as `promtool check rules`).
     Rules {
+        /// Linting checks to apply: all, duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules", value_parser = ["all", "duplicate-rules", "none"])]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
         /// Rule files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -28,8 +34,16 @@ pub enum TestCommand {
 
 /// Runs `vitals check rules`; returns the process exit code.
 pub fn check(cmd: CheckCommand) -> i32 {
-    let CheckCommand::Rules { files } = cmd;
-    rules::check::check_files(&files, &mut std::io::stdout(), &mut std::io::stderr())
+    let CheckCommand::Rules {
+        lint,
+        lint_fatal,
+        files,
+    } = cmd;
+    let lint = rules::check::Lint {
+        duplicates: lint != "none",
+        fatal: lint_fatal,
+    };
+    rules::check::check_files(&files, lint, &mut std::io::stdout(), &mut std::io::stderr())
 }
 
 /// Runs `vitals test rules`; returns the process exit code.
@@ -108,11 +122,13 @@ pub fn manager(
         },
         engine,
     };
-    Ok(rules::manager::Manager::new(
-        db,
-        f.config_file.clone(),
-        opts,
-    )?)
+    rules::manager::Manager::new(db, f.config_file.clone(), opts).map_err(|e| {
+        let file = f.config_file.as_ref().map(|p| p.display().to_string());
+        anyhow::anyhow!(
+            "error loading config (--config.file={}): {e}",
+            file.unwrap_or_default()
+        )
+    })
 }
 
 /// Evaluates rules until the task is aborted; reloads on SIGHUP.

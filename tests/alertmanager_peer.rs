@@ -122,31 +122,29 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Requests a webhook received: (authorization header, body).
+type Hooks = mpsc::Receiver<(String, String)>;
+
+/// A running Alertmanager (port, its webhook's requests, handle), or None when absent.
+fn alertmanager_with_webhook() -> Option<(u16, Hooks, Alertmanager)> {
+    let bin = common::peer_binary("prometheus-alertmanager")
+        .or_else(|| common::peer_binary("alertmanager"))?;
+    let (hook_port, hooks) = http_sink(Vec::new());
+    let am_port = common::free_port();
+    let am = start_alertmanager(&bin, am_port, hook_port);
+    Some((am_port, hooks, am))
+}
+
 /// Waits for a webhook notification whose `status` is `status`.
 fn next_notification(rx: &mpsc::Receiver<(String, String)>, status: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok((_, body)) = rx.recv_timeout(left) else {
-            break;
-        };
-        let v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
-        if v["status"] == status {
-            return v;
-        }
-    }
-    panic!("no {status} notification within 30 s");
+    next_notification_within(rx, status, 30)
 }
 
 #[test]
 fn alerts_reach_the_webhook_and_resolve() {
-    let Some(bin) = common::peer_binary("prometheus-alertmanager")
-        .or_else(|| common::peer_binary("alertmanager"))
-    else {
+    let Some((am_port, hooks, _am)) = alertmanager_with_webhook() else {
         return;
     };
-    let (hook_port, hooks) = http_sink(Vec::new());
-    let am_port = common::free_port();
-    let _am = start_alertmanager(&bin, am_port, hook_port);
     let down = format!("127.0.0.1:{}", common::free_port());
     let n = Notifier::new(
         config(&[format!("127.0.0.1:{am_port}"), down.clone()]),
@@ -250,4 +248,84 @@ fn client_errors_are_not_retried() {
     n.stop();
     assert!(bodies.try_recv().is_err(), "a 400 is not retried");
     assert_eq!(n.dropped(), 1);
+}
+
+/// The whole path through `vitals store`: a rule's condition becomes true (remote write),
+/// the rule fires, Alertmanager's webhook receives it with rendered annotations, then the
+/// resolved notification; prints the condition-true → webhook latency at a 15 s interval.
+#[test]
+fn store_rule_fires_to_the_webhook_and_resolves() {
+    let Some((am_port, hooks, _am)) = alertmanager_with_webhook() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  evaluation_interval: 15s\n  external_labels: {{cluster: home}}\nrule_files: [hot.yml]\n\
+             alerting:\n  alertmanagers:\n  - static_configs:\n    - targets: ['127.0.0.1:{am_port}']\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("hot.yml"),
+        "groups:\n- name: hot\n  rules:\n  - alert: Hot\n    expr: hot > 0\n    labels: {severity: page}\n    annotations:\n      summary: '{{ $labels.instance }} is at {{ $value | humanizePercentage }}'\n",
+    )
+    .unwrap();
+    let flags = ["--config.file", cfg.to_str().unwrap()];
+    let (s, _) = common::Server::start(&d.path().join("data"), common::free_port(), &flags);
+    let push = |v: f64| {
+        let req = remote::prompb::WriteRequest {
+            timeseries: vec![common::ts(
+                "hot",
+                &[("instance", "a".to_string())],
+                now_ms(),
+                v,
+            )],
+            ..Default::default()
+        };
+        assert_eq!(common::write(&s.url, &req), Ok(204));
+    };
+    push(0.0);
+    std::thread::sleep(Duration::from_secs(1));
+    let became_true = now_ms();
+    push(0.97);
+    let fired = next_notification_within(&hooks, "firing", 40);
+    let latency = now_ms() - became_true;
+    let a = &fired["alerts"][0];
+    assert_eq!(a["labels"]["alertname"], "Hot");
+    assert_eq!(a["labels"]["instance"], "a");
+    assert_eq!(a["labels"]["severity"], "page");
+    assert_eq!(a["labels"]["cluster"], "home");
+    assert_eq!(a["annotations"]["summary"], "a is at 97%");
+    eprintln!("condition true → webhook (firing): {latency} ms at a 15 s evaluation interval");
+    assert!(latency < 15_000 + 5_000, "latency {latency} ms");
+    let cleared = now_ms();
+    push(0.0);
+    let resolved = next_notification_within(&hooks, "resolved", 40);
+    assert_eq!(resolved["alerts"][0]["labels"]["alertname"], "Hot");
+    eprintln!(
+        "condition false → webhook (resolved): {} ms",
+        now_ms() - cleared
+    );
+}
+
+/// Like `next_notification`, with a deadline in seconds.
+fn next_notification_within(
+    rx: &mpsc::Receiver<(String, String)>,
+    status: &str,
+    secs: u64,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok((_, body)) = rx.recv_timeout(left) else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
+        if v["status"] == status {
+            return v;
+        }
+    }
+    panic!("no {status} notification within {secs} s");
 }

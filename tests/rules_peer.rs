@@ -77,7 +77,12 @@ fn check_rules_agrees_with_promtool() {
         "groups:\n- name: a\n  rules:\n  - record: \"bad-name\"\n    expr: up\n  - alert: X\n    expr: up +\n    annotations:\n      s: \"{{ $labels.x \"\n  - alert: Y\n    expr: up\n    labels:\n      \"0bad\": x\n- name: a\n  rules: []\n",
     )
     .unwrap();
-    let want = run(&promtool, &["check", "rules"], &[bad.clone()], dir.path());
+    let want = run(
+        &promtool,
+        &["check", "rules"],
+        std::slice::from_ref(&bad),
+        dir.path(),
+    );
     let got = run(&vitals(), &["check", "rules"], &[bad], dir.path());
     assert_eq!(want.1, 1);
     assert_eq!(got, want);
@@ -115,4 +120,27 @@ fn shipped_unit_tests_pass_and_a_wrong_copy_fails_under_both() {
     let got = run(&vitals(), &["test", "rules"], &w, dir.path());
     assert_eq!(want.1, 1, "promtool should fail: {}", want.0);
     assert_eq!(got, want);
+}
+
+#[test]
+fn templates_and_evaluation_report_as_promtool_reports_them() {
+    let Some(promtool) = common::peer_binary("promtool") else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/testdata");
+    for (file, marker) in [
+        ("templates.test.yml", "a38=\"12345.678 -0.5 100 3\""),
+        ("scenarios.test.yml", "alertname: Down, time: 7m30s"),
+    ] {
+        let t = vec![PathBuf::from(file)];
+        let want = run(&promtool, &["test", "rules"], &t, &dir);
+        let got = run(&vitals(), &["test", "rules"], &t, &dir);
+        assert_eq!(
+            want.1, 1,
+            "{file}: expectations are wrong on purpose: {}",
+            want.0
+        );
+        assert!(want.0.contains(marker), "{file}: {}", want.0);
+        assert_eq!(got, want, "{file}");
+    }
 }

@@ -237,7 +237,8 @@ impl AlertSet {
             let due = match a.state {
                 AlertState::Pending => false,
                 _ if a.resolved_at_ms > a.last_sent_ms => true,
-                _ => a.last_sent_ms + resend_delay_ms < ts,
+                // Never sent (Prometheus: LastSentAt is the zero time) or the resend delay passed.
+                _ => a.last_sent_ms == 0 || a.last_sent_ms + resend_delay_ms < ts,
             };
             if !due {
                 continue;

@@ -18,6 +18,9 @@ pub trait Sink: Send + Sync {
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), String>;
 }
 
+/// One series of a `tsdb::Db::append_batch` call.
+type BatchEntry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 impl Sink for tsdb::Db {
     fn append(&self, samples: &[(Labels, i64, f64)]) -> Result<(), String> {
         let pairs: Vec<Vec<(&str, &str)>> = samples
@@ -29,7 +32,7 @@ impl Sink for tsdb::Db {
             })
             .collect();
         let pts: Vec<[(i64, f64); 1]> = samples.iter().map(|(_, t, v)| [(*t, *v)]).collect();
-        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+        let batch: Vec<BatchEntry<'_>> = pairs
             .iter()
             .zip(&pts)
             .map(|(l, p)| (l.as_slice(), p.as_slice()))
@@ -238,29 +241,32 @@ impl Group {
                 RuleKind::Record(name) => record(&r.rule, name, ctx, ts - offset, limit),
                 RuleKind::Alert(_) => r.alerts.eval(&r.rule, ctx, ts, offset, limit),
             };
-            let samples = match res {
-                Ok(s) => {
+            match res {
+                Ok(samples) => {
                     r.health.last_error = None;
-                    s
+                    // Series of the previous evaluation that are gone get a stale marker.
+                    let now: HashSet<Labels> = samples.iter().map(|(l, _)| l.clone()).collect();
+                    let mut batch: Vec<(Labels, i64, f64)> = samples
+                        .into_iter()
+                        .map(|(l, v)| (l, ts - offset, v))
+                        .collect();
+                    let stale = f64::from_bits(STALE_NAN_BITS);
+                    batch.extend(
+                        r.prev
+                            .difference(&now)
+                            .map(|l| (l.clone(), ts - offset, stale)),
+                    );
+                    if let Err(e) = sink.append(&batch) {
+                        tracing::warn!(group = %self.def.name, rule = %r.rule.name(), error = %e, "writing rule results failed");
+                    }
+                    r.prev = now;
                 }
+                // As Prometheus: a failed evaluation writes nothing, not even stale markers.
                 Err(e) => {
                     tracing::warn!(group = %self.def.name, rule = %r.rule.name(), error = %e, "rule evaluation failed");
                     r.health.last_error = Some(e);
-                    Vec::new()
                 }
-            };
-            let now: HashSet<Labels> = samples.iter().map(|(l, _)| l.clone()).collect();
-            let mut batch: Vec<(Labels, i64, f64)> = samples
-                .into_iter()
-                .map(|(l, v)| (l, ts - offset, v))
-                .collect();
-            for gone in r.prev.difference(&now) {
-                batch.push((gone.clone(), ts - offset, f64::from_bits(STALE_NAN_BITS)));
             }
-            if let Err(e) = sink.append(&batch) {
-                tracing::warn!(group = %self.def.name, rule = %r.rule.name(), error = %e, "writing rule results failed");
-            }
-            r.prev = now;
             if let RuleKind::Alert(_) = r.rule.kind {
                 let url = format!(
                     "{}/graph?g0.expr={}&g0.tab=1",

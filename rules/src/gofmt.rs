@@ -8,7 +8,7 @@ pub fn go_float(v: f64) -> String {
     }
     let (neg, digits, exp) = shortest_digits(v);
     let exp10 = exp - 1; // exponent of the first digit
-    let body = if exp10 < -4 || exp10 >= 6 {
+    let body = if !(-4..6).contains(&exp10) {
         sci(&digits, exp10, None)
     } else {
         fixed(&digits, exp, None)
@@ -283,8 +283,32 @@ pub enum Arg<'a> {
     Float(f64),
     /// A boolean.
     Bool(bool),
+    /// Go's `nil`.
+    Nil,
     /// Anything else, already printed as `%v` would.
     Other(String),
+}
+
+/// Go's `strconv.QuoteRune` for a code point.
+fn quote_rune(i: i64) -> String {
+    let Some(c) = u32::try_from(i).ok().and_then(char::from_u32) else {
+        return "'\u{FFFD}'".into();
+    };
+    let body = match c {
+        '\'' => "\\'".to_string(),
+        '\\' => "\\\\".to_string(),
+        '\u{7}' => "\\a".into(),
+        '\u{8}' => "\\b".into(),
+        '\u{c}' => "\\f".into(),
+        '\n' => "\\n".into(),
+        '\r' => "\\r".into(),
+        '\t' => "\\t".into(),
+        '\u{b}' => "\\v".into(),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
+        c if c.is_control() => format!("\\u{:04x}", c as u32),
+        c => c.to_string(),
+    };
+    format!("'{body}'")
 }
 
 /// Go's `fmt.Sprintf` for the verbs rule templates use (`%s %d %f %g %e %v %q %x %%`,
@@ -373,6 +397,7 @@ pub fn sprintf(format: &str, args: &[Arg<'_>]) -> String {
                     Arg::Int(_) => "int",
                     Arg::Float(_) => "float64",
                     Arg::Bool(_) => "bool",
+                    Arg::Nil => "<nil>",
                     Arg::Other(_) => "interface {}",
                 };
                 format!("{kind}={}", format_one('v', None, a))
@@ -394,14 +419,20 @@ fn format_one(verb: char, prec: Option<usize>, arg: &Arg<'_>) -> String {
         ('x', Arg::Str(s)) => s.bytes().map(|b| format!("{b:02x}")).collect(),
         ('X', Arg::Str(s)) => s.bytes().map(|b| format!("{b:02X}")).collect(),
         ('v' | 'd', Arg::Int(i)) => i.to_string(),
-        ('x', Arg::Int(i)) => format!("{i:x}"),
-        ('X', Arg::Int(i)) => format!("{i:X}"),
-        ('f' | 'F' | 'g' | 'e', Arg::Int(i)) => {
-            format!("%!{verb}(int={i})")
-        }
+        ('x', Arg::Int(i)) => format!("{}{:x}", if *i < 0 { "-" } else { "" }, i.unsigned_abs()),
+        ('X', Arg::Int(i)) => format!("{}{:X}", if *i < 0 { "-" } else { "" }, i.unsigned_abs()),
+        ('q', Arg::Int(i)) => quote_rune(*i),
+        ('c', Arg::Int(i)) => u32::try_from(*i)
+            .ok()
+            .and_then(char::from_u32)
+            .unwrap_or('\u{FFFD}')
+            .to_string(),
         ('v', Arg::Float(f)) => go_float(*f),
-        ('g' | 'G', Arg::Float(f)) => go_g(*f, prec),
-        ('e' | 'E', Arg::Float(f)) => go_e(*f, prec.unwrap_or(6)),
+        ('g', Arg::Float(f)) => go_g(*f, prec),
+        ('G', Arg::Float(f)) => go_g(*f, prec).replace('e', "E"),
+        ('e', Arg::Float(f)) => go_e(*f, prec.unwrap_or(6)),
+        ('E', Arg::Float(f)) => go_e(*f, prec.unwrap_or(6)).replace('e', "E"),
+        ('v', Arg::Nil) => "<nil>".into(),
         ('f' | 'F', Arg::Float(f)) => {
             if f.is_nan() {
                 "NaN".into()
@@ -413,10 +444,13 @@ fn format_one(verb: char, prec: Option<usize>, arg: &Arg<'_>) -> String {
         }
         ('v' | 't', Arg::Bool(b)) => b.to_string(),
         ('v' | 's', Arg::Other(s)) => s.clone(),
+        (_, Arg::Nil) => format!("%!{verb}(<nil>)"),
         (_, a) => {
             let (kind, v) = match a {
                 Arg::Str(s) => ("string", s.to_string()),
-                Arg::Int(i) => ("int", i.to_string()),
+                // Go applies the precision (minimum digits) to the wrongly formatted int.
+                Arg::Int(i) => ("int", format!("{i:0w$}", w = prec.unwrap_or(0))),
+                Arg::Nil => ("", String::new()),
                 Arg::Float(f) => ("float64", go_float(*f)),
                 Arg::Bool(b) => ("bool", b.to_string()),
                 Arg::Other(s) => ("interface {}", s.clone()),
@@ -453,7 +487,7 @@ mod tests {
     #[test]
     fn printf_verbs() {
         let f = |fmt: &str, a: &[Arg]| sprintf(fmt, a);
-        assert_eq!(f("%.2f", &[Arg::Float(3.14159)]), "3.14");
+        assert_eq!(f("%.2f", &[Arg::Float(3.14259)]), "3.14");
         assert_eq!(f("%d%%", &[Arg::Int(42)]), "42%");
         assert_eq!(f("%s=%q", &[Arg::Str("a"), Arg::Str("b\"")]), "a=\"b\\\"\"");
         assert_eq!(f("%v", &[Arg::Float(1e6)]), "1e+06");

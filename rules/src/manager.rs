@@ -79,6 +79,10 @@ pub fn load_config(path: &Path) -> Result<PromConfig, Error> {
         file: name.clone(),
         errors: vec![format!("{name}: {e}")],
     })?;
+    cfg.alerting.validate().map_err(|e| Error::Invalid {
+        file: name.clone(),
+        errors: vec![format!("{name}: alerting: {e}")],
+    })?;
     Ok(cfg)
 }
 

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use query::promql::ast::fmt_duration;
-use query::promql::{parse, Engine, EngineOptions, MemStorage, STALE_NAN_BITS};
+use query::promql::{parse, Engine, EngineOptions, Expr, MemStorage, STALE_NAN_BITS};
 use serde::Deserialize;
-use tsdb::Labels;
+use tsdb::{Labels, MatchOp};
 
 use crate::alerting::AlertState;
 use crate::eval::{EvalCtx, Group, GroupOptions};
@@ -171,60 +171,25 @@ pub fn test_file(path: &Path) -> Vec<String> {
     errs
 }
 
-/// Parses `name{a="b", …}` (promtool's series notation).
+/// Parses `name{a="b", …}` (promtool's series notation) with the PromQL parser.
 pub fn parse_series(s: &str) -> Result<Labels, String> {
-    let s = s.trim();
-    let (name, rest) = match s.find('{') {
-        Some(i) => (s[..i].trim(), Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    if !name.is_empty() {
-        if !crate::file::valid_metric_name(name) {
-            return Err(format!("invalid metric name {name:?}"));
-        }
-        pairs.push(("__name__".into(), name.into()));
+    let t = s.trim();
+    if t.is_empty() || t.replace(' ', "") == "{}" {
+        return Ok(Labels::default());
     }
-    if let Some(rest) = rest {
-        let body = rest
-            .trim_end()
-            .strip_suffix('}')
-            .ok_or("unclosed '{' in series")?;
-        let mut b = body.trim();
-        while !b.is_empty() {
-            let eq = b
-                .find('=')
-                .ok_or_else(|| format!("bad label matcher {b:?}"))?;
-            let k = b[..eq].trim();
-            let v = b[eq + 1..].trim_start();
-            let quote = v.chars().next().ok_or("missing label value")?;
-            if quote != '"' && quote != '\'' && quote != '`' {
-                return Err(format!("label value of {k:?} must be quoted"));
+    match parse(t).map_err(|e| e.to_string())? {
+        Expr::Selector(v) if v.offset == 0 && v.at.is_none() => {
+            let mut pairs = Vec::with_capacity(v.matchers.len());
+            for m in &v.matchers {
+                if m.op != MatchOp::Equal {
+                    return Err(format!("series {t:?} may only use '=' matchers"));
+                }
+                pairs.push((m.name.clone(), m.value.clone()));
             }
-            let mut end = 1;
-            let vb = v.as_bytes();
-            while end < vb.len() && vb[end] != quote as u8 {
-                end += if vb[end] == b'\\' { 2 } else { 1 };
-            }
-            if end >= vb.len() {
-                return Err("unterminated label value".into());
-            }
-            let raw = &v[1..end];
-            let val = if quote == '`' {
-                raw.to_string()
-            } else {
-                serde_json::from_str::<String>(&format!("\"{}\"", raw.replace("\\'", "'")))
-                    .map_err(|e| format!("bad label value: {e}"))?
-            };
-            if !crate::file::valid_label_name(k) {
-                return Err(format!("invalid label name {k:?}"));
-            }
-            pairs.push((k.to_string(), val));
-            b = v[end + 1..].trim_start();
-            b = b.strip_prefix(',').unwrap_or(b).trim_start();
+            Ok(Labels::from_pairs(&pairs))
         }
+        _ => Err(format!("{t:?} is not a series")),
     }
-    Ok(Labels::from_pairs(&pairs))
 }
 
 /// Expands promtool's value notation (`1+2x3 _ stale 5x2 _x3`): `None` = no sample.
@@ -498,10 +463,9 @@ fn run_group(
         let key = |a: &(Labels, f64), b: &(Labels, f64)| a.0.cmp(&b.0);
         exp.sort_by(key);
         got.sort_by(key);
-        let same = exp.len() == got.len()
-            && exp.iter().zip(&got).all(|(a, b)| {
-                a.0 == b.0 && a.1.to_bits() == b.1.to_bits() || a.0 == b.0 && a.1 == b.1
-            });
+        // Plain float equality, as promtool's reflect.DeepEqual (a NaN never matches).
+        let same =
+            exp.len() == got.len() && exp.iter().zip(&got).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
         if !same {
             errs.push(format!(
                 "    expr: {:?}, time: {},\n        exp: {}\n        got: {}",

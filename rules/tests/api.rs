@@ -37,7 +37,7 @@ rule_files: ["*.rules.yml"]
 alerting:
   alertmanagers:
   - static_configs:
-    - targets: ["am:9093"]
+    - targets: ["127.0.0.1:9"]
 scrape_configs: []
 "#;
 
@@ -181,10 +181,9 @@ async fn rules_and_alerts_have_prometheus_shapes() {
     let (_, v) = call(&app, "GET", "/api/v1/alertmanagers").await;
     assert_eq!(
         v["data"],
-        json!({"activeAlertmanagers": [{"url": "http://am:9093/api/v2/alerts"}], "droppedAlertmanagers": []})
+        json!({"activeAlertmanagers": [{"url": "http://127.0.0.1:9/api/v2/alerts"}], "droppedAlertmanagers": []})
     );
-    // The firing alert went to the notifier.
-    assert_eq!(m.notifier().queue_len(), 1);
+    m.notifier().stop();
 }
 
 #[tokio::test]
@@ -235,4 +234,64 @@ async fn reload_keeps_state_of_unchanged_rules_and_old_rules_on_error() {
     let (_, v) = call(&app, "GET", "/api/v1/rules").await;
     assert_eq!(v["data"]["groups"].as_array().unwrap().len(), 2);
     assert!(m.reload().is_err());
+}
+
+/// Accepts one HTTP request, answers 200, and passes (request line, body) on.
+fn one_request(l: std::net::TcpListener) -> std::sync::mpsc::Receiver<(String, String)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = l.accept() else { return };
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        let mut first = String::new();
+        let _ = r.read_line(&mut first);
+        let mut len = 0;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; len];
+        let _ = r.read_exact(&mut body);
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = tx.send((first, String::from_utf8_lossy(&body).into_owned()));
+    });
+    rx
+}
+
+#[test]
+fn firing_alerts_go_to_the_alertmanager_with_ends_at() {
+    let d = tempfile::tempdir().unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = one_request(l);
+    let cfg = CONFIG.replace("127.0.0.1:9\"", &format!("127.0.0.1:{port}\""));
+    std::fs::write(d.path().join("prometheus.yml"), cfg).unwrap();
+    std::fs::write(d.path().join("a.rules.yml"), RULES).unwrap();
+    let st = Arc::new(MemStorage::new());
+    let m = Manager::new(
+        st,
+        Some(d.path().join("prometheus.yml")),
+        ManagerOptions::default(),
+    )
+    .unwrap();
+    m.tick(59_999);
+    m.tick(60_000); // `Always` fires at its first evaluation (no `for`)
+    let (line, body) = got
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no request reached the Alertmanager");
+    assert!(line.starts_with("POST /api/v2/alerts "), "{line}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v[0]["labels"],
+        json!({"alertname": "Always", "cluster": "c1"})
+    );
+    assert_eq!(v[0]["startsAt"], "1970-01-01T00:01:00Z");
+    // eval time + 4 × max(resend delay 1m, interval 30s)
+    assert_eq!(v[0]["endsAt"], "1970-01-01T00:05:00Z");
+    m.notifier().stop();
 }

@@ -294,3 +294,53 @@ fn every_compat_rule_evaluates_without_error() {
     assert!(n >= 187, "only {n} rules evaluated");
     eprintln!("{n} compat rules evaluated without error");
 }
+
+#[test]
+fn recording_rules_write_to_the_tsdb_with_stale_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = tsdb::Db::open(dir.path(), tsdb::Options::default()).unwrap();
+    let e = Engine::default();
+    let x = |i: &str| Labels::from_pairs(&[("__name__", "x"), ("i", i)]);
+    let pairs = |l: &Labels| -> Vec<(String, String)> {
+        l.iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect()
+    };
+    let write = |l: &Labels, t: i64, v: f64| {
+        let p = pairs(l);
+        let refs: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        db.append_batch(&[(&refs[..], &[(t, v)][..])]).unwrap();
+    };
+    let mut g = group("groups:\n- name: g\n  rules:\n  - record: y\n    expr: x > 0\n");
+    write(&x("a"), 0, 1.0);
+    write(&x("b"), 0, 1.0);
+    let ctx = EvalCtx {
+        storage: &db,
+        engine: &e,
+        external_labels: Default::default(),
+        external_url: String::new(),
+    };
+    g.eval(&ctx, &db, 0, &GroupOptions::default());
+    write(&x("a"), M, 1.0);
+    write(&x("b"), M, -1.0);
+    g.eval(&ctx, &db, M, &GroupOptions::default());
+    assert_eq!(g.rules[0].health.last_error, None);
+    let out = e.instant(&db, "y", M + 1000).unwrap();
+    let query::promql::Value::Vector(v) = out.value else {
+        panic!("vector expected")
+    };
+    let got: Vec<_> = v
+        .iter()
+        .map(|s| s.labels.get("i").unwrap().to_string())
+        .collect();
+    assert_eq!(got, ["a"], "y{{i=\"b\"}} is stale after it vanished");
+    let raw = db
+        .select(
+            &[Matcher::equal("i", "b"), Matcher::equal("__name__", "y")],
+            0,
+            M,
+        )
+        .unwrap();
+    assert_eq!(raw[0].1.len(), 2);
+    assert!(is_stale_nan(raw[0].1[1].1));
+}

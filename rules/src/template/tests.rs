@@ -151,3 +151,15 @@ fn execution_errors_are_reported_not_panics() {
         expand("n", "{{", &d).starts_with("<error expanding template: error parsing template n:")
     );
 }
+
+proptest::proptest! {
+    /// Any text, and any text inside an action, parses or fails cleanly and never panics.
+    #[test]
+    fn arbitrary_templates_never_panic(
+        text in "(\\{\\{-? |[ -~é€]|\\$labels|\\.Value| \\| |humanize|printf|\"|`|\\(|\\)| -?\\}\\}|if |end|range |else){0,24}"
+    ) {
+        let _ = run(&text);
+        let d = data(None);
+        let _ = expand("p", &text, &d);
+    }
+}
