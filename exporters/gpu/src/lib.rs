@@ -1,6 +1,8 @@
 //! NVIDIA GPU metrics read through NVML (`libnvidia-ml.so.1`, loaded at run time) and
 //! exposed with dcgm-exporter's `DCGM_FI_*` names, types, HELP texts, units and labels.
 
+#[cfg(feature = "fake-nvml")]
+pub mod fake;
 mod fields;
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
-//! Tests against a fake `libnvidia-ml.so` (`fake_nvml.c`, compiled here with the `cc`
-//! crate): golden dcgm-exporter output for two GPUs, and the error paths.
+//! Tests against a fake `libnvidia-ml.so` (`fake_nvml.c`, compiled by `gpu_collector::fake`
+//! with the `cc` crate): golden dcgm-exporter output for two GPUs, and the error paths.
 //! `UPDATE_GOLDEN=1` rewrites the expected file.
 #![cfg(target_os = "linux")]
 
@@ -12,33 +12,8 @@ use gpu_collector::{Error, GpuCollector, Options, PodMap, PodRef};
 
 const GPU0: &str = "GPU-8f3c1a52-6b0e-4d2a-9c7e-1f2a3b4c5d6e";
 
-/// Compiles the fake NVML with `defines` into `dir` and returns the library's path.
 fn fake_lib(dir: &Path, defines: &[&str]) -> PathBuf {
-    let triple = format!(
-        "{}-unknown-linux-{}",
-        std::env::consts::ARCH,
-        if cfg!(target_env = "musl") {
-            "musl"
-        } else {
-            "gnu"
-        }
-    );
-    let compiler = cc::Build::new()
-        .target(&triple)
-        .host(&triple)
-        .opt_level(0)
-        .cargo_metadata(false)
-        .get_compiler();
-    let out = dir.join("libnvidia-ml.so.1");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_nvml.c");
-    let mut cmd = compiler.to_command();
-    cmd.args(["-shared", "-fPIC", "-o"]).arg(&out).arg(&src);
-    for d in defines {
-        cmd.arg(format!("-D{d}"));
-    }
-    let st = cmd.status().expect("running the C compiler");
-    assert!(st.success(), "compiling the fake NVML failed");
-    out
+    gpu_collector::fake::build(dir, defines).expect("building the fake NVML")
 }
 
 /// Opens the collector on a fake built with `defines`; the temp dir must outlive it.
