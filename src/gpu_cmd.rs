@@ -12,7 +12,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
-use gpu_collector::{GpuCollector, Options, PodMap};
+use gpu_collector::podresources::{self, PodSource};
+use gpu_collector::{GpuCollector, Options};
 
 use crate::local_collect::{self, Collection};
 
@@ -25,6 +26,9 @@ pub struct DcgmExporterArgs {
     /// The NVML library to load (default: the driver's libnvidia-ml.so.1).
     #[arg(long = "nvml.library")]
     pub nvml_library: Option<PathBuf>,
+    /// kubelet's pod-resources socket: `pod`, `namespace`, `container` labels while it exists.
+    #[arg(long = "pod-resources-kubelet-socket", default_value = podresources::DEFAULT_SOCKET)]
+    pub pod_resources_socket: PathBuf,
 }
 
 /// The `Hostname` label: `$NODE_NAME` when set (as dcgm-exporter), else the host name.
@@ -46,7 +50,10 @@ fn options(lib: Option<PathBuf>) -> Options {
 pub fn run(args: DcgmExporterArgs) -> Result<()> {
     let collector = GpuCollector::open(&options(args.nvml_library.clone()))
         .context("starting the GPU collector")?;
-    let state = Arc::new(Mutex::new(collector));
+    let state = Arc::new(Mutex::new((
+        collector,
+        PodSource::new(args.pod_resources_socket),
+    )));
     let app = axum::Router::new()
         .route("/metrics", get(metrics))
         .with_state(state);
@@ -54,11 +61,12 @@ pub fn run(args: DcgmExporterArgs) -> Result<()> {
 }
 
 /// Text 0.0.4, as dcgm-exporter serves it.
-async fn metrics(State(state): State<Arc<Mutex<GpuCollector>>>) -> Response {
+async fn metrics(State(state): State<Arc<Mutex<(GpuCollector, PodSource)>>>) -> Response {
     let res = tokio::task::spawn_blocking(move || {
-        let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+        let (c, pods) = &mut *guard;
         let mut set = expo::MetricSet::new();
-        c.collect(&PodMap::new(), &mut set)?;
+        c.collect(&pods.pods(), &mut set)?;
         let mut body = String::with_capacity(16 * 1024);
         expo::render(&set, expo::Format::Text, &mut body);
         Ok::<_, gpu_collector::Error>(body)
@@ -84,8 +92,9 @@ pub fn target_labels(instance: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Collects every `interval` into `db` until the task is dropped; returns at once, after
-/// one log line, when NVML cannot be loaded.
+/// Collects every `interval` into `db` (with pod labels while kubelet's pod-resources socket
+/// exists) until the task is dropped; returns at once, after one log line, when NVML cannot
+/// be loaded.
 pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, lib: Option<PathBuf>) {
     let opts = options(lib);
     let Some(mut c) = GpuCollector::open_or_log(&opts) else {
@@ -93,9 +102,10 @@ pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, lib: Option<PathB
     };
     tracing::info!(driver = c.driver_version(), "GPU collector on");
     let mut set = expo::MetricSet::new();
+    let mut pods = PodSource::new(podresources::DEFAULT_SOCKET);
     let collect = move |target: &[(String, String)]| -> Result<Collection, String> {
         set.clear();
-        c.collect(&PodMap::new(), &mut set)
+        c.collect(&pods.pods(), &mut set)
             .map_err(|e| e.to_string())?;
         Ok(local_collect::set_to_series(&set, target))
     };

@@ -4,6 +4,7 @@
 #[cfg(feature = "fake-nvml")]
 pub mod fake;
 mod fields;
+pub mod podresources;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -28,6 +29,9 @@ pub enum Error {
         /// NVML's error.
         source: NvmlError,
     },
+    /// kubelet's pod-resources API could not be asked.
+    #[error("pod-resources: {0}")]
+    PodResources(String),
 }
 
 /// How the collector is set up.
