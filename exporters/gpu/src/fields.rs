@@ -51,6 +51,11 @@ pub const FIELDS: &[Field] = &[
     f("DCGM_FI_DEV_MEM_COPY_UTIL", G, "Memory utilization (in %)."),
     f("DCGM_FI_DEV_ENC_UTIL", G, "Encoder utilization (in %)."),
     f("DCGM_FI_DEV_DEC_UTIL", G, "Decoder utilization (in %)."),
+    f(
+        "DCGM_FI_DEV_XID_ERRORS",
+        G,
+        "Value of the last XID error encountered.",
+    ),
     f("DCGM_FI_DEV_FB_FREE", G, "Framebuffer memory free (in MiB)."),
     f("DCGM_FI_DEV_FB_USED", G, "Framebuffer memory used (in MiB)."),
     f("DCGM_FI_DEV_FB_RESERVED", G, "Framebuffer memory reserved (in MiB)."),
@@ -84,6 +89,7 @@ enum F {
     MemCopyUtil,
     EncUtil,
     DecUtil,
+    XidErrors,
     FbFree,
     FbUsed,
     FbReserved,
@@ -91,6 +97,9 @@ enum F {
     CorrectableRemapped,
     RowRemapFailure,
 }
+
+/// Index of `DCGM_FI_DEV_XID_ERRORS` (filled from events, not by [`read`]).
+pub const XID: usize = F::XidErrors as usize;
 
 /// NVML field IDs (`nvml.h` `NVML_FI_DEV_*`) read with `nvmlDeviceGetFieldValues`.
 const NVML_FI_DEV_MEMORY_TEMP: u32 = 82;

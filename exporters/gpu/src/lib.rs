@@ -5,6 +5,7 @@
 pub mod fake;
 mod fields;
 pub mod podresources;
+mod xid;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -59,7 +60,9 @@ pub type PodMap = HashMap<String, PodRef>;
 
 /// An initialised NVML session that renders dcgm-exporter metrics on each call.
 pub struct GpuCollector {
-    nvml: Nvml,
+    /// Leaked in `open` so that the XID event set can borrow it; freed in `Drop`.
+    nvml: &'static Nvml,
+    xids: xid::Xids,
     hostname: String,
     driver: String,
 }
@@ -73,8 +76,10 @@ impl GpuCollector {
         }
         let nvml = b.init().map_err(Error::Init)?;
         let driver = nvml.sys_driver_version().unwrap_or_default();
+        let nvml: &'static Nvml = Box::leak(Box::new(nvml));
         Ok(GpuCollector {
             nvml,
+            xids: xid::Xids::register(nvml),
             hostname: opts.hostname.clone(),
             driver,
         })
@@ -105,6 +110,7 @@ impl GpuCollector {
             call: "nvmlDeviceGetCount",
             source,
         })?;
+        self.xids.drain();
         let mut gpus: Vec<(Vec<(&'static str, String)>, fields::Readings)> = Vec::new();
         for i in 0..count {
             let dev = match self.nvml.device_by_index(i) {
@@ -132,7 +138,9 @@ impl GpuCollector {
                 labels.push(("namespace", p.namespace.clone()));
                 labels.push(("pod", p.pod.clone()));
             }
-            gpus.push((labels, fields::read(&dev, i)));
+            let mut readings = fields::read(&dev, i);
+            readings[fields::XID] = self.xids.last(i);
+            gpus.push((labels, readings));
         }
         for (k, field) in FIELDS.iter().enumerate() {
             if gpus.iter().all(|(_, r)| r[k].is_none()) {
@@ -148,5 +156,16 @@ impl GpuCollector {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for GpuCollector {
+    fn drop(&mut self) {
+        // The event set borrows NVML: free it first.
+        self.xids = xid::Xids::default();
+        let nvml: *const Nvml = self.nvml;
+        // SAFETY: `nvml` is the box leaked in `open`, owned by this collector alone; the only
+        // value that kept a borrow of it past a method call (the event set) is gone.
+        drop(unsafe { Box::from_raw(nvml.cast_mut()) });
     }
 }

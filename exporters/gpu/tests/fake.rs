@@ -67,17 +67,25 @@ fn two_gpus_golden() {
         text, want,
         "golden mismatch; rerun with UPDATE_GOLDEN=1 to see"
     );
-    // The consumer card has no HBM temperature, row remapping or energy counter.
+    // The consumer card has no HBM temperature, row remapping, energy counter or XID events.
     let consumer: Vec<&str> = text.lines().filter(|l| l.contains("gpu=\"1\"")).collect();
     for absent in [
         "DCGM_FI_DEV_MEMORY_TEMP",
         "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
         "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+        "DCGM_FI_DEV_XID_ERRORS",
     ] {
         assert!(!consumer.iter().any(|l| l.starts_with(absent)), "{absent}");
         assert!(text.contains(&format!("{absent}{{")), "{absent} on GPU 0");
     }
     assert_eq!(consumer.len(), 14, "{consumer:#?}");
+    // The last XID stays after its event was taken.
+    let again = collect(&mut c, &pods);
+    let xid = again
+        .lines()
+        .find(|l| l.starts_with("DCGM_FI_DEV_XID_ERRORS{"))
+        .unwrap();
+    assert!(xid.ends_with("} 13"), "{xid}");
 }
 
 #[test]
@@ -129,7 +137,7 @@ fn missing_symbol_skips_only_that_field() {
         "{got:?}"
     );
     assert!(got.contains(&"DCGM_FI_DEV_POWER_USAGE"), "{got:?}");
-    assert_eq!(got.len(), 18, "{got:?}");
+    assert_eq!(got.len(), 19, "{got:?}");
 }
 
 /// A `MakeWriter` collecting log output.

@@ -1,6 +1,7 @@
 /* A fake libnvidia-ml.so for tests: two GPUs with fixed values. GPU 0 is a datacenter
  * part (every field); GPU 1 a consumer card that answers NVML_ERROR_NOT_SUPPORTED for
- * memory temperature, row remapping and energy. Build switches:
+ * memory temperature, row remapping, energy and XID events; GPU 0 has had XID 13. Build
+ * switches:
  *   FAKE_INIT_FAILS     nvmlInit_v2 returns NVML_ERROR_DRIVER_NOT_LOADED
  *   FAKE_POWER_FAILS    nvmlDeviceGetPowerUsage returns NVML_ERROR_UNKNOWN
  *   FAKE_NO_ENERGY_SYM  nvmlDeviceGetTotalEnergyConsumption is not exported (old driver)
@@ -186,5 +187,56 @@ int nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *vals) 
         }
         if (!d->datacenter) v->nvmlReturn = ERR_NOT_SUPPORTED;
     }
+    return OK;
+}
+
+
+
+/* XID events: GPU 0's one XID 13 is delivered by the first wait on a set holding it. */
+typedef struct {
+    nvmlDevice_t device;
+    unsigned long long eventType, eventData;
+    unsigned gpuInstanceId, computeInstanceId;
+} nvmlEventData_t;
+struct event_set { nvmlDevice_t dev; int delivered, open; };
+typedef struct event_set *nvmlEventSet_t;
+static struct event_set sets[8];
+#define XID_CRITICAL 8ULL
+#define ERR_TIMEOUT 10
+
+static int valid_set(nvmlEventSet_t set) { return set >= sets && set < sets + 8 && set->open; }
+int nvmlEventSetCreate(nvmlEventSet_t *set) {
+    if (!initialized) return 1;
+    for (int i = 0; i < 8; i++) {
+        if (!sets[i].open) {
+            memset(&sets[i], 0, sizeof sets[i]);
+            sets[i].open = 1;
+            *set = &sets[i];
+            return OK;
+        }
+    }
+    return ERR_UNKNOWN;
+}
+int nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types, nvmlEventSet_t set) {
+    CHECK(d);
+    if (!valid_set(set)) return ERR_INVALID_ARGUMENT;
+    if (!d->datacenter) return ERR_NOT_SUPPORTED;
+    if (types & XID_CRITICAL) set->dev = d;
+    return OK;
+}
+int nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned timeout_ms) {
+    (void)timeout_ms;
+    if (!valid_set(set)) return ERR_INVALID_ARGUMENT;
+    if (set->dev != &gpus[0] || set->delivered) return ERR_TIMEOUT;
+    set->delivered = 1;
+    memset(data, 0, sizeof *data);
+    data->device = &gpus[0];
+    data->eventType = XID_CRITICAL;
+    data->eventData = 13;
+    return OK;
+}
+int nvmlEventSetFree(nvmlEventSet_t set) {
+    if (!valid_set(set)) return ERR_INVALID_ARGUMENT;
+    set->open = 0;
     return OK;
 }
