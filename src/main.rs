@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod cadvisor_cmd;
+mod gpu_cmd;
 mod local_collect;
 mod node_cmd;
 mod rules_cmd;
@@ -27,6 +28,8 @@ enum Command {
     Store(Box<StoreArgs>),
     /// Serve node_exporter-compatible host metrics on /metrics.
     NodeExporter(node_cmd::NodeExporterArgs),
+    /// Serve dcgm-exporter-compatible GPU metrics (NVML) on /metrics.
+    DcgmExporter(gpu_cmd::DcgmExporterArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -103,6 +106,12 @@ struct StoreArgs {
     /// Interval of the built-in cgroup (cAdvisor) collector writing into this store (0s: off; all-in-one: 15s).
     #[arg(long = "cadvisor.scrape-interval", default_value = "0s")]
     cadvisor_interval: String,
+    /// Interval of the built-in GPU (dcgm-exporter names, NVML) collector writing into this store (0s: off; all-in-one: 15s when NVML loads).
+    #[arg(long = "gpu.scrape-interval", default_value = "0s")]
+    gpu_interval: String,
+    /// The NVML library the GPU collector loads (default: the driver's libnvidia-ml.so.1).
+    #[arg(long = "gpu.nvml-library")]
+    gpu_nvml_library: Option<PathBuf>,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -143,11 +152,13 @@ fn main() -> Result<()> {
             run_store(StoreArgs {
                 node_interval: "15s".into(),
                 cadvisor_interval: "15s".into(),
+                gpu_interval: "15s".into(),
                 ..StoreArgs::default()
             })
         }
         Some(Command::Store(args)) => run_store(*args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
+        Some(Command::DcgmExporter(args)) => gpu_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
@@ -224,6 +235,11 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let every = Duration::from_millis(cadvisor_ms as u64);
             tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, node_cmd::hostname()))
         });
+        let gpu_ms = parse_duration_ms(&args.gpu_interval).context("--gpu.scrape-interval")?;
+        let gpu = (gpu_ms > 0).then(|| {
+            let every = Duration::from_millis(gpu_ms as u64);
+            tokio::spawn(gpu_cmd::store_loop(db.clone(), every, args.gpu_nvml_library.clone()))
+        });
         let rules_task = tokio::spawn(rules_cmd::run(manager.clone()));
         tracing::info!(address = %args.listen, "ready");
         query::serve(listener, router, shutdown_signal()).await?;
@@ -231,7 +247,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let notifier = manager.notifier().clone();
         tokio::task::spawn_blocking(move || notifier.stop()).await?;
         bg.abort();
-        for task in [node, cadvisor].into_iter().flatten() {
+        for task in [node, cadvisor, gpu].into_iter().flatten() {
             task.abort();
         }
         tracing::info!("shutting down: syncing the WAL");
@@ -264,6 +280,14 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.lookback-delta", a.query_lookback.clone()),
         ("node.scrape-interval", a.node_interval.clone()),
         ("cadvisor.scrape-interval", a.cadvisor_interval.clone()),
+        ("gpu.scrape-interval", a.gpu_interval.clone()),
+        (
+            "gpu.nvml-library",
+            a.gpu_nvml_library
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ]
     .into_iter()
     .chain(a.rules.status_flags())

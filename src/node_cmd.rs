@@ -95,19 +95,25 @@ impl NodeExporterArgs {
 pub fn run(args: NodeExporterArgs) -> Result<()> {
     let collector = NodeCollector::new(args.config()).context("configuring collectors")?;
     let state = Arc::new(Mutex::new(collector));
+    let app = axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .with_state(state);
+    serve(args.listen, app, "node exporter")
+}
+
+/// Serves `app` on `listen` (a small runtime of its own) until interrupted; `what` names
+/// the exporter in the log.
+pub fn serve(listen: SocketAddr, app: axum::Router, what: &str) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let app = axum::Router::new()
-            .route("/metrics", get(metrics))
-            .route("/", get(index))
-            .with_state(state);
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        tracing::info!(address = %args.listen, "node exporter listening");
+            .with_context(|| format!("listening on {listen}"))?;
+        tracing::info!(address = %listen, "{what} listening");
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
