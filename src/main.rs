@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod agent_cmd;
 mod node_cmd;
 mod rules_cmd;
 
@@ -213,8 +214,12 @@ fn run_store(args: StoreArgs) -> Result<()> {
             tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
         });
         let rules_task = tokio::spawn(rules_cmd::run(manager));
+        let scrape = agent_cmd::start(db.clone(), args.rules.config_file.as_deref())?;
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
+        if let Some(s) = scrape {
+            tokio::task::spawn_blocking(move || s.stop()).await?;
+        }
         bg.abort();
         if let Some(n) = node {
             n.abort();
