@@ -129,7 +129,8 @@ impl Loop {
         }
     }
 
-    fn fetch(&self) -> Result<String, Error> {
+    /// The body and whether it is OpenMetrics (by `Content-Type`).
+    fn fetch(&self) -> Result<(String, bool), Error> {
         let req = self
             .client
             .get(&self.target.url)?
@@ -153,16 +154,15 @@ impl Loop {
             .take(MAX_BODY)
             .read_to_string(&mut body)
             .map_err(|e| Error::Http(format!("reading body: {e}")))?;
-        if om && !body.contains("# EOF") {
-            return Err(Error::Scrape("OpenMetrics body without # EOF".into()));
-        }
-        Ok(body)
+        Ok((body, om))
     }
 
     /// One scrape stamped `tick`; returns whether it succeeded.
     pub fn scrape(&mut self, tick: i64) -> bool {
         let started = Instant::now();
-        let res = self.fetch().and_then(|body| self.samples(&body, tick));
+        let res = self
+            .fetch()
+            .and_then(|(body, om)| self.samples(&body, om, tick));
         let dur = started.elapsed().as_secs_f64();
         let (mut batch, up, scraped, post, added) = match res {
             Ok(s) => {
@@ -205,8 +205,13 @@ impl Loop {
     }
 
     /// Turns a body into samples with final labels; a limit exceeded fails the scrape.
-    fn samples(&self, body: &str, tick: i64) -> Result<Scraped, Error> {
-        let fams = expo::parse(body).map_err(|e| Error::Scrape(e.to_string()))?;
+    fn samples(&self, body: &str, om: bool, tick: i64) -> Result<Scraped, Error> {
+        let fams = if om {
+            expo::parse_openmetrics(body)
+        } else {
+            expo::parse(body)
+        };
+        let fams = fams.map_err(|e| Error::Scrape(e.to_string()))?;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut tracked = HashSet::new();

@@ -38,9 +38,14 @@ pub(crate) fn serve(bodies: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<
             }
             h2.lock().unwrap().push(head);
             let (code, body) = bodies[i.min(bodies.len() - 1)];
+            let ct = if body.ends_with("# EOF\n") {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            } else {
+                "text/plain; version=0.0.4"
+            };
             let _ = write!(
                 c,
-                "HTTP/1.1 {code} X\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {code} X\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -259,4 +264,20 @@ fn end_of_run_marks_everything_stale() {
     assert!(b[1]
         .iter()
         .all(|x| x.1 == 15_000 && x.2.to_bits() == crate::STALE_NAN_BITS));
+}
+
+#[test]
+fn openmetrics_bodies_by_content_type() {
+    let om = "# TYPE c counter\nc_total 3 12.5 # {id=\"x\"} 1\n# EOF\n";
+    let (b, _) = run_scrapes(vec![(200, om)], opts(), 1);
+    let c = b[0]
+        .iter()
+        .find(|x| lp(&x.0).starts_with("__name__=c_total,"))
+        .unwrap();
+    assert_eq!((c.1, c.2), (12_500, 3.0), "timestamp in seconds");
+    // A free-form comment is fine in text 0.0.4 but fails an OpenMetrics scrape.
+    let (b, _) = run_scrapes(vec![(200, "# hello\nc_total 3\n# EOF\n")], opts(), 1);
+    assert!(b[0]
+        .iter()
+        .any(|x| lp(&x.0).starts_with("__name__=up,") && x.2 == 0.0));
 }
