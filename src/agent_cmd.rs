@@ -1,8 +1,8 @@
 //! Scraping in the store: the config file's `scrape_configs` run by the agent crate's
 //! scrape manager, writing into the TSDB.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
@@ -29,18 +29,62 @@ impl agent::Appender for DbAppender {
     }
 }
 
-/// Starts scraping the config file's `scrape_configs` into `db`; None without a file or jobs.
-pub fn start(db: Arc<tsdb::Db>, config_file: Option<&Path>) -> Result<Option<agent::Manager>> {
+/// Scraping running in the store; reloads its jobs on SIGHUP.
+pub struct Scraping {
+    manager: Arc<Mutex<Option<agent::Manager>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts scraping the config file's `scrape_configs` into `db`; None without a file.
+pub fn start(db: Arc<tsdb::Db>, config_file: Option<&Path>) -> Result<Option<Scraping>> {
     let Some(path) = config_file else {
         return Ok(None);
     };
     let loaded = agent::load(path).with_context(|| format!("loading {}", path.display()))?;
-    if loaded.config.scrape_configs.is_empty() {
-        return Ok(None);
-    }
     let jobs = loaded.config.scrape_configs.len();
     let m = agent::Manager::start(&loaded.config, Arc::new(DbAppender(db)))
         .context("starting scrape jobs")?;
     tracing::info!(jobs, "scraping");
-    Ok(Some(m))
+    let manager = Arc::new(Mutex::new(Some(m)));
+    let task = tokio::spawn(reload_on_sighup(manager.clone(), path.to_path_buf()));
+    Ok(Some(Scraping { manager, task }))
+}
+
+/// Re-reads the config file on each SIGHUP; a broken file keeps the running jobs.
+async fn reload_on_sighup(m: Arc<Mutex<Option<agent::Manager>>>, path: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("installing the SIGHUP handler for scraping failed");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let (m, path) = (m.clone(), path.clone());
+        let res = tokio::task::spawn_blocking(move || {
+            let loaded = agent::load(&path)?;
+            match m.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                Some(m) => m.apply(&loaded.config),
+                None => Ok(()),
+            }
+        })
+        .await;
+        match res {
+            Ok(Ok(())) => tracing::info!("scrape configuration reloaded"),
+            Ok(Err(e)) => tracing::error!(error = %e, "reloading the scrape configuration failed"),
+            Err(e) => tracing::error!(error = %e, "reload task failed"),
+        }
+    }
+}
+
+impl Scraping {
+    /// Stops every scrape job (no staleness markers).
+    pub async fn stop(self) {
+        self.task.abort();
+        let m = self.manager;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(m) = m.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                m.stop();
+            }
+        })
+        .await;
+    }
 }

@@ -218,7 +218,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
         if let Some(s) = scrape {
-            tokio::task::spawn_blocking(move || s.stop()).await?;
+            s.stop().await;
         }
         bg.abort();
         if let Some(n) = node {

@@ -2,7 +2,7 @@
 //! `prometheus-node-exporter` and a tiny test target, `up` per target, target and metric
 //! relabeling visible in the labels, staleness markers for a target that goes away, and
 //! the same series set (label names and values) as the real Prometheus scraping the same
-//! static target with the same config.
+//! static target with the same config. SIGHUP reloads the scrape jobs.
 
 mod common;
 
@@ -192,6 +192,24 @@ scrape_configs:
         query(&s.url, "gone_metric").is_empty() && query(&s.url, "up{job=\"gone\"}").is_empty()
     });
     assert_eq!(query(&s.url, "up").len(), 2);
+
+    // SIGHUP reloads the scrape jobs: the node job removed from the file goes stale.
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n{}",
+            demo_job(&demo)
+        ),
+    )
+    .unwrap();
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(s.child.id() as i32, libc::SIGHUP);
+    }
+    wait_for("the removed node job to go stale", 20, || {
+        query(&s.url, "up{job=\"node\"}").is_empty()
+    });
+    assert_eq!(query(&s.url, "up == 1").len(), 1);
     drop(s);
 
     compare_with_prometheus(&dir, &demo);
