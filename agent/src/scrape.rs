@@ -225,6 +225,11 @@ impl Loop {
                 let Some(ls) = process(ls, &self.opts.metric_rules) else {
                     continue;
                 };
+                if ls.get("__name__").is_none_or(|n| n.is_empty()) {
+                    return Err(Error::Scrape(
+                        "__name__ label is missing after metric relabeling".into(),
+                    ));
+                }
                 self.check_limits(&ls)?;
                 let series: Series = ls.into_iter().collect();
                 if !seen.insert(series.clone()) {

@@ -38,6 +38,19 @@ pub(crate) fn serve(bodies: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<
             }
             h2.lock().unwrap().push(head);
             let (code, body) = bodies[i.min(bodies.len() - 1)];
+            if let Some(plain) = body.strip_prefix("GZIP:") {
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                enc.write_all(plain.as_bytes()).unwrap();
+                let gz = enc.finish().unwrap();
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    gz.len()
+                );
+                let _ = c.write_all(&gz);
+                continue;
+            }
             let ct = if body.ends_with("# EOF\n") {
                 "application/openmetrics-text; version=1.0.0; charset=utf-8"
             } else {
@@ -277,6 +290,42 @@ fn openmetrics_bodies_by_content_type() {
     assert_eq!((c.1, c.2), (12_500, 3.0), "timestamp in seconds");
     // A free-form comment is fine in text 0.0.4 but fails an OpenMetrics scrape.
     let (b, _) = run_scrapes(vec![(200, "# hello\nc_total 3\n# EOF\n")], opts(), 1);
+    assert!(b[0]
+        .iter()
+        .any(|x| lp(&x.0).starts_with("__name__=up,") && x.2 == 0.0));
+}
+
+#[test]
+fn gzip_bodies_are_decoded() {
+    let (b, heads) = run_scrapes(vec![(200, "GZIP:zipped 42\n")], opts(), 1);
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains("accept-encoding: gzip"),
+        "{}",
+        heads[0]
+    );
+    assert_eq!(
+        value(
+            &b[0],
+            &format!(
+                "__name__=zipped,instance={},job=j",
+                b[0][0].0.iter().find(|l| l.0 == "instance").unwrap().1
+            )
+        ),
+        Some(42.0)
+    );
+}
+
+#[test]
+fn a_sample_without_name_fails_the_scrape() {
+    let rc: Vec<RelabelConfig> =
+        serde_yaml::from_str("[{regex: __name__, action: labeldrop}]").unwrap();
+    let o = Options {
+        metric_rules: Arc::new(compile_all(&rc).unwrap()),
+        ..opts()
+    };
+    let (b, _) = run_scrapes(vec![(200, "a 1\n")], o, 1);
     assert!(b[0]
         .iter()
         .any(|x| lp(&x.0).starts_with("__name__=up,") && x.2 == 0.0));
