@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
+/// One series of a TSDB batch: labels and samples.
+type BatchRef<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 /// Appends scraped samples to the TSDB.
 pub struct DbAppender(pub Arc<tsdb::Db>);
 
@@ -16,7 +19,7 @@ impl agent::Appender for DbAppender {
             .map(|(l, _, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
             .collect();
         let samples: Vec<[(i64, f64); 1]> = batch.iter().map(|(_, t, v)| [(*t, *v)]).collect();
-        let refs: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
+        let refs: Vec<BatchRef> = labels
             .iter()
             .zip(&samples)
             .map(|(l, s)| (l.as_slice(), s.as_slice()))

@@ -262,7 +262,7 @@ impl Job {
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, Error> {
     std::thread::Builder::new()
         .name(name.into())
-        .stack_size(256 << 10)
+        .stack_size(1 << 20)
         .spawn(f)
         .map_err(|source| Error::Io {
             path: format!("thread {name}"),
