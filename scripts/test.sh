@@ -17,8 +17,8 @@ fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || cargo install cargo-fuzz
 fi
-for target in remote_write wal_replay xor_chunk expo_parse rule_file; do
+for target in remote_write wal_replay xor_chunk expo_parse rule_file scrape_parse; do
   mkdir -p "fuzz/corpus/$target"
   cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 3
 done
-echo "fuzz: 5 passed, 0 failed"
+echo "fuzz: 6 passed, 0 failed"

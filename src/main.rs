@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod agent_cmd;
 mod cadvisor_cmd;
 mod gpu_cmd;
 mod local_collect;
@@ -242,8 +243,12 @@ fn run_store(args: StoreArgs) -> Result<()> {
         });
         let rules_task = tokio::spawn(rules_cmd::run(manager.clone()));
         tracing::info!(address = %args.listen, "ready");
+        let scrape = agent_cmd::start(db.clone(), args.rules.config_file.as_deref())?;
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
+        if let Some(s) = scrape {
+            s.stop().await;
+        }
         let notifier = manager.notifier().clone();
         tokio::task::spawn_blocking(move || notifier.stop()).await?;
         bg.abort();

@@ -169,6 +169,14 @@ pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
 
 /// `/api/v1/series` for a selector: the number of series.
 pub fn series_count(url: &str, selector: &str) -> usize {
+    series_labels(url, selector).len()
+}
+
+/// `/api/v1/series` for a selector: each series' labels, sorted by name.
+pub fn series_labels(
+    url: &str,
+    selector: &str,
+) -> std::collections::BTreeSet<Vec<(String, String)>> {
     let r: serde_json::Value = ureq::get(&format!("{url}/api/v1/series"))
         .query("match[]", selector)
         .call()
@@ -176,7 +184,21 @@ pub fn series_count(url: &str, selector: &str) -> usize {
         .into_json()
         .unwrap();
     assert_eq!(r["status"], "success");
-    r["data"].as_array().unwrap().len()
+    r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let mut l: Vec<(String, String)> = s
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect();
+            l.sort();
+            l
+        })
+        .collect()
 }
 
 use std::io::Read as _;

@@ -8,7 +8,7 @@ mod render;
 
 pub use float::{fmt_float, fmt_float_om};
 pub use model::{Family, MetricSet, MetricType, SampleRef};
-pub use parse::{parse, ParsedFamily, ParsedSample};
+pub use parse::{parse, parse_openmetrics, ParsedFamily, ParsedSample};
 pub use render::{escape_help, escape_label_value, render, Format};
 
 /// Errors of this crate (only the parser can fail).

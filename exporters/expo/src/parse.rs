@@ -1,4 +1,5 @@
-//! A parser for the Prometheus text format 0.0.4 (as the Go `expfmt.TextParser` accepts it).
+//! Parsers for the Prometheus text format 0.0.4 (as the Go `expfmt.TextParser` accepts it)
+//! and OpenMetrics 1.0 text (`# EOF`, `# UNIT`, float-second timestamps, exemplars).
 
 use std::collections::HashMap;
 
@@ -33,14 +34,33 @@ pub struct ParsedFamily {
 
 /// Parses text 0.0.4 into families in first-seen order.
 pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, Error> {
+    parse_inner(text, false)
+}
+
+/// Parses OpenMetrics 1.0 text into families in first-seen order: `# EOF` must end the
+/// input, timestamps are seconds (returned in ms), exemplars are skipped, and `info`,
+/// `stateset` (as gauges) and `gaugehistogram` (as histogram) families are accepted.
+pub fn parse_openmetrics(text: &str) -> Result<Vec<ParsedFamily>, Error> {
+    parse_inner(text, true)
+}
+
+fn parse_inner(text: &str, om: bool) -> Result<Vec<ParsedFamily>, Error> {
     let mut fams: Vec<ParsedFamily> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut eof = false;
     for (i, line) in text.lines().enumerate() {
         let lineno = i + 1;
         let err = |msg: &str| Error::Syntax {
             line: lineno,
             msg: msg.to_string(),
         };
+        if eof {
+            return Err(err("unexpected data after # EOF"));
+        }
+        if om && line == "# EOF" {
+            eof = true;
+            continue;
+        }
         let line = line.trim_start_matches([' ', '\t']);
         if line.is_empty() {
             continue;
@@ -50,6 +70,11 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, Error> {
             let mut words = rest.splitn(3, [' ', '\t']);
             let kw = words.next().unwrap_or("");
             if kw != "HELP" && kw != "TYPE" {
+                if om && kw != "UNIT" {
+                    return Err(err(
+                        "invalid comment (OpenMetrics allows HELP, TYPE, UNIT, EOF)",
+                    ));
+                }
                 continue;
             }
             let name = words.next().unwrap_or("");
@@ -70,19 +95,31 @@ pub fn parse(text: &str) -> Result<Vec<ParsedFamily>, Error> {
                         "second TYPE line for metric name {name:?}, or TYPE reported after samples"
                     )));
                 }
-                f.kind = MetricType::from_text(arg.trim())
-                    .ok_or_else(|| err(&format!("unknown metric type {:?}", arg.trim())))?;
+                let t = arg.trim();
+                f.kind = match t {
+                    "info" | "stateset" if om => Some(MetricType::Gauge),
+                    "gaugehistogram" if om => Some(MetricType::Histogram),
+                    "untyped" if om => None,
+                    _ => MetricType::from_text(t),
+                }
+                .ok_or_else(|| err(&format!("unknown metric type {t:?}")))?;
             }
             continue;
         }
-        let sample = parse_sample(line).map_err(|m| err(&m))?;
-        let (fname, suffix) = family_of(&fams, &by_name, sample.0);
+        let sample = parse_sample(line, om).map_err(|m| err(&m))?;
+        let (fname, suffix) = family_of(&fams, &by_name, sample.0, om);
         let idx = family_index(&mut fams, &mut by_name, fname);
         fams[idx].samples.push(ParsedSample {
             suffix: suffix.to_string(),
             labels: sample.1,
             value: sample.2,
             timestamp: sample.3,
+        });
+    }
+    if om && !eof {
+        return Err(Error::Syntax {
+            line: text.lines().count(),
+            msg: "missing # EOF".into(),
         });
     }
     Ok(fams)
@@ -104,12 +141,25 @@ fn family_index(
     })
 }
 
-/// The family a sample name belongs to: `x_bucket` of histogram `x` is `(x, "_bucket")`.
+/// The family a sample name belongs to: `x_bucket` of histogram `x` is `(x, "_bucket")`;
+/// in OpenMetrics also `_total`, `_created`, `_info`, `_gcount`, `_gsum` of a declared family.
 fn family_of<'a>(
     fams: &[ParsedFamily],
     by_name: &HashMap<String, usize>,
     name: &'a str,
+    om: bool,
 ) -> (&'a str, &'a str) {
+    if om {
+        for suffix in [
+            "_total", "_created", "_info", "_gcount", "_gsum", "_bucket", "_sum", "_count",
+        ] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if by_name.contains_key(base) {
+                    return (base, &name[base.len()..]);
+                }
+            }
+        }
+    }
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = name.strip_suffix(suffix) {
             if let Some(&i) = by_name.get(base) {
@@ -158,7 +208,7 @@ fn unescape_help(s: &str) -> String {
 
 type RawSample<'a> = (&'a str, Vec<(String, String)>, f64, Option<i64>);
 
-fn parse_sample(line: &str) -> Result<RawSample<'_>, String> {
+fn parse_sample(line: &str, om: bool) -> Result<RawSample<'_>, String> {
     let end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..end];
     if !valid_metric_name(name) {
@@ -214,10 +264,23 @@ fn parse_sample(line: &str) -> Result<RawSample<'_>, String> {
             }
         }
     }
+    if om {
+        // An exemplar follows " # " after the value (and timestamp).
+        if let Some(i) = rest.find(" # ") {
+            rest = &rest[..i];
+        }
+    }
     let mut fields = rest.split_ascii_whitespace();
     let v = fields.next().ok_or("missing value")?;
     let value = parse_value(v).ok_or_else(|| format!("invalid value {v:?}"))?;
     let timestamp = match fields.next() {
+        Some(t) if om => Some(
+            t.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite())
+                .map(|s| (s * 1000.0).round() as i64)
+                .ok_or_else(|| format!("invalid timestamp {t:?}"))?,
+        ),
         Some(t) => Some(
             t.parse::<i64>()
                 .map_err(|_| format!("invalid timestamp {t:?}"))?,

@@ -96,3 +96,90 @@ fn text_round_trips_through_parser() {
     assert_eq!(fams[4].kind, MetricType::Histogram);
     assert_eq!(fams[4].samples.len(), 4);
 }
+
+/// Every sample of `fams` as `name{labels} value timestamp`.
+fn flatten(fams: &[expo::ParsedFamily]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in fams {
+        for s in &f.samples {
+            let l: Vec<String> = s.labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+            out.push(format!(
+                "{}{}{{{}}} {} {:?}",
+                f.name,
+                s.suffix,
+                l.join(","),
+                s.value,
+                s.timestamp
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn openmetrics_scrape_parses() {
+    let path = format!("{}/tests/golden/scrape.om", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let fams = expo::parse_openmetrics(&text).unwrap();
+    assert_eq!(
+        flatten(&fams),
+        [
+            "http_requests_total{code=\"200\"} 1027 Some(1700000000123)",
+            "http_requests_created{code=\"200\"} 1600000000 None",
+            "build_info{version=\"1.2\"} 1 None",
+            "feature{feature=\"a\"} 1 None",
+            "queue_bucket{le=\"+Inf\"} 3 None",
+            "queue_gcount{} 3 None",
+            "queue_gsum{} 7 None",
+            "lat_bucket{le=\"1\"} 2 None",
+            "lat_bucket{le=\"+Inf\"} 3 None",
+            "lat_count{} 3 None",
+            "lat_sum{} 1.5 None",
+            "lat_created{} 1600000000 None",
+            "temp{} 21.5 None",
+        ]
+    );
+    assert_eq!(fams[1].kind, MetricType::Gauge, "info as a gauge");
+    // The text parser rejects what only OpenMetrics allows.
+    assert!(parse(&text).is_err());
+    for bad in [
+        "a 1\n",                     // no # EOF
+        "a 1\n# EOF\nb 2\n",         // data after # EOF
+        "# random comment\n# EOF\n", // not a valid OpenMetrics comment
+        "a 1 x\n# EOF\n",            // bad timestamp
+        "# TYPE a untyped\n# EOF\n",
+    ] {
+        assert!(expo::parse_openmetrics(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn openmetrics_round_trips_through_parser() {
+    let mut om = String::new();
+    render(&fixture(), Format::OpenMetrics, &mut om);
+    let mut text = String::new();
+    render(&fixture(), Format::Text, &mut text);
+    let (a, b) = (expo::parse_openmetrics(&om).unwrap(), parse(&text).unwrap());
+    let names = |f: &[expo::ParsedFamily]| -> Vec<String> {
+        flatten(f)
+            .into_iter()
+            .map(|s| s.split('{').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&a).len(), names(&b).len());
+    let mut na = names(&a);
+    // OpenMetrics counters always end in _total.
+    let mut nb: Vec<String> = names(&b)
+        .into_iter()
+        .map(|n| {
+            if n == "node_forks" {
+                "node_forks_total".into()
+            } else {
+                n
+            }
+        })
+        .collect();
+    na.sort();
+    nb.sort();
+    assert_eq!(na, nb, "same samples from both formats");
+}
