@@ -1,0 +1,163 @@
+//! Delivery: one thread per shard posts queued records in order, retrying 429, 5xx and
+//! transport errors with doubling waits (or the server's `Retry-After`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::config::RemoteWriteConfig;
+use crate::queue::Queue;
+use crate::{Counters, Error};
+
+/// What became of one request.
+enum Outcome {
+    Delivered,
+    /// Retry after this long (the server's `Retry-After` when it sent one).
+    Retry(Option<Duration>, String),
+    /// The server refused the data for good.
+    Refused(u16, String),
+}
+
+/// How to post to the endpoint.
+pub(crate) struct Sender {
+    agent: ureq::Agent,
+    cfg: RemoteWriteConfig,
+}
+
+impl Sender {
+    pub(crate) fn new(cfg: &RemoteWriteConfig) -> Result<Sender, Error> {
+        let agent = ureq::AgentBuilder::new().timeout(cfg.timeout()).build();
+        Ok(Sender {
+            agent,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The `Authorization` header value, reading credential files now.
+    fn auth(&self) -> Result<Option<String>, String> {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("reading {p}: {e}"))
+        };
+        let c = &self.cfg;
+        if let Some(b) = &c.basic_auth {
+            let pw = match (&b.password_file, &b.password) {
+                (Some(f), _) => read(f)?,
+                (None, Some(p)) => p.clone(),
+                (None, None) => String::new(),
+            };
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.username, pw));
+            return Ok(Some(format!("Basic {token}")));
+        }
+        if let Some(a) = &c.authorization {
+            let cred = match (&a.credentials_file, &a.credentials) {
+                (Some(f), _) => read(f)?,
+                (None, Some(x)) => x.clone(),
+                (None, None) => String::new(),
+            };
+            return Ok(Some(format!("{} {cred}", a.kind)));
+        }
+        match (&c.bearer_token_file, &c.bearer_token) {
+            (Some(f), _) => Ok(Some(format!("Bearer {}", read(f)?))),
+            (None, Some(t)) => Ok(Some(format!("Bearer {t}"))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn post(&self, body: &[u8]) -> Outcome {
+        let mut req = self
+            .agent
+            .post(&self.cfg.url)
+            .set("Content-Encoding", "snappy")
+            .set("Content-Type", "application/x-protobuf")
+            .set("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .set("User-Agent", concat!("vitals/", env!("CARGO_PKG_VERSION")));
+        for (k, v) in &self.cfg.headers {
+            req = req.set(k, v);
+        }
+        match self.auth() {
+            Ok(Some(a)) => req = req.set("Authorization", &a),
+            Ok(None) => {}
+            Err(e) => return Outcome::Retry(None, e),
+        }
+        match req.send_bytes(body) {
+            Ok(_) => Outcome::Delivered,
+            Err(ureq::Error::Status(code, resp)) => {
+                let after = resp
+                    .header("Retry-After")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let msg = resp.into_string().unwrap_or_default();
+                let msg = msg.trim().chars().take(512).collect::<String>();
+                if code == 429 || code >= 500 {
+                    Outcome::Retry(after, format!("{code}: {msg}"))
+                } else {
+                    Outcome::Refused(code, msg)
+                }
+            }
+            Err(ureq::Error::Transport(e)) => Outcome::Retry(None, e.to_string()),
+        }
+    }
+}
+
+/// Sleeps `d` in small steps, returning early (false) when `stop` is set.
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let end = std::time::Instant::now() + d;
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+/// Sends one shard's queue in order until stopped.
+pub(crate) fn shard_loop(
+    q: &Queue,
+    s: &Sender,
+    c: &Counters,
+    stop: &AtomicBool,
+    (min_backoff, max_backoff): (Duration, Duration),
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let rec = match q.next(Duration::from_millis(200)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "remote-write queue: skipping a corrupt segment");
+                q.skip_segment();
+                continue;
+            }
+        };
+        let mut wait = min_backoff;
+        loop {
+            c.requests.fetch_add(1, Ordering::Relaxed);
+            match s.post(&rec.payload) {
+                Outcome::Delivered => {
+                    c.sent.fetch_add(rec.samples, Ordering::Relaxed);
+                    q.commit(rec.next);
+                    break;
+                }
+                Outcome::Refused(code, msg) => {
+                    c.failed.fetch_add(rec.samples, Ordering::Relaxed);
+                    tracing::error!(url = %s.cfg.url, code, response = %msg, samples = rec.samples, "remote-write refused; dropping the batch");
+                    q.commit(rec.next);
+                    break;
+                }
+                Outcome::Retry(after, msg) => {
+                    c.retried.fetch_add(rec.samples, Ordering::Relaxed);
+                    tracing::warn!(url = %s.cfg.url, error = %msg, "remote-write failed; retrying");
+                    let d = after.unwrap_or(wait).min(Duration::from_secs(300));
+                    if !sleep_unless_stopped(d, stop) {
+                        return;
+                    }
+                    wait = (wait * 2).min(max_backoff);
+                }
+            }
+        }
+    }
+}
