@@ -39,7 +39,7 @@ pub fn collector(
 
 /// Collects every `interval` into `db` until the task is dropped.
 pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, node: String) {
-    local_collect::store_loop(
+    local_collect::collect_loop(
         db,
         collector(Options::default()),
         interval,

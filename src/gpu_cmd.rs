@@ -110,5 +110,5 @@ pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, lib: Option<PathB
         Ok(local_collect::set_to_series(&set, target))
     };
     let target = target_labels(&crate::node_cmd::hostname());
-    local_collect::store_loop(db, collect, interval, target).await
+    local_collect::collect_loop(db, collect, interval, target).await
 }

@@ -1,6 +1,6 @@
-//! Collectors of this machine writing straight into the store, as if a Prometheus scraped
-//! them: samples stamped on the scheduled tick, target labels added, `up` and
-//! `scrape_{duration_seconds,samples_scraped}` per target.
+//! Collectors of this machine writing into a sink (the store's TSDB, or the agent's
+//! remote-write client) as if a Prometheus scraped them: samples stamped on the scheduled
+//! tick, target labels added, `up` and `scrape_{duration_seconds,samples_scraped}` per target.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,15 +39,50 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Calls `collect` every `interval` and stores its series with `target` labels into `db`,
+/// Where collected samples go: each call gets one collection's series (labels sorted by
+/// name) stamped with one tick.
+pub trait Sink: Send + Sync + 'static {
+    /// Stores or queues `series` at time `t` (ms).
+    fn write(&self, series: &[(Vec<(String, String)>, f64)], t: i64) -> Result<(), String>;
+}
+
+impl Sink for tsdb::Db {
+    fn write(&self, series: &[(Vec<(String, String)>, f64)], t: i64) -> Result<(), String> {
+        let labels: Vec<Vec<(&str, &str)>> = series
+            .iter()
+            .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
+            .collect();
+        let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(t, *v)]).collect();
+        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
+            .iter()
+            .zip(&samples)
+            .map(|(l, s)| (l.as_slice(), s.as_slice()))
+            .collect();
+        self.append_batch(&batch)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Sink for rwclient::Client {
+    fn write(&self, series: &[(Vec<(String, String)>, f64)], t: i64) -> Result<(), String> {
+        let rows: Vec<(Vec<(String, String)>, i64, f64)> =
+            series.iter().map(|(l, v)| (l.clone(), t, *v)).collect();
+        self.append(&rows).map_err(|e| e.to_string())?;
+        self.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// Calls `collect` every `interval` and writes its series with `target` labels to `sink`,
 /// stamped with the tick (a multiple of `interval` since the epoch). A failed collection
-/// stores only `up 0`. Runs until the task is dropped.
-pub async fn store_loop<C>(
-    db: Arc<tsdb::Db>,
+/// writes only `up 0`. Runs until the task is dropped.
+pub async fn collect_loop<S, C>(
+    sink: Arc<S>,
     collect: C,
     interval: Duration,
     target: Vec<(String, String)>,
 ) where
+    S: Sink + ?Sized,
     C: FnMut(&[(String, String)]) -> Result<Collection, String> + Send + 'static,
 {
     let collect = Arc::new(Mutex::new(collect));
@@ -57,7 +92,7 @@ pub async fn store_loop<C>(
         let now = now_ms();
         let tick = (now / step + 1) * step;
         tokio::time::sleep(Duration::from_millis((tick - now).max(0) as u64)).await;
-        let (collect, db, target) = (collect.clone(), db.clone(), target.clone());
+        let (collect, sink, target) = (collect.clone(), sink.clone(), target.clone());
         let res = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let mut collect = collect.lock().unwrap_or_else(|p| p.into_inner());
@@ -80,22 +115,12 @@ pub async fn store_loop<C>(
                 labels.extend(target.iter().cloned());
                 labels.sort();
             }
-            let labels: Vec<Vec<(&str, &str)>> = series
-                .iter()
-                .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
-                .collect();
-            let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(tick, *v)]).collect();
-            let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
-                .iter()
-                .zip(&samples)
-                .map(|(l, s)| (l.as_slice(), s.as_slice()))
-                .collect();
-            db.append_batch(&batch)
+            sink.write(&series, tick)
         })
         .await;
         match res {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "storing local metrics failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "writing local metrics failed"),
             Err(e) => tracing::error!(error = %e, "local collection task failed"),
         }
     }

@@ -207,7 +207,7 @@ pub fn target_labels(instance: &str) -> Vec<(String, String)> {
 }
 
 /// Collects every `interval` into `db` with `job="node-exporter"`, `instance`, stamped on
-/// the tick, with `up` and `scrape_*` (see [`crate::local_collect::store_loop`]). Runs
+/// the tick, with `up` and `scrape_*` (see [`crate::local_collect::collect_loop`]). Runs
 /// until the task is dropped.
 pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, instance: String) {
     let mut collector = match NodeCollector::new(cfg) {
@@ -223,7 +223,7 @@ pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, inst
             target,
         ))
     };
-    crate::local_collect::store_loop(db, collect, interval, target_labels(&instance)).await
+    crate::local_collect::collect_loop(db, collect, interval, target_labels(&instance)).await
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use base64::Engine as _;
 use parking_lot::{Condvar, Mutex};
+use promconfig::{Authorization, BasicAuth};
 use serde::Deserialize;
 use tsdb::Labels;
 
@@ -69,51 +69,6 @@ pub struct StaticConfig {
     pub targets: Vec<String>,
 }
 
-/// `basic_auth` of an HTTP client config.
-#[derive(Clone, Deserialize)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password, inline.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Password, read from this file on each request.
-    #[serde(default)]
-    pub password_file: Option<String>,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("username", &self.username)
-            .field("password", &"<secret>")
-            .finish()
-    }
-}
-
-/// `authorization` of an HTTP client config.
-#[derive(Clone, Deserialize)]
-pub struct Authorization {
-    /// Scheme, `Bearer` by default.
-    #[serde(default = "default_auth_type", rename = "type")]
-    pub kind: String,
-    /// Credentials, inline.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// Credentials, read from this file on each request.
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-impl std::fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authorization")
-            .field("type", &self.kind)
-            .field("credentials", &"<secret>")
-            .finish()
-    }
-}
-
 fn default_scheme() -> String {
     "http".into()
 }
@@ -122,9 +77,6 @@ fn default_timeout() -> String {
 }
 fn default_api_version() -> String {
     "v2".into()
-}
-fn default_auth_type() -> String {
-    "Bearer".into()
 }
 
 /// Why an `alerting` block is invalid.
@@ -154,7 +106,7 @@ impl AlertingConfig {
             if am.api_version != "v2" {
                 return Err(ConfigError::ApiVersion(i, am.api_version.clone()));
             }
-            if query::promql::lexer::parse_duration(&am.timeout).is_none() {
+            if promconfig::parse_duration_ms(&am.timeout).is_none() {
                 return Err(ConfigError::Timeout(i, am.timeout.clone()));
             }
             if am.basic_auth.is_some() && am.authorization.is_some() {
@@ -168,7 +120,7 @@ impl AlertingConfig {
     fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
         for am in &self.alertmanagers {
-            let timeout = query::promql::lexer::parse_duration(&am.timeout)
+            let timeout = promconfig::parse_duration_ms(&am.timeout)
                 .filter(|&ms| ms > 0)
                 .unwrap_or(10_000);
             for sc in &am.static_configs {
@@ -203,31 +155,12 @@ struct Target {
 impl Target {
     /// The `Authorization` header value, reading secret files now.
     fn auth_header(&self) -> Result<Option<String>, String> {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| format!("reading {p}: {e}"))
-        };
-        if let Some(b) = &self.basic_auth {
-            let pw = match (&b.password, &b.password_file) {
-                (_, Some(f)) => read(f)?,
-                (Some(p), None) => p.clone(),
-                (None, None) => String::new(),
-            };
-            return Ok(Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.username, pw))
-            )));
+        promconfig::ClientAuth {
+            basic: self.basic_auth.as_ref(),
+            authorization: self.authorization.as_ref(),
+            ..Default::default()
         }
-        if let Some(a) = &self.authorization {
-            let c = match (&a.credentials, &a.credentials_file) {
-                (_, Some(f)) => read(f)?,
-                (Some(c), None) => c.clone(),
-                (None, None) => String::new(),
-            };
-            return Ok(Some(format!("{} {}", a.kind, c)));
-        }
-        Ok(None)
+        .header()
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use promconfig::{parse_duration, Authorization, BasicAuth};
 use serde::Deserialize;
 
 use crate::Error;
@@ -40,55 +41,6 @@ pub struct RemoteWriteConfig {
 
 fn default_remote_timeout() -> String {
     "30s".into()
-}
-
-/// `basic_auth` of an HTTP client config.
-#[derive(Clone, Deserialize)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password, inline.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Password, read from this file at each request.
-    #[serde(default)]
-    pub password_file: Option<String>,
-}
-
-impl std::fmt::Debug for BasicAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuth")
-            .field("username", &self.username)
-            .field("password", &"<secret>")
-            .finish()
-    }
-}
-
-/// `authorization` of an HTTP client config.
-#[derive(Clone, Deserialize)]
-pub struct Authorization {
-    /// Scheme, `Bearer` by default.
-    #[serde(default = "bearer", rename = "type")]
-    pub kind: String,
-    /// Credentials, inline.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// Credentials, read from this file at each request.
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-fn bearer() -> String {
-    "Bearer".into()
-}
-
-impl std::fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authorization")
-            .field("type", &self.kind)
-            .field("credentials", &"<secret>")
-            .finish()
-    }
 }
 
 /// `queue_config` (Prometheus' keys and defaults).
@@ -155,12 +107,7 @@ impl RemoteWriteConfig {
                 self.url
             )));
         }
-        let auths = [
-            self.basic_auth.is_some(),
-            self.authorization.is_some(),
-            self.bearer_token.is_some() || self.bearer_token_file.is_some(),
-        ];
-        if auths.iter().filter(|&&a| a).count() > 1 {
+        if self.auth().count() > 1 {
             return Err(Error::Config(
                 "at most one of basic_auth, authorization and bearer_token(_file) may be set"
                     .into(),
@@ -180,48 +127,18 @@ impl RemoteWriteConfig {
         Ok(())
     }
 
+    /// How requests authenticate.
+    pub fn auth(&self) -> promconfig::ClientAuth<'_> {
+        promconfig::ClientAuth {
+            basic: self.basic_auth.as_ref(),
+            authorization: self.authorization.as_ref(),
+            bearer_token: self.bearer_token.as_deref(),
+            bearer_token_file: self.bearer_token_file.as_deref(),
+        }
+    }
+
     /// `remote_timeout` as a duration.
     pub fn timeout(&self) -> Duration {
         parse_duration(&self.remote_timeout).unwrap_or(Duration::from_secs(30))
     }
-}
-
-/// Parses a Prometheus duration (`30s`, `1m30s`, `100ms`, `1h`, `2d`, `1w`, `1y`; units in
-/// decreasing order, each once).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let b = s.as_bytes();
-    let (mut i, mut total, mut last) = (0, 0u64, u64::MAX);
-    if b.is_empty() {
-        return None;
-    }
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let n: u64 = s[start..i].parse().ok()?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = match &s[ustart..i] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        if unit >= last {
-            return None;
-        }
-        last = unit;
-        total = total.checked_add(n.checked_mul(unit)?)?;
-    }
-    Some(Duration::from_millis(total))
 }

@@ -16,7 +16,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use remote::prompb;
 
-pub use config::{parse_duration, Authorization, BasicAuth, QueueConfig, RemoteWriteConfig};
+pub use config::{QueueConfig, RemoteWriteConfig};
+pub use promconfig::{Authorization, BasicAuth};
 pub use queue::Queue;
 
 /// Why the client failed.

@@ -4,8 +4,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
-
 use crate::config::RemoteWriteConfig;
 use crate::queue::Queue;
 use crate::{Counters, Error};
@@ -34,39 +32,6 @@ impl Sender {
         })
     }
 
-    /// The `Authorization` header value, reading credential files now.
-    fn auth(&self) -> Result<Option<String>, String> {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| format!("reading {p}: {e}"))
-        };
-        let c = &self.cfg;
-        if let Some(b) = &c.basic_auth {
-            let pw = match (&b.password_file, &b.password) {
-                (Some(f), _) => read(f)?,
-                (None, Some(p)) => p.clone(),
-                (None, None) => String::new(),
-            };
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", b.username, pw));
-            return Ok(Some(format!("Basic {token}")));
-        }
-        if let Some(a) = &c.authorization {
-            let cred = match (&a.credentials_file, &a.credentials) {
-                (Some(f), _) => read(f)?,
-                (None, Some(x)) => x.clone(),
-                (None, None) => String::new(),
-            };
-            return Ok(Some(format!("{} {cred}", a.kind)));
-        }
-        match (&c.bearer_token_file, &c.bearer_token) {
-            (Some(f), _) => Ok(Some(format!("Bearer {}", read(f)?))),
-            (None, Some(t)) => Ok(Some(format!("Bearer {t}"))),
-            (None, None) => Ok(None),
-        }
-    }
-
     fn post(&self, body: &[u8]) -> Outcome {
         let mut req = self
             .agent
@@ -78,7 +43,7 @@ impl Sender {
         for (k, v) in &self.cfg.headers {
             req = req.set(k, v);
         }
-        match self.auth() {
+        match self.cfg.auth().header() {
             Ok(Some(a)) => req = req.set("Authorization", &a),
             Ok(None) => {}
             Err(e) => return Outcome::Retry(None, e),

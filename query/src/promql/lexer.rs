@@ -179,53 +179,9 @@ fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-fn unit_ms(u: &str) -> Option<i64> {
-    Some(match u {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        "y" => 365 * 86_400_000,
-        _ => return None,
-    })
-}
-
 /// Parses a Prometheus duration (`1h30m`, `5m`, `100ms`) into milliseconds.
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    if s == "0" {
-        return Some(0);
-    }
-    let mut i = 0;
-    let mut total: i64 = 0;
-    let mut last_unit = i64::MAX;
-    while i < b.len() {
-        let ns = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if ns == i {
-            return None;
-        }
-        let n: i64 = s[ns..i].parse().ok()?;
-        let us = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        // "ms" vs "m" followed by another number: units are maximal alphabetic runs.
-        let u = unit_ms(&s[us..i])?;
-        if u >= last_unit {
-            return None;
-        }
-        last_unit = u;
-        total = total.checked_add(n.checked_mul(u)?)?;
-    }
-    Some(total)
+    promconfig::parse_duration_ms(s)
 }
 
 fn lex_number(input: &str, i: usize) -> Result<(Tok, usize), ParseError> {
