@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod cadvisor_cmd;
+mod kube_cmd;
 mod local_collect;
 mod node_cmd;
 mod rules_cmd;
@@ -27,6 +28,8 @@ enum Command {
     Store(StoreArgs),
     /// Serve node_exporter-compatible host metrics on /metrics.
     NodeExporter(node_cmd::NodeExporterArgs),
+    /// Serve kube-state-metrics' kube_* metrics on /metrics.
+    KubeStateMetrics(kube_cmd::KubeStateArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -103,6 +106,12 @@ struct StoreArgs {
     /// Interval of the built-in cgroup (cAdvisor) collector writing into this store (0s: off; all-in-one: 15s).
     #[arg(long = "cadvisor.scrape-interval", default_value = "0s")]
     cadvisor_interval: String,
+    /// Interval of the built-in kube-state collector writing into this store (0s: off).
+    #[arg(long = "kube.scrape-interval", default_value = "0s")]
+    kube_interval: String,
+    /// Kubeconfig of the kube-state collector (default: in-cluster, then ~/.kube/config).
+    #[arg(long = "kubeconfig")]
+    kubeconfig: Option<PathBuf>,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -147,6 +156,7 @@ fn main() -> Result<()> {
         }
         Some(Command::Store(args)) => run_store(args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
+        Some(Command::KubeStateMetrics(args)) => kube_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
@@ -218,17 +228,25 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let instance = node_cmd::hostname();
             tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
         });
+        let pods = kube_cmd::PodCache::default();
         let cadvisor_ms = parse_duration_ms(&args.cadvisor_interval)
             .context("--cadvisor.scrape-interval")?;
         let cadvisor = (cadvisor_ms > 0).then(|| {
             let every = Duration::from_millis(cadvisor_ms as u64);
-            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, node_cmd::hostname()))
+            let host = node_cmd::hostname();
+            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, host, pods.clone()))
+        });
+        let kube_ms = parse_duration_ms(&args.kube_interval).context("--kube.scrape-interval")?;
+        let kube = (kube_ms > 0).then(|| {
+            let every = Duration::from_millis(kube_ms as u64);
+            let (cfg, host) = (args.kubeconfig.clone(), node_cmd::hostname());
+            tokio::spawn(kube_cmd::store_loop(db.clone(), every, cfg, host, pods))
         });
         let rules_task = tokio::spawn(rules_cmd::run(manager));
         query::serve(listener, router, shutdown_signal()).await?;
         rules_task.abort();
         bg.abort();
-        for task in [node, cadvisor].into_iter().flatten() {
+        for task in [node, cadvisor, kube].into_iter().flatten() {
             task.abort();
         }
         tracing::info!("shutting down: syncing the WAL");
@@ -261,6 +279,14 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.lookback-delta", a.query_lookback.clone()),
         ("node.scrape-interval", a.node_interval.clone()),
         ("cadvisor.scrape-interval", a.cadvisor_interval.clone()),
+        ("kube.scrape-interval", a.kube_interval.clone()),
+        (
+            "kubeconfig",
+            a.kubeconfig
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ]
     .into_iter()
     .chain(a.rules.status_flags())

@@ -22,6 +22,7 @@ pub mod quantity;
 pub mod watch;
 mod workload;
 
+pub use kube::Client;
 pub use watch::{KubeState, PodNames};
 
 /// Errors of the Kubernetes client, watchers and leader election.
@@ -33,6 +34,24 @@ pub enum Error {
     /// A request to the API server failed.
     #[error("kubernetes API: {0}")]
     Api(#[from] kube::Error),
+}
+
+/// A client from the kubeconfig at `kubeconfig`, else the in-cluster service account,
+/// else `$KUBECONFIG` / `~/.kube/config`.
+pub async fn client(kubeconfig: Option<&std::path::Path>) -> Result<Client, Error> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .map_err(|e| Error::Config(e.to_string()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?,
+    };
+    Ok(Client::try_from(config)?)
 }
 
 /// The cached objects of every watched resource.

@@ -3,6 +3,8 @@
 //! relist), then streams chunked watch events that the test sends; the rendered metrics
 //! follow (a pod goes Running → Failed, a deployment scales).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,15 +176,13 @@ async fn watchers_follow_the_api_server() {
         pod_lists: AtomicUsize::new(0),
         pod_watches: AtomicUsize::new(0),
     });
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
-    let client = kube::Client::try_from(config).unwrap();
+    let url = common::serve(
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(fake.clone()),
+    )
+    .await;
+    let client = common::client(&url);
     let state = KubeState::start(client);
     tokio::time::timeout(Duration::from_secs(20), state.wait_synced())
         .await
