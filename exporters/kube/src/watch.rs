@@ -10,7 +10,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
@@ -74,8 +74,13 @@ where
 {
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    // Managed fields and annotations (last-applied configurations) are never reported:
+    // dropping them before caching saves most of a large object's memory.
+    let objects = watcher(api, watcher::Config::default()).modify(|o: &mut K| {
+        o.managed_fields_mut().clear();
+        o.annotations_mut().clear();
+    });
+    let stream = reflector::reflector(writer, objects).default_backoff();
     let counters = counters.clone();
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
