@@ -3,7 +3,7 @@
 //! `job="kube-state-metrics"`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use kube_collector::lease::LeaseLock;
-use kube_collector::{KubeState, PodNames};
+use kube_collector::{volume, KubeState, PodNames};
 
 use crate::local_collect::{self, Collection};
 
@@ -91,7 +91,25 @@ fn collector(
     }
 }
 
-/// Watches the cluster and writes kube-state metrics into `db` every `interval`.
+/// The kubelet's root directory, where pods' volumes are mounted.
+const KUBELET_ROOT: &str = "/var/lib/kubelet";
+
+/// A collection function measuring the claims mounted by pods on `node`
+/// (`kubelet_volume_stats_*`).
+fn volume_collector(
+    state: Arc<KubeState>,
+    node: String,
+) -> impl FnMut(&[(String, String)]) -> Result<Collection, String> + Send + 'static {
+    move |target| {
+        let mounts = volume::claim_mounts(&state.objects(), &node, Path::new(KUBELET_ROOT));
+        let mut set = expo::MetricSet::new();
+        volume::render_volume_stats(&mounts, volume::statfs, &mut set);
+        Ok(local_collect::set_to_series(&set, target))
+    }
+}
+
+/// Watches the cluster and writes kube-state metrics into `db` every `interval`, and this
+/// node's claim volume statistics as kubelet's `/metrics` (`job="kubelet"`).
 pub async fn store_loop(
     db: Arc<tsdb::Db>,
     interval: Duration,
@@ -108,13 +126,21 @@ pub async fn store_loop(
     };
     let (state, synced) = start(client);
     *cache.write().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
-    local_collect::store_loop(
-        db,
-        collector(state, synced),
-        interval,
-        target_labels(&instance),
-    )
-    .await
+    let kubelet: Vec<(String, String)> = [
+        ("instance", instance.as_str()),
+        ("job", "kubelet"),
+        ("metrics_path", "/metrics"),
+        ("node", instance.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let volumes = volume_collector(state.clone(), instance.clone());
+    let kube = collector(state, synced);
+    tokio::join!(
+        local_collect::store_loop(db.clone(), kube, interval, target_labels(&instance)),
+        local_collect::store_loop(db, volumes, interval, kubelet),
+    );
 }
 
 /// What `/metrics` serves from.

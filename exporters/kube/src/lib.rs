@@ -19,6 +19,7 @@ pub mod lease;
 mod node;
 mod pod;
 pub mod quantity;
+pub mod volume;
 pub mod watch;
 mod workload;
 
