@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,13 +50,6 @@ const PATHS: [(&str, &str); 15] = [
     ("/api/v1/resourcequotas", "resourcequotas"),
 ];
 
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.json"));
-    std::fs::read_to_string(path).unwrap()
-}
-
 const GONE: &str = r#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version","reason":"Expired","code":410}}"#;
 
 async fn handle(State(fake): State<Arc<Fake>>, req: Request) -> Response {
@@ -71,7 +63,11 @@ async fn handle(State(fake): State<Arc<Fake>>, req: Request) -> Response {
         if *name == "pods" {
             fake.pod_lists.fetch_add(1, Ordering::SeqCst);
         }
-        return ([("content-type", "application/json")], fixture(name)).into_response();
+        return (
+            [("content-type", "application/json")],
+            common::fixture(name),
+        )
+            .into_response();
     }
     if *name == "pods" && fake.pod_watches.fetch_add(1, Ordering::SeqCst) == 0 {
         return ([("content-type", "application/json")], format!("{GONE}\n")).into_response();
@@ -106,30 +102,21 @@ fn objects_text(state: &KubeState) -> String {
 /// The same from every fixture read directly.
 fn fixtures_text() -> String {
     let mut objs = kube_collector::Objects::default();
-    fn items<K: serde::de::DeserializeOwned>(name: &str) -> Vec<Arc<K>> {
-        let v: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| Arc::new(serde_json::from_value(i.clone()).unwrap()))
-            .collect()
-    }
-    objs.pods = items("pods");
-    objs.nodes = items("nodes");
-    objs.deployments = items("deployments");
-    objs.daemonsets = items("daemonsets");
-    objs.statefulsets = items("statefulsets");
-    objs.replicasets = items("replicasets");
-    objs.jobs = items("jobs");
-    objs.cronjobs = items("cronjobs");
-    objs.namespaces = items("namespaces");
-    objs.pvcs = items("persistentvolumeclaims");
-    objs.pvs = items("persistentvolumes");
-    objs.services = items("services");
-    objs.hpas = items("horizontalpodautoscalers");
-    objs.pdbs = items("poddisruptionbudgets");
-    objs.quotas = items("resourcequotas");
+    objs.pods = common::load("pods");
+    objs.nodes = common::load("nodes");
+    objs.deployments = common::load("deployments");
+    objs.daemonsets = common::load("daemonsets");
+    objs.statefulsets = common::load("statefulsets");
+    objs.replicasets = common::load("replicasets");
+    objs.jobs = common::load("jobs");
+    objs.cronjobs = common::load("cronjobs");
+    objs.namespaces = common::load("namespaces");
+    objs.pvcs = common::load("persistentvolumeclaims");
+    objs.pvs = common::load("persistentvolumes");
+    objs.services = common::load("services");
+    objs.hpas = common::load("horizontalpodautoscalers");
+    objs.pdbs = common::load("poddisruptionbudgets");
+    objs.quotas = common::load("resourcequotas");
     let mut set = MetricSet::new();
     kube_collector::render(&objs, &mut set);
     set.sort();
@@ -159,7 +146,7 @@ async fn eventually(state: &KubeState, what: &str, cond: impl Fn(&str) -> bool) 
 
 /// The first item of fixture `name`, changed by `edit`, as a MODIFIED watch event.
 fn modified(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let v: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&common::fixture(name)).unwrap();
     let mut obj = v["items"][0].clone();
     obj["metadata"]["resourceVersion"] = "101".into();
     edit(&mut obj);

@@ -2,28 +2,14 @@
 //! rendered as kube-state-metrics text, one golden file per resource. `UPDATE_GOLDEN=1`
 //! rewrites the expected files.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
 use cgroup_collector::PodResolver;
+use common::load;
 use expo::{Format, MetricSet};
 use kube_collector::{Objects, PodNames};
-use serde::de::DeserializeOwned;
-
-/// The items of the List fixture `name`.
-fn load<K: DeserializeOwned>(name: &str) -> Vec<Arc<K>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| Arc::new(serde_json::from_value(i.clone()).unwrap()))
-        .collect()
-}
 
 /// Renders `objs` sorted as text 0.0.4.
 fn text(objs: &Objects) -> String {

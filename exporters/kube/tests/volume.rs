@@ -2,25 +2,14 @@
 //! node's pods (CSI `…/<pv>/mount`, in-tree `…/<volume name>`), rendered from given statfs
 //! figures; statfs itself on a real directory.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
+use std::path::Path;
+
+use common::load;
 use expo::{Format, MetricSet};
 use kube_collector::volume::{claim_mounts, render_volume_stats, statfs, ClaimMount, FsStats};
 use kube_collector::Objects;
-use serde::de::DeserializeOwned;
-
-fn load<K: DeserializeOwned>(name: &str) -> Vec<Arc<K>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.json"));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| Arc::new(serde_json::from_value(i.clone()).unwrap()))
-        .collect()
-}
 
 #[test]
 fn claims_of_this_nodes_pods_are_measured() {
