@@ -1,6 +1,8 @@
 //! The store's built-in kube-state collector (`--kube.scrape-interval`, `--kubeconfig`)
 //! against a fake API server serving the kube-collector fixtures: every kube_* name of
 //! TARGETS.md tiers P0 and P1 lands in the TSDB with `job="kube-state-metrics"` and `up`.
+//! `vitals kube-state-metrics` serves the same on `/metrics`, and nothing while it does not
+//! hold its Lease.
 
 mod common;
 
@@ -73,20 +75,93 @@ fn start_fake_api() -> String {
     url
 }
 
+/// Writes a kubeconfig for the API server at `api` into `dir`; returns its path.
+fn write_kubeconfig(dir: &Path, api: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {api}\n\
+         contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
+         current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `vitals kube-state-metrics` with `extra` flags until dropped.
+struct Standalone(std::process::Child, String);
+
+impl Standalone {
+    fn start(kubeconfig: &Path, extra: &[&str]) -> Standalone {
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_vitals"))
+            .args(["kube-state-metrics", "--web.listen-address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .spawn()
+            .unwrap();
+        Standalone(child, format!("http://127.0.0.1:{port}/metrics"))
+    }
+
+    /// `/metrics` once it answers and `until` holds on it (60 s at most).
+    fn metrics_until(&self, until: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = ureq::get(&self.1).call() {
+                let body = r.into_string().unwrap();
+                if until(&body) {
+                    return body;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no expected /metrics from {}",
+                self.1
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn standalone_serves_kube_state_metrics() {
+    let api = start_fake_api();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &api);
+    let ksm = Standalone::start(&kubeconfig, &[]);
+    let body = ksm.metrics_until(|b| b.contains("kube_pod_info{"));
+    for name in P0_P1 {
+        assert!(body.contains(&format!("\n{name}{{")), "{name} missing");
+    }
+    assert!(body.contains("# HELP kube_pod_info [STABLE] Information about pod."));
+}
+
+#[test]
+fn standalone_without_the_lease_serves_no_kube_metrics() {
+    // The fake API server has no Lease resource: the lease is never acquired.
+    let api = start_fake_api();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &api);
+    let ksm = Standalone::start(&kubeconfig, &["--leader-elect"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let body = ksm.metrics_until(|_| true);
+    assert!(!body.contains("kube_"), "a follower served:\n{body}");
+}
+
 #[test]
 fn kube_state_metrics_land_in_the_store() {
     let api = start_fake_api();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {api}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
+    let kubeconfig = write_kubeconfig(dir.path(), &api);
     let data = dir.path().join("data");
     let cfg = format!("--kubeconfig={}", kubeconfig.display());
     let (s, _) = Server::start(&data, free_port(), &["--kube.scrape-interval=1s", &cfg]);
