@@ -101,22 +101,23 @@ fn objects_text(state: &KubeState) -> String {
 
 /// The same from every fixture read directly.
 fn fixtures_text() -> String {
-    let mut objs = kube_collector::Objects::default();
-    objs.pods = common::load("pods");
-    objs.nodes = common::load("nodes");
-    objs.deployments = common::load("deployments");
-    objs.daemonsets = common::load("daemonsets");
-    objs.statefulsets = common::load("statefulsets");
-    objs.replicasets = common::load("replicasets");
-    objs.jobs = common::load("jobs");
-    objs.cronjobs = common::load("cronjobs");
-    objs.namespaces = common::load("namespaces");
-    objs.pvcs = common::load("persistentvolumeclaims");
-    objs.pvs = common::load("persistentvolumes");
-    objs.services = common::load("services");
-    objs.hpas = common::load("horizontalpodautoscalers");
-    objs.pdbs = common::load("poddisruptionbudgets");
-    objs.quotas = common::load("resourcequotas");
+    let objs = kube_collector::Objects {
+        pods: common::load("pods"),
+        nodes: common::load("nodes"),
+        deployments: common::load("deployments"),
+        daemonsets: common::load("daemonsets"),
+        statefulsets: common::load("statefulsets"),
+        replicasets: common::load("replicasets"),
+        jobs: common::load("jobs"),
+        cronjobs: common::load("cronjobs"),
+        namespaces: common::load("namespaces"),
+        pvcs: common::load("persistentvolumeclaims"),
+        pvs: common::load("persistentvolumes"),
+        services: common::load("services"),
+        hpas: common::load("horizontalpodautoscalers"),
+        pdbs: common::load("poddisruptionbudgets"),
+        quotas: common::load("resourcequotas"),
+    };
     let mut set = MetricSet::new();
     kube_collector::render(&objs, &mut set);
     set.sort();

@@ -60,7 +60,7 @@ async fn handle(State(fake): State<Arc<Mutex<Fake>>>, req: Request) -> Response 
         }
         (Method::PUT, ITEM) => {
             let mut l: Value = serde_json::from_slice(&body).unwrap();
-            if l["metadata"]["resourceVersion"] != Value::from(f.rv.to_string()) {
+            if l["metadata"]["resourceVersion"].as_str() != Some(f.rv.to_string().as_str()) {
                 return status(409, "Conflict");
             }
             f.rv += 1;
