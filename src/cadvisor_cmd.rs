@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cgroup_collector::{CgroupCollector, NoNames, Options};
 
+use crate::kube_cmd::PodCache;
 use crate::local_collect::{self, Collection};
 
 /// The target labels of container metrics: `job="kubelet"`,
@@ -22,15 +23,21 @@ pub fn target_labels(node: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// A collection function reading every cgroup under `opts` on each call.
+/// A collection function reading every cgroup under `opts` on each call; containers are
+/// named from `pods` once the kube-state collector has filled it.
 pub fn collector(
     opts: Options,
+    pods: PodCache,
 ) -> impl FnMut(&[(String, String)]) -> Result<Collection, String> + Send + 'static {
     let mut c = CgroupCollector::new(opts);
     let mut set = expo::MetricSet::new();
     move |target| {
         set.clear();
-        let containers = c.collect(&NoNames).map_err(|e| e.to_string())?;
+        let containers = match crate::kube_cmd::pod_names(&pods) {
+            Some(names) => c.collect(&names),
+            None => c.collect(&NoNames),
+        }
+        .map_err(|e| e.to_string())?;
         let now = local_collect::now_ms() as f64 / 1000.0;
         cgroup_collector::render(&mut c, &containers, now, &mut set);
         Ok(local_collect::set_to_series(&set, target))
@@ -38,10 +45,10 @@ pub fn collector(
 }
 
 /// Collects every `interval` into `db` until the task is dropped.
-pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, node: String) {
+pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, node: String, pods: PodCache) {
     local_collect::collect_loop(
         db,
-        collector(Options::default()),
+        collector(Options::default(), pods),
         interval,
         target_labels(&node),
     )

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod agent_cmd;
 mod cadvisor_cmd;
 mod gpu_cmd;
+mod kube_cmd;
 mod local_collect;
 mod node_cmd;
 mod rules_cmd;
@@ -31,6 +32,8 @@ enum Command {
     NodeExporter(node_cmd::NodeExporterArgs),
     /// Serve dcgm-exporter-compatible GPU metrics (NVML) on /metrics.
     DcgmExporter(gpu_cmd::DcgmExporterArgs),
+    /// Serve kube-state-metrics' kube_* metrics on /metrics.
+    KubeStateMetrics(kube_cmd::KubeStateArgs),
     /// Inspect and maintain a TSDB directory.
     Tsdb {
         #[command(subcommand)]
@@ -113,6 +116,12 @@ struct StoreArgs {
     /// The NVML library the GPU collector loads (default: the driver's libnvidia-ml.so.1).
     #[arg(long = "gpu.nvml-library")]
     gpu_nvml_library: Option<PathBuf>,
+    /// Interval of the built-in kube-state collector writing into this store (0s: off).
+    #[arg(long = "kube.scrape-interval", default_value = "0s")]
+    kube_interval: String,
+    /// Kubeconfig of the kube-state collector (default: in-cluster, then ~/.kube/config).
+    #[arg(long = "kubeconfig")]
+    kubeconfig: Option<PathBuf>,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -160,6 +169,7 @@ fn main() -> Result<()> {
         Some(Command::Store(args)) => run_store(*args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::DcgmExporter(args)) => gpu_cmd::run(args),
+        Some(Command::KubeStateMetrics(args)) => kube_cmd::run(args),
         Some(Command::Tsdb {
             command: TsdbCommand::Inspect { dir },
         }) => inspect(&dir),
@@ -230,11 +240,19 @@ fn run_store(args: StoreArgs) -> Result<()> {
             let instance = node_cmd::hostname();
             tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
         });
+        let pods = kube_cmd::PodCache::default();
         let cadvisor_ms = parse_duration_ms(&args.cadvisor_interval)
             .context("--cadvisor.scrape-interval")?;
         let cadvisor = (cadvisor_ms > 0).then(|| {
             let every = Duration::from_millis(cadvisor_ms as u64);
-            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, node_cmd::hostname()))
+            let host = node_cmd::hostname();
+            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, host, pods.clone()))
+        });
+        let kube_ms = parse_duration_ms(&args.kube_interval).context("--kube.scrape-interval")?;
+        let kube = (kube_ms > 0).then(|| {
+            let every = Duration::from_millis(kube_ms as u64);
+            let (cfg, host) = (args.kubeconfig.clone(), node_cmd::hostname());
+            tokio::spawn(kube_cmd::store_loop(db.clone(), every, cfg, host, pods))
         });
         let gpu_ms = parse_duration_ms(&args.gpu_interval).context("--gpu.scrape-interval")?;
         let gpu = (gpu_ms > 0).then(|| {
@@ -252,7 +270,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let notifier = manager.notifier().clone();
         tokio::task::spawn_blocking(move || notifier.stop()).await?;
         bg.abort();
-        for task in [node, cadvisor, gpu].into_iter().flatten() {
+        for task in [node, cadvisor, gpu, kube].into_iter().flatten() {
             task.abort();
         }
         tracing::info!("shutting down: syncing the WAL");
@@ -289,6 +307,14 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         (
             "gpu.nvml-library",
             a.gpu_nvml_library
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("kube.scrape-interval", a.kube_interval.clone()),
+        (
+            "kubeconfig",
+            a.kubeconfig
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),

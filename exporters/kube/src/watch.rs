@@ -1,0 +1,264 @@
+//! Reflectors that keep a cache of every watched resource, kube-state-metrics' own
+//! `kube_state_metrics_*` counters, and pod names for the cgroup collector.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use expo::{MetricSet, MetricType};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+
+use crate::{s, Objects};
+
+/// List and watch outcomes per resource: `(resource, "list"|"watch", result) → count`.
+#[derive(Default)]
+struct Counters(Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>);
+
+impl Counters {
+    fn bump(&self, resource: &'static str, what: &'static str, result: &'static str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((resource, what, result)).or_default() += 1;
+    }
+
+    /// Counts one watcher item: a completed initial list is a successful list followed by
+    /// a started watch; a failed initial list or watch counts as an error of its kind.
+    fn record<K>(&self, resource: &'static str, item: &Result<watcher::Event<K>, watcher::Error>) {
+        match item {
+            Ok(watcher::Event::InitDone) => {
+                self.bump(resource, "list", "success");
+                self.bump(resource, "watch", "success");
+            }
+            Ok(_) => {}
+            Err(watcher::Error::InitialListFailed(_)) => self.bump(resource, "list", "error"),
+            Err(_) => self.bump(resource, "watch", "error"),
+        }
+    }
+}
+
+/// The reflector caches of every resource; dropping it stops the watches.
+pub struct KubeState {
+    pods: Store<Pod>,
+    nodes: Store<k8s_openapi::api::core::v1::Node>,
+    deployments: Store<k8s_openapi::api::apps::v1::Deployment>,
+    daemonsets: Store<k8s_openapi::api::apps::v1::DaemonSet>,
+    statefulsets: Store<k8s_openapi::api::apps::v1::StatefulSet>,
+    replicasets: Store<k8s_openapi::api::apps::v1::ReplicaSet>,
+    jobs: Store<k8s_openapi::api::batch::v1::Job>,
+    cronjobs: Store<k8s_openapi::api::batch::v1::CronJob>,
+    namespaces: Store<k8s_openapi::api::core::v1::Namespace>,
+    pvcs: Store<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
+    pvs: Store<k8s_openapi::api::core::v1::PersistentVolume>,
+    services: Store<k8s_openapi::api::core::v1::Service>,
+    hpas: Store<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
+    pdbs: Store<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
+    quotas: Store<k8s_openapi::api::core::v1::ResourceQuota>,
+    counters: Arc<Counters>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts a reflector of every object of `K` in the cluster on the current tokio runtime.
+fn reflect<K>(
+    client: &Client,
+    resource: &'static str,
+    counters: &Arc<Counters>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    // Managed fields and annotations (last-applied configurations) are never reported:
+    // dropping them before caching saves most of a large object's memory.
+    let objects = watcher(api, watcher::Config::default()).modify(|o: &mut K| {
+        o.managed_fields_mut().clear();
+        o.annotations_mut().clear();
+    });
+    let stream = reflector::reflector(writer, objects).default_backoff();
+    let counters = counters.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = &item {
+                tracing::warn!(resource, error = %e, "kubernetes watch failed");
+            }
+            counters.record(resource, &item);
+        }
+    }));
+    reader
+}
+
+impl KubeState {
+    /// Starts watching every resource through `client` (call inside a tokio runtime).
+    pub fn start(client: Client) -> KubeState {
+        let counters = Arc::new(Counters::default());
+        let mut t = Vec::new();
+        let c = &client;
+        KubeState {
+            pods: reflect(c, "*v1.Pod", &counters, &mut t),
+            nodes: reflect(c, "*v1.Node", &counters, &mut t),
+            deployments: reflect(c, "*v1.Deployment", &counters, &mut t),
+            daemonsets: reflect(c, "*v1.DaemonSet", &counters, &mut t),
+            statefulsets: reflect(c, "*v1.StatefulSet", &counters, &mut t),
+            replicasets: reflect(c, "*v1.ReplicaSet", &counters, &mut t),
+            jobs: reflect(c, "*v1.Job", &counters, &mut t),
+            cronjobs: reflect(c, "*v1.CronJob", &counters, &mut t),
+            namespaces: reflect(c, "*v1.Namespace", &counters, &mut t),
+            pvcs: reflect(c, "*v1.PersistentVolumeClaim", &counters, &mut t),
+            pvs: reflect(c, "*v1.PersistentVolume", &counters, &mut t),
+            services: reflect(c, "*v1.Service", &counters, &mut t),
+            hpas: reflect(c, "*v2.HorizontalPodAutoscaler", &counters, &mut t),
+            pdbs: reflect(c, "*v1.PodDisruptionBudget", &counters, &mut t),
+            quotas: reflect(c, "*v1.ResourceQuota", &counters, &mut t),
+            counters,
+            tasks: t,
+        }
+    }
+
+    /// Waits until every resource has completed its first list.
+    pub async fn wait_synced(&self) {
+        // A store is ready once its writer applied the first complete list; a dropped
+        // writer (task ended) also ends the wait, so errors are ignored.
+        let _ = self.pods.wait_until_ready().await;
+        let _ = self.nodes.wait_until_ready().await;
+        let _ = self.deployments.wait_until_ready().await;
+        let _ = self.daemonsets.wait_until_ready().await;
+        let _ = self.statefulsets.wait_until_ready().await;
+        let _ = self.replicasets.wait_until_ready().await;
+        let _ = self.jobs.wait_until_ready().await;
+        let _ = self.cronjobs.wait_until_ready().await;
+        let _ = self.namespaces.wait_until_ready().await;
+        let _ = self.pvcs.wait_until_ready().await;
+        let _ = self.pvs.wait_until_ready().await;
+        let _ = self.services.wait_until_ready().await;
+        let _ = self.hpas.wait_until_ready().await;
+        let _ = self.pdbs.wait_until_ready().await;
+        let _ = self.quotas.wait_until_ready().await;
+    }
+
+    /// The cached objects now.
+    pub fn objects(&self) -> Objects {
+        Objects {
+            pods: self.pods.state(),
+            nodes: self.nodes.state(),
+            deployments: self.deployments.state(),
+            daemonsets: self.daemonsets.state(),
+            statefulsets: self.statefulsets.state(),
+            replicasets: self.replicasets.state(),
+            jobs: self.jobs.state(),
+            cronjobs: self.cronjobs.state(),
+            namespaces: self.namespaces.state(),
+            pvcs: self.pvcs.state(),
+            pvs: self.pvs.state(),
+            services: self.services.state(),
+            hpas: self.hpas.state(),
+            pdbs: self.pdbs.state(),
+            quotas: self.quotas.state(),
+        }
+    }
+
+    /// Renders every `kube_*` family of the cached objects and the watch counters into
+    /// `set`, sorted.
+    pub fn render(&self, set: &mut MetricSet) {
+        crate::render(&self.objects(), set);
+        self.render_self(set);
+        set.sort();
+    }
+
+    /// `kube_state_metrics_{list,watch}_total{resource,result}` and the (single) shard.
+    fn render_self(&self, set: &mut MetricSet) {
+        let m = self.counters.0.lock().unwrap_or_else(|p| p.into_inner());
+        for ((resource, what, result), n) in m.iter() {
+            let (name, help) = if *what == "list" {
+                (
+                    "kube_state_metrics_list_total",
+                    "Number of total resource list in kube-state-metrics",
+                )
+            } else {
+                (
+                    "kube_state_metrics_watch_total",
+                    "Number of total resource watches in kube-state-metrics",
+                )
+            };
+            set.family(name, help, MetricType::Counter)
+                .add(&[("resource", resource), ("result", result)], *n as f64);
+        }
+        set.family(
+            "kube_state_metrics_shard_ordinal",
+            "Current sharding ordinal/index of this instance",
+            MetricType::Gauge,
+        )
+        .add(&[("shard_ordinal", "0")], 0.0);
+        set.family(
+            "kube_state_metrics_total_shards",
+            "Number of total shards this instance is aware of",
+            MetricType::Gauge,
+        )
+        .add(&[], 1.0);
+    }
+
+    /// Pod and container names by pod UID, for the cgroup collector.
+    pub fn pod_names(&self) -> PodNames {
+        PodNames::new(&self.pods.state())
+    }
+}
+
+impl Drop for KubeState {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+}
+
+/// Pods by UID: names containers for `cgroup_collector` as kubelet labels them.
+#[derive(Default)]
+pub struct PodNames(HashMap<String, Arc<Pod>>);
+
+impl PodNames {
+    /// Indexes `pods` by UID.
+    pub fn new(pods: &[Arc<Pod>]) -> PodNames {
+        PodNames(
+            pods.iter()
+                .filter_map(|p| Some((p.metadata.uid.clone()?, p.clone())))
+                .collect(),
+        )
+    }
+}
+
+impl cgroup_collector::PodResolver for PodNames {
+    fn resolve(
+        &self,
+        pod_uid: &str,
+        container_id: &str,
+    ) -> Option<cgroup_collector::ContainerMeta> {
+        let pod = self.0.get(pod_uid)?;
+        let mut meta = cgroup_collector::ContainerMeta {
+            namespace: s(&pod.metadata.namespace).to_string(),
+            pod: s(&pod.metadata.name).to_string(),
+            container: String::new(),
+            image: String::new(),
+            name: String::new(),
+        };
+        if container_id.is_empty() {
+            return Some(meta);
+        }
+        let st = pod.status.as_ref()?;
+        let cs = [&st.container_statuses, &st.init_container_statuses]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|cs| {
+                let id = s(&cs.container_id);
+                id.rsplit_once("://").map_or(id, |(_, id)| id) == container_id
+            })?;
+        meta.container = cs.name.clone();
+        meta.image = cs.image.clone();
+        meta.name = container_id.to_string();
+        Some(meta)
+    }
+}
