@@ -18,7 +18,7 @@ pub mod postings;
 pub mod wal;
 
 pub use cardinality::HeadCardinality;
-pub use db::{AppendOutcome, Db, HeadStats, Options, SeriesSamples};
+pub use db::{AppendOutcome, Db, HeadStats, Limits, Options, SeriesSamples};
 pub use db_read::RawChunk;
 pub use error::{Error, RejectReason};
 pub use labels::{Label, Labels};
