@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod limits_cmd;
 mod node_cmd;
 mod rules_cmd;
+mod web_cmd;
 
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
@@ -103,6 +105,10 @@ struct StoreArgs {
     query_lookback: String,
     #[command(flatten)]
     rules: rules_cmd::RuleFlags,
+    #[command(flatten)]
+    web: web_cmd::WebFlags,
+    #[command(flatten)]
+    limits: limits_cmd::LimitFlags,
 }
 
 impl Default for StoreArgs {
@@ -160,6 +166,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
             .context("--storage.tsdb.min-block-duration")?,
         out_of_order_window_ms: parse_duration_ms(&args.ooo_window)
             .context("--storage.tsdb.out-of-order-time-window")?,
+        limits: args.limits.tsdb(),
         ..tsdb::Options::default()
     };
     let maint_every = Duration::from_millis(
@@ -179,10 +186,8 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        if !args.listen.ip().is_loopback() {
-            tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
-        }
-        tracing::info!(address = %args.listen, "ready");
+        let front = web_cmd::Front::load(&args.web, args.listen, args.max_request_bytes)?;
+        tracing::info!(address = %args.listen, tls = front.is_tls(), "ready");
         let engine = query::promql::EngineOptions {
             timeout: Duration::from_millis(
                 parse_duration_ms(&args.query_timeout)
@@ -198,6 +203,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let manager = rules_cmd::manager(db.clone(), &args.rules, args.listen, engine.clone())?;
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
+            max_series_per_request: args.limits.series_per_request,
             engine,
             max_concurrent_queries: args.query_max_concurrency,
             flags: store_flags(&args),
@@ -210,10 +216,18 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let node = (node_ms > 0).then(|| {
             let every = Duration::from_millis(node_ms as u64);
             let instance = node_cmd::hostname();
-            tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
+            tokio::spawn(node_cmd::store_loop(
+                db.clone(),
+                Default::default(),
+                every,
+                instance,
+            ))
         });
         let rules_task = tokio::spawn(rules_cmd::run(manager));
-        query::serve(listener, router, shutdown_signal()).await?;
+        let admin = args.web.enable_admin_api;
+        front
+            .serve(listener, router, admin, shutdown_signal())
+            .await?;
         rules_task.abort();
         bg.abort();
         if let Some(n) = node {
@@ -251,6 +265,8 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
     ]
     .into_iter()
     .chain(a.rules.status_flags())
+    .chain(a.web.status_flags())
+    .chain(a.limits.status_flags())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }

@@ -29,6 +29,8 @@ pub struct ApiOptions {
     pub max_request_bytes: usize,
     /// Largest decompressed remote-write/read body; larger ones get 413.
     pub max_decompressed_bytes: usize,
+    /// Most series in one remote-write request (400 above); 0 = unlimited.
+    pub max_series_per_request: usize,
     /// Most samples one remote-read request may return (413 above).
     pub read_sample_limit: usize,
     /// PromQL engine limits (timeout, max samples, lookback).
@@ -46,6 +48,7 @@ impl Default for ApiOptions {
         ApiOptions {
             max_request_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
+            max_series_per_request: 100_000,
             read_sample_limit: 50_000_000,
             engine: promql::EngineOptions::default(),
             max_concurrent_queries: 20,
