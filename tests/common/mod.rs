@@ -11,6 +11,8 @@ use remote::prompb::{
 };
 use remote::prost::Message;
 
+pub mod pki;
+
 /// `name` on PATH; None with a loud SKIPPED message if absent (a panic if VITALS_REQUIRE_PEERS=1).
 pub fn peer_binary(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {

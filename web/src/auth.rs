@@ -171,7 +171,17 @@ pub async fn layer(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> R
     resp
 }
 
-async fn check(auth: &Arc<Auth>, mut req: Request, next: Next) -> Response {
+async fn check(auth: &Arc<Auth>, req: Request, next: Next) -> Response {
+    let mut resp = check_inner(auth, req, next).await;
+    if matches!(resp.status().as_u16(), 401 | 403 | 408 | 413) {
+        // The request body may be unread: the connection cannot be reused.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn check_inner(auth: &Arc<Auth>, mut req: Request, next: Next) -> Response {
     let need = required_right(req.method(), req.uri().path(), auth.health_requires_auth);
     if let (true, Some(need)) = (auth.enabled(), need) {
         let who = auth

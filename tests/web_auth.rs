@@ -1,0 +1,309 @@
+//! `--web.config.file`: every route needs credentials and the right right; TLS and mutual TLS
+//! with a CA generated here; certificates are reloaded when their files change.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pki::{basic, bcrypt_hash, start, Pki};
+use remote::prompb::WriteRequest;
+use remote::prost::Message;
+
+/// (method, path, right needed, status on success).
+const ROUTES: &[(&str, &str, &str, u16)] = &[
+    ("GET", "/api/v1/query?query=1", "read", 200),
+    ("POST", "/api/v1/query?query=up", "read", 200),
+    (
+        "GET",
+        "/api/v1/query_range?query=1&start=0&end=60&step=15",
+        "read",
+        200,
+    ),
+    ("GET", "/api/v1/series?match[]=up", "read", 200),
+    ("GET", "/api/v1/labels", "read", 200),
+    ("GET", "/api/v1/label/__name__/values", "read", 200),
+    ("GET", "/api/v1/metadata", "read", 200),
+    ("GET", "/api/v1/format_query?query=up", "read", 200),
+    ("GET", "/api/v1/targets", "read", 200),
+    ("GET", "/api/v1/status/config", "read", 200),
+    ("GET", "/api/v1/status/flags", "read", 200),
+    ("GET", "/api/v1/status/tsdb", "read", 200),
+    ("GET", "/api/v1/rules", "read", 200),
+    ("GET", "/api/v1/alerts", "read", 200),
+    ("GET", "/api/v1/alertmanagers", "read", 200),
+    ("GET", "/metrics", "read", 200),
+    ("GET", "/federate?match[]=up", "read", 404),
+    ("POST", "/api/v1/read", "read", 200),
+    ("POST", "/api/v1/write", "write", 204),
+    ("POST", "/-/reload", "admin", 200),
+    ("POST", "/api/v1/admin/tsdb/snapshot", "admin", 503),
+    (
+        "POST",
+        "/api/v1/admin/tsdb/delete_series?match[]=up",
+        "admin",
+        503,
+    ),
+];
+
+fn body(path: &str) -> Vec<u8> {
+    if path == "/api/v1/write" {
+        let req = WriteRequest {
+            timeseries: vec![common::ts("up", &[("job", "a".into())], 1_000, 1.0)],
+            ..Default::default()
+        };
+        return remote::encode_write_request(&req);
+    }
+    if path == "/api/v1/read" {
+        let req = remote::prompb::ReadRequest {
+            queries: vec![remote::prompb::Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: 10_000,
+                matchers: vec![remote::prompb::LabelMatcher {
+                    r#type: 0,
+                    name: "__name__".into(),
+                    value: "up".into(),
+                }],
+                hints: None,
+            }],
+            accepted_response_types: vec![0],
+        };
+        return snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+    }
+    Vec::new()
+}
+
+/// Status and `WWW-Authenticate` of one request.
+fn call(
+    agent: &ureq::Agent,
+    url: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut r = agent.request(method, &format!("{url}{path}"));
+    if let Some(a) = auth {
+        r = r.set("Authorization", a);
+    }
+    let b = body(path);
+    if !b.is_empty() {
+        r = r
+            .set("Content-Encoding", "snappy")
+            .set("Content-Type", "application/x-protobuf");
+    }
+    let resp = if method == "POST" {
+        r.send_bytes(&b)
+    } else {
+        r.call()
+    };
+    match resp {
+        Ok(r) => (r.status(), r.header("WWW-Authenticate").map(String::from)),
+        Err(ureq::Error::Status(c, r)) => (c, r.header("WWW-Authenticate").map(String::from)),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+fn web_config(dir: &std::path::Path, tls: &str) -> String {
+    let p = dir.join("web.yml");
+    let h = bcrypt_hash("pw");
+    std::fs::write(
+        &p,
+        format!(
+            "{tls}basic_auth_users:\n  alice: {h}\n  reader: {h}\n  writer: {h}\nvitals:\n  user_rights:\n    reader: [read]\n    writer: [write]\n  bearer_tokens:\n    - name: agent\n      token: agent-token\n      rights: [write]\n    - name: grafana\n      token: grafana-token\n      rights: [read]\n"
+        ),
+    )
+    .unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn every_route_needs_credentials_with_the_right_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = web_config(dir.path(), "");
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
+    let _s = start(
+        &dir.path().join("data"),
+        port,
+        &url,
+        &agent,
+        &["--web.config.file", &cfg],
+    );
+    for path in ["/-/healthy", "/-/ready"] {
+        assert_eq!(
+            call(&agent, &url, "GET", path, None).0,
+            200,
+            "{path} stays open"
+        );
+    }
+    let alice = basic("alice", "pw");
+    let wrong = [
+        basic("alice", "wrong"),
+        basic("mallory", "pw"),
+        "Bearer nope".to_string(),
+        "Basic !!!".to_string(),
+    ];
+    for &(method, path, right, ok) in ROUTES {
+        let (code, challenge) = call(&agent, &url, method, path, None);
+        assert_eq!(code, 401, "{method} {path} without credentials");
+        let challenge = challenge.unwrap_or_default();
+        assert!(
+            challenge.contains("Basic") && challenge.contains("Bearer"),
+            "{challenge}"
+        );
+        for w in &wrong {
+            assert_eq!(
+                call(&agent, &url, method, path, Some(w)).0,
+                401,
+                "{method} {path} with {w}"
+            );
+        }
+        let (lacking, having) = match right {
+            "read" => (
+                vec![basic("writer", "pw"), "Bearer agent-token".into()],
+                vec![
+                    alice.clone(),
+                    basic("reader", "pw"),
+                    "Bearer grafana-token".into(),
+                ],
+            ),
+            "write" => (
+                vec![basic("reader", "pw"), "Bearer grafana-token".into()],
+                vec![
+                    alice.clone(),
+                    basic("writer", "pw"),
+                    "Bearer agent-token".into(),
+                ],
+            ),
+            _ => (
+                vec![
+                    basic("reader", "pw"),
+                    basic("writer", "pw"),
+                    "Bearer agent-token".into(),
+                ],
+                vec![alice.clone()],
+            ),
+        };
+        for l in &lacking {
+            assert_eq!(
+                call(&agent, &url, method, path, Some(l)).0,
+                403,
+                "{method} {path} with {l}"
+            );
+        }
+        for h in &having {
+            assert_eq!(
+                call(&agent, &url, method, path, Some(h)).0,
+                ok,
+                "{method} {path} with {h}"
+            );
+        }
+    }
+    // The write above is readable back with read credentials.
+    let r = agent
+        .get(&format!("{url}/api/v1/query?query=up&time=2"))
+        .set("Authorization", "Bearer grafana-token")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(r.contains("\"job\":\"a\""), "{r}");
+}
+
+#[test]
+fn tls_serves_https_and_reloads_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(dir.path());
+    let tls = format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let cfg = web_config(dir.path(), &tls);
+    let port = common::free_port();
+    let url = format!("https://localhost:{port}");
+    let agent = pki.agent(true, false);
+    let _s = start(
+        &dir.path().join("data"),
+        port,
+        &url,
+        &agent,
+        &["--web.config.file", &cfg],
+    );
+    let alice = basic("alice", "pw");
+    assert_eq!(
+        call(&agent, &url, "GET", "/api/v1/query?query=1", Some(&alice)).0,
+        200
+    );
+    assert_eq!(
+        call(&agent, &url, "GET", "/api/v1/query?query=1", None).0,
+        401
+    );
+    assert!(
+        pki.agent(false, false)
+            .get(&format!("{url}/-/healthy"))
+            .call()
+            .is_err(),
+        "untrusted CA accepted"
+    );
+    let plain = ureq::get(&format!("http://127.0.0.1:{port}/-/healthy"))
+        .timeout(Duration::from_secs(5))
+        .call();
+    assert!(
+        !matches!(plain, Ok(_)),
+        "plain HTTP answered on the TLS port"
+    );
+    // A new certificate from another CA is picked up without a restart.
+    let other = tempfile::tempdir().unwrap();
+    let pki2 = Pki::generate(other.path());
+    std::thread::sleep(Duration::from_millis(1100));
+    for f in ["server.crt", "server.key"] {
+        std::fs::copy(other.path().join(f), dir.path().join(f)).unwrap();
+    }
+    let agent2 = pki2.agent(true, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while agent2.get(&format!("{url}/-/healthy")).call().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new certificate not served"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn mutual_tls_rejects_clients_without_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(dir.path());
+    let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n";
+    let cfg = web_config(dir.path(), tls);
+    let port = common::free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let with_cert = pki.agent(true, true);
+    let _s = start(
+        &dir.path().join("data"),
+        port,
+        &url,
+        &with_cert,
+        &["--web.config.file", &cfg],
+    );
+    assert_eq!(
+        call(
+            &with_cert,
+            &url,
+            "GET",
+            "/api/v1/labels",
+            Some(&basic("reader", "pw"))
+        )
+        .0,
+        200
+    );
+    let without = pki
+        .agent(true, false)
+        .get(&format!("{url}/-/healthy"))
+        .call();
+    assert!(
+        without.is_err() && !matches!(without, Err(ureq::Error::Status(..))),
+        "no client cert accepted: {without:?}"
+    );
+}
