@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::pki::{basic, bcrypt_hash, start, Pki};
 use remote::prompb::WriteRequest;
-use remote::prost::Message;
 
 /// (method, path, right needed, status on success).
 const ROUTES: &[(&str, &str, &str, u16)] = &[
@@ -54,22 +53,7 @@ fn body(path: &str) -> Vec<u8> {
         return remote::encode_write_request(&req);
     }
     if path == "/api/v1/read" {
-        let req = remote::prompb::ReadRequest {
-            queries: vec![remote::prompb::Query {
-                start_timestamp_ms: 0,
-                end_timestamp_ms: 10_000,
-                matchers: vec![remote::prompb::LabelMatcher {
-                    r#type: 0,
-                    name: "__name__".into(),
-                    value: "up".into(),
-                }],
-                hints: None,
-            }],
-            accepted_response_types: vec![0],
-        };
-        return snap::raw::Encoder::new()
-            .compress_vec(&req.encode_to_vec())
-            .unwrap();
+        return common::read_body("up", 0, 10_000);
     }
     Vec::new()
 }
@@ -214,22 +198,34 @@ fn every_route_needs_credentials_with_the_right_right() {
     assert!(r.contains("\"job\":\"a\""), "{r}");
 }
 
-#[test]
-fn tls_serves_https_and_reloads_the_certificate() {
+/// A TLS store with `tls` settings and a fresh PKI, reached as `host`.
+fn tls_server(
+    tls: &str,
+    host: &str,
+    client_cert: bool,
+) -> (tempfile::TempDir, Pki, String, common::Server) {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::generate(dir.path());
-    let tls = format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
-    let cfg = web_config(dir.path(), &tls);
+    let cfg = web_config(dir.path(), tls);
     let port = common::free_port();
-    let url = format!("https://localhost:{port}");
-    let agent = pki.agent(true, false);
-    let _s = start(
+    let url = format!("https://{host}:{port}");
+    let agent = pki.agent(true, client_cert);
+    let s = start(
         &dir.path().join("data"),
         port,
         &url,
         &agent,
         &["--web.config.file", &cfg],
     );
+    (dir, pki, url, s)
+}
+
+#[test]
+fn tls_serves_https_and_reloads_the_certificate() {
+    let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+    let (dir, pki, url, _s) = tls_server(tls, "localhost", false);
+    let agent = pki.agent(true, false);
+    let port = url.rsplit(':').next().unwrap().to_string();
     let alice = basic("alice", "pw");
     assert_eq!(
         call(&agent, &url, "GET", "/api/v1/query?query=1", Some(&alice)).0,
@@ -273,20 +269,9 @@ fn tls_serves_https_and_reloads_the_certificate() {
 
 #[test]
 fn mutual_tls_rejects_clients_without_a_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = Pki::generate(dir.path());
     let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n";
-    let cfg = web_config(dir.path(), tls);
-    let port = common::free_port();
-    let url = format!("https://127.0.0.1:{port}");
+    let (_dir, pki, url, _s) = tls_server(tls, "127.0.0.1", true);
     let with_cert = pki.agent(true, true);
-    let _s = start(
-        &dir.path().join("data"),
-        port,
-        &url,
-        &with_cert,
-        &["--web.config.file", &cfg],
-    );
     assert_eq!(
         call(
             &with_cert,

@@ -2,7 +2,6 @@
 //! started with `--web.config.file`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -122,16 +121,7 @@ fn base64_encode(data: &[u8]) -> String {
 /// Starts `vitals store` with `extra` flags, `url` being how `agent` reaches it; waits until
 /// `/-/ready` answers (any status: it may need credentials).
 pub fn start(dir: &Path, port: u16, url: &str, agent: &ureq::Agent, extra: &[&str]) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(["store", "--storage.tsdb.path"])
-        .arg(dir)
-        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawning vitals");
+    let child = Server::spawn(dir, port, extra);
     let s = Server {
         child,
         url: url.to_string(),
