@@ -240,7 +240,7 @@ impl WebConfig {
         } else {
             serde_yaml::from_str(text).map_err(|e| {
                 let line = e.location().map_or(0, |l| l.line());
-                err(line, e.to_string())
+                err(line, redact_yaml_error(&e.to_string()))
             })?
         };
         let at = |key: &str| line_of(text, key);
@@ -415,4 +415,32 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
         .map_or(0, |i| i + 1)
+}
+
+/// A YAML decoding error message with quoted string values (which may be passwords or
+/// tokens in the wrong place) replaced by `<secret>`.
+pub fn redact_yaml_error(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find("string \"") {
+        out.push_str(&rest[..i + 7]);
+        out.push_str("<secret>");
+        let after = &rest[i + 8..];
+        let mut escaped = false;
+        let end = after.char_indices().find_map(|(j, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(j + 1),
+            _ => None,
+        });
+        rest = &after[end.unwrap_or(after.len())..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 pub use admin::admin_router;
 pub use auth::{required_right, Auth, Principal};
-pub use config::{ClientAuth, Right, Rights, TlsSettings, TlsVersion, Token, User, WebConfig};
+pub use config::{
+    redact_yaml_error, ClientAuth, Right, Rights, TlsSettings, TlsVersion, Token, User, WebConfig,
+};
 pub use serve::serve;
 pub use tls::server_config;
 

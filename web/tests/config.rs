@@ -90,3 +90,15 @@ fn empty_file_means_no_auth_and_no_tls() {
     let cfg = parse("").unwrap();
     assert!(!cfg.has_auth() && cfg.tls.is_none());
 }
+
+#[test]
+fn yaml_errors_do_not_echo_string_values() {
+    let e = parse("basic_auth_users: \"alice:hunter2\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("hunter2") && e.contains("<secret>"), "{e}");
+    assert_eq!(
+        web::redact_yaml_error(r#"invalid type: string "a\"b", expected x; string "c""#),
+        "invalid type: string <secret>, expected x; string <secret>"
+    );
+}
