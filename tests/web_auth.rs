@@ -292,3 +292,54 @@ fn mutual_tls_rejects_clients_without_a_certificate() {
         "no client cert accepted: {without:?}"
     );
 }
+
+/// Everything `vitals store` logs at warn level while it starts on 0.0.0.0 with `extra`.
+fn startup_warnings(extra: &[&str]) -> String {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["store", "--storage.tsdb.path"])
+        .arg(dir.path().join("data"))
+        .args(["--web.listen-address", &format!("0.0.0.0:{port}")])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let url = format!("http://127.0.0.1:{port}/-/healthy");
+    while ureq::get(&url).call().is_err() {
+        assert!(std::time::Instant::now() < deadline, "vitals did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
+}
+
+#[test]
+fn non_loopback_without_authentication_warns_naming_the_address() {
+    let log = startup_warnings(&[]);
+    assert!(
+        log.contains("without authentication") && log.contains("0.0.0.0:"),
+        "{log}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = web_config(dir.path(), "");
+    let log = startup_warnings(&["--web.config.file", &cfg]);
+    assert!(!log.contains("without authentication"), "{log}");
+    assert!(
+        !log.contains("agent-token") && !log.contains("$2"),
+        "secret in log: {log}"
+    );
+}
