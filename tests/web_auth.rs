@@ -340,3 +340,31 @@ fn non_loopback_without_authentication_warns_naming_the_address() {
         "secret in log: {log}"
     );
 }
+
+#[test]
+fn admin_api_snapshot_needs_the_flag_and_the_admin_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = web_config(dir.path(), "");
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new().build();
+    let data = dir.path().join("data");
+    let args = ["--web.config.file", &cfg, "--web.enable-admin-api"];
+    let _s = start(&data, port, &url, &agent, &args);
+    let snap = "/api/v1/admin/tsdb/snapshot?skip_head=true";
+    let reader = basic("reader", "pw");
+    assert_eq!(call(&agent, &url, "POST", snap, Some(&reader)).0, 403);
+    let alice = basic("alice", "pw");
+    let r = agent
+        .post(&format!("{url}{snap}"))
+        .set("Authorization", &alice)
+        .call()
+        .unwrap();
+    let v: serde_json::Value = r.into_json().unwrap();
+    let name = v["data"]["name"].as_str().unwrap();
+    assert!(data.join("snapshots").join(name).is_dir(), "{v}");
+    let no_skip = "/api/v1/admin/tsdb/snapshot";
+    assert_eq!(call(&agent, &url, "POST", no_skip, Some(&alice)).0, 400);
+    let del = "/api/v1/admin/tsdb/delete_series?match[]=up";
+    assert_eq!(call(&agent, &url, "POST", del, Some(&alice)).0, 503);
+}

@@ -1,6 +1,7 @@
 //! The Prometheus HTTP API over the TSDB: remote-write in, series/labels/remote-read out,
 //! self-metrics and health endpoints. PromQL endpoints arrive with the PromQL engine.
 
+mod admin;
 mod api;
 mod error;
 mod metrics;
@@ -41,6 +42,8 @@ pub struct ApiOptions {
     pub flags: Vec<(String, String)>,
     /// Process start, shown by `/api/v1/status/runtimeinfo`.
     pub start_time: std::time::SystemTime,
+    /// Serve `POST /api/v1/admin/tsdb/snapshot` (`--web.enable-admin-api`).
+    pub enable_admin: bool,
 }
 
 impl Default for ApiOptions {
@@ -54,6 +57,7 @@ impl Default for ApiOptions {
             max_concurrent_queries: 20,
             flags: Vec::new(),
             start_time: std::time::SystemTime::now(),
+            enable_admin: false,
         }
     }
 }
@@ -85,7 +89,8 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         opts: Arc::new(opts),
         metrics: Arc::new(HttpMetrics::default()),
     };
-    Router::new()
+    let admin = state.opts.enable_admin;
+    let router = Router::new()
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
         .route("/api/v1/series", get(api::series).post(api::series))
@@ -120,9 +125,16 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/status/tsdb", get(status::tsdb_status))
         .route("/metrics", get(metrics::metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
-        .route("/-/ready", get(|| async { "Ready.\n" }))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .route("/-/ready", get(|| async { "Ready.\n" }));
+    let router = if admin {
+        router.route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(admin::snapshot).put(admin::snapshot),
+        )
+    } else {
+        router
+    };
+    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

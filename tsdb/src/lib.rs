@@ -15,6 +15,7 @@ pub mod head_chunks;
 pub mod labels;
 pub mod matcher;
 pub mod postings;
+mod snapshot;
 pub mod wal;
 
 pub use cardinality::HeadCardinality;

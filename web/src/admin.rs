@@ -17,8 +17,8 @@ fn unavailable(msg: &'static str) -> Response {
 }
 
 /// `/api/v1/admin/tsdb/{snapshot,delete_series,clean_tombstones}`: `unavailable` with
-/// "admin APIs disabled" unless `enabled`; when enabled they answer that Vitals does not
-/// implement them yet (still behind the admin right).
+/// "admin APIs disabled" unless `enabled`. When enabled, the snapshot route is the API's
+/// own and is left out here; the others answer that Vitals does not implement them.
 pub fn admin_router(enabled: bool) -> Router {
     let msg = if enabled {
         "admin API not implemented by vitals"
@@ -26,8 +26,11 @@ pub fn admin_router(enabled: bool) -> Router {
         "admin APIs disabled"
     };
     let h = move || async move { unavailable(msg) };
-    Router::new()
-        .route("/api/v1/admin/tsdb/snapshot", post(h).put(h))
-        .route("/api/v1/admin/tsdb/delete_series", post(h).put(h))
+    let r = if enabled {
+        Router::new()
+    } else {
+        Router::new().route("/api/v1/admin/tsdb/snapshot", post(h).put(h))
+    };
+    r.route("/api/v1/admin/tsdb/delete_series", post(h).put(h))
         .route("/api/v1/admin/tsdb/clean_tombstones", post(h).put(h))
 }
