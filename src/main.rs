@@ -12,9 +12,11 @@ mod agent_cmd;
 mod cadvisor_cmd;
 mod gpu_cmd;
 mod kube_cmd;
+mod limits_cmd;
 mod local_collect;
 mod node_cmd;
 mod rules_cmd;
+mod web_cmd;
 
 /// One binary metrics stack: collectors, TSDB, PromQL, Prometheus HTTP API.
 #[derive(Parser, Debug)]
@@ -127,6 +129,10 @@ struct StoreArgs {
     query_lookback: String,
     #[command(flatten)]
     rules: rules_cmd::RuleFlags,
+    #[command(flatten)]
+    web: web_cmd::WebFlags,
+    #[command(flatten)]
+    limits: limits_cmd::LimitFlags,
 }
 
 impl Default for StoreArgs {
@@ -189,6 +195,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
             .context("--storage.tsdb.min-block-duration")?,
         out_of_order_window_ms: parse_duration_ms(&args.ooo_window)
             .context("--storage.tsdb.out-of-order-time-window")?,
+        limits: args.limits.tsdb(),
         ..tsdb::Options::default()
     };
     let maint_every = Duration::from_millis(
@@ -208,9 +215,8 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        if !args.listen.ip().is_loopback() {
-            tracing::warn!(address = %args.listen, "listening on a non-loopback address without authentication");
-        }
+        let front = web_cmd::Front::load(&args.web, args.listen, args.max_request_bytes)?;
+        tracing::info!(address = %args.listen, tls = front.is_tls(), "ready");
         let engine = query::promql::EngineOptions {
             timeout: Duration::from_millis(
                 parse_duration_ms(&args.query_timeout)
@@ -226,6 +232,8 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let manager = rules_cmd::manager(db.clone(), &args.rules, args.listen, engine.clone())?;
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
+            max_series_per_request: args.limits.series_per_request,
+            enable_admin: args.web.enable_admin_api,
             engine,
             max_concurrent_queries: args.query_max_concurrency,
             flags: store_flags(&args),
@@ -238,15 +246,25 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let node = (node_ms > 0).then(|| {
             let every = Duration::from_millis(node_ms as u64);
             let instance = node_cmd::hostname();
-            tokio::spawn(node_cmd::store_loop(db.clone(), Default::default(), every, instance))
+            tokio::spawn(node_cmd::store_loop(
+                db.clone(),
+                Default::default(),
+                every,
+                instance,
+            ))
         });
         let pods = kube_cmd::PodCache::default();
-        let cadvisor_ms = parse_duration_ms(&args.cadvisor_interval)
-            .context("--cadvisor.scrape-interval")?;
+        let cadvisor_ms =
+            parse_duration_ms(&args.cadvisor_interval).context("--cadvisor.scrape-interval")?;
         let cadvisor = (cadvisor_ms > 0).then(|| {
             let every = Duration::from_millis(cadvisor_ms as u64);
             let host = node_cmd::hostname();
-            tokio::spawn(cadvisor_cmd::store_loop(db.clone(), every, host, pods.clone()))
+            tokio::spawn(cadvisor_cmd::store_loop(
+                db.clone(),
+                every,
+                host,
+                pods.clone(),
+            ))
         });
         let kube_ms = parse_duration_ms(&args.kube_interval).context("--kube.scrape-interval")?;
         let kube = (kube_ms > 0).then(|| {
@@ -257,12 +275,18 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let gpu_ms = parse_duration_ms(&args.gpu_interval).context("--gpu.scrape-interval")?;
         let gpu = (gpu_ms > 0).then(|| {
             let every = Duration::from_millis(gpu_ms as u64);
-            tokio::spawn(gpu_cmd::store_loop(db.clone(), every, args.gpu_nvml_library.clone()))
+            tokio::spawn(gpu_cmd::store_loop(
+                db.clone(),
+                every,
+                args.gpu_nvml_library.clone(),
+            ))
         });
         let rules_task = tokio::spawn(rules_cmd::run(manager.clone()));
-        tracing::info!(address = %args.listen, "ready");
         let scrape = agent_cmd::start(db.clone(), args.rules.config_file.as_deref())?;
-        query::serve(listener, router, shutdown_signal()).await?;
+        let admin = args.web.enable_admin_api;
+        front
+            .serve(listener, router, admin, shutdown_signal())
+            .await?;
         rules_task.abort();
         if let Some(s) = scrape {
             s.stop().await;
@@ -322,6 +346,8 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
     ]
     .into_iter()
     .chain(a.rules.status_flags())
+    .chain(a.web.status_flags())
+    .chain(a.limits.status_flags())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }

@@ -1,6 +1,7 @@
 //! The Prometheus HTTP API over the TSDB: remote-write in, series/labels/remote-read out,
 //! self-metrics and health endpoints. PromQL endpoints arrive with the PromQL engine.
 
+mod admin;
 mod api;
 mod error;
 mod metrics;
@@ -29,6 +30,8 @@ pub struct ApiOptions {
     pub max_request_bytes: usize,
     /// Largest decompressed remote-write/read body; larger ones get 413.
     pub max_decompressed_bytes: usize,
+    /// Most series in one remote-write request (400 above); 0 = unlimited.
+    pub max_series_per_request: usize,
     /// Most samples one remote-read request may return (413 above).
     pub read_sample_limit: usize,
     /// PromQL engine limits (timeout, max samples, lookback).
@@ -39,6 +42,8 @@ pub struct ApiOptions {
     pub flags: Vec<(String, String)>,
     /// Process start, shown by `/api/v1/status/runtimeinfo`.
     pub start_time: std::time::SystemTime,
+    /// Serve `POST /api/v1/admin/tsdb/snapshot` (`--web.enable-admin-api`).
+    pub enable_admin: bool,
 }
 
 impl Default for ApiOptions {
@@ -46,11 +51,13 @@ impl Default for ApiOptions {
         ApiOptions {
             max_request_bytes: 32 << 20,
             max_decompressed_bytes: 256 << 20,
+            max_series_per_request: 100_000,
             read_sample_limit: 50_000_000,
             engine: promql::EngineOptions::default(),
             max_concurrent_queries: 20,
             flags: Vec::new(),
             start_time: std::time::SystemTime::now(),
+            enable_admin: false,
         }
     }
 }
@@ -82,7 +89,8 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         opts: Arc::new(opts),
         metrics: Arc::new(HttpMetrics::default()),
     };
-    Router::new()
+    let admin = state.opts.enable_admin;
+    let router = Router::new()
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/read", post(read::remote_read))
         .route("/api/v1/series", get(api::series).post(api::series))
@@ -117,9 +125,16 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/api/v1/status/tsdb", get(status::tsdb_status))
         .route("/metrics", get(metrics::metrics))
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
-        .route("/-/ready", get(|| async { "Ready.\n" }))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .route("/-/ready", get(|| async { "Ready.\n" }));
+    let router = if admin {
+        router.route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(admin::snapshot).put(admin::snapshot),
+        )
+    } else {
+        router
+    };
+    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

@@ -35,6 +35,13 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
                 .exemplars_dropped
                 .fetch_add(req.num_exemplars() as u64, Ordering::Relaxed);
             let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = req.series().collect();
+            let max = opts.max_series_per_request;
+            if max > 0 && batch.len() > max {
+                return Err(ApiError::BadData(format!(
+                    "request has {} series, more than the limit of {max} (--web.max-series-per-request)",
+                    batch.len()
+                )));
+            }
             let out = db
                 .append_batch(&batch)
                 .map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?;

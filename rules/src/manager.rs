@@ -77,7 +77,11 @@ pub fn load_config(path: &Path) -> Result<PromConfig, Error> {
     })?;
     let cfg: PromConfig = serde_yaml::from_str(&text).map_err(|e| Error::Invalid {
         file: name.clone(),
-        errors: vec![format!("{name}: {e}")],
+        // serde quotes mistyped string values, which may be credentials.
+        errors: vec![format!(
+            "{name}: {}",
+            web::redact_yaml_error(&e.to_string())
+        )],
     })?;
     cfg.alerting.validate().map_err(|e| Error::Invalid {
         file: name.clone(),

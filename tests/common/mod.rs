@@ -11,6 +11,8 @@ use remote::prompb::{
 };
 use remote::prost::Message;
 
+pub mod pki;
+
 /// `name` on PATH; None with a loud SKIPPED message if absent (a panic if VITALS_REQUIRE_PEERS=1).
 pub fn peer_binary(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {
@@ -45,10 +47,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `vitals store` on `dir` and waits until `/-/ready`; returns it and the time that took.
-    pub fn start(dir: &Path, port: u16, extra: &[&str]) -> (Server, Duration) {
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+    /// Spawns `vitals store` on `dir` listening on 127.0.0.1:`port`, without waiting.
+    pub fn spawn(dir: &Path, port: u16, extra: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_vitals"))
             .args(["store", "--storage.tsdb.path"])
             .arg(dir)
             .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
@@ -57,7 +58,13 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawning vitals");
+            .expect("spawning vitals")
+    }
+
+    /// Starts `vitals store` on `dir` and waits until `/-/ready`; returns it and the time that took.
+    pub fn start(dir: &Path, port: u16, extra: &[&str]) -> (Server, Duration) {
+        let started = Instant::now();
+        let child = Server::spawn(dir, port, extra);
         let url = format!("http://127.0.0.1:{port}");
         let s = Server { child, url };
         let deadline = started + Duration::from_secs(60);
@@ -129,8 +136,8 @@ pub fn write(url: &str, req: &WriteRequest) -> Result<u16, String> {
     }
 }
 
-/// Remote-reads every series with `__name__=name` in [start, end].
-pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
+/// A snappy remote-read request body for every series with `__name__=name` in [start, end].
+pub fn read_body(name: &str, start: i64, end: i64) -> Vec<u8> {
     let req = ReadRequest {
         queries: vec![Query {
             start_timestamp_ms: start,
@@ -144,9 +151,14 @@ pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
         }],
         accepted_response_types: vec![0],
     };
-    let body = snap::raw::Encoder::new()
+    snap::raw::Encoder::new()
         .compress_vec(&req.encode_to_vec())
-        .unwrap();
+        .unwrap()
+}
+
+/// Remote-reads every series with `__name__=name` in [start, end].
+pub fn read(url: &str, name: &str, start: i64, end: i64) -> ReadResponse {
+    let body = read_body(name, start, end);
     let resp = match ureq::post(&format!("{url}/api/v1/read"))
         .set("Content-Encoding", "snappy")
         .set("Content-Type", "application/x-protobuf")

@@ -38,6 +38,87 @@ pub struct Options {
     pub out_of_order_window_ms: i64,
     /// Size of one WAL segment file; default 128 MiB.
     pub wal_segment_bytes: u64,
+    /// Limits checked when a new series is created by an append (not on WAL replay).
+    pub limits: Limits,
+}
+
+/// Limits on new series; 0 means unlimited. Rejections count as `label_limit` / `series_limit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Most labels (including `__name__`) of one series; default 256.
+    pub max_labels: usize,
+    /// Longest label name in bytes; default 1024.
+    pub max_label_name_bytes: usize,
+    /// Longest label value in bytes; default 32 KiB.
+    pub max_label_value_bytes: usize,
+    /// Most head series with the same metric name; default 0 (unlimited).
+    pub max_series_per_metric: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_labels: 256,
+            max_label_name_bytes: 1024,
+            max_label_value_bytes: 32 << 10,
+            max_series_per_metric: 0,
+        }
+    }
+}
+
+impl Limits {
+    /// Why a new series with these labels may not be created, if it may not.
+    fn check_labels(&self, labels: &[(&str, &str)]) -> Option<String> {
+        let over = |n: usize, max: usize| max > 0 && n > max;
+        if over(labels.len(), self.max_labels) {
+            return Some(format!(
+                "series has {} labels, more than the limit of {}",
+                labels.len(),
+                self.max_labels
+            ));
+        }
+        for (n, v) in labels {
+            if over(n.len(), self.max_label_name_bytes) {
+                return Some(format!(
+                    "label name of {} bytes, more than the limit of {}",
+                    n.len(),
+                    self.max_label_name_bytes
+                ));
+            }
+            if over(v.len(), self.max_label_value_bytes) {
+                return Some(format!(
+                    "value of label {:?} has {} bytes, more than the limit of {}",
+                    truncate(n, 64),
+                    v.len(),
+                    self.max_label_value_bytes
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Head series whose `__name__` is the one in `labels`.
+fn series_of_metric(idx: &HeadIndex, labels: &[(&str, &str)]) -> usize {
+    let Some(&(_, name)) = labels.iter().find(|(n, _)| *n == "__name__") else {
+        return 0;
+    };
+    let (Some(n), Some(v)) = (idx.symbols.lookup("__name__"), idx.symbols.lookup(name)) else {
+        return 0;
+    };
+    idx.postings
+        .get(&n)
+        .and_then(|vals| vals.get(&v))
+        .map_or(0, Vec::len)
 }
 
 impl Default for Options {
@@ -48,6 +129,7 @@ impl Default for Options {
             block_duration_ms: 2 * 3600 * 1000,
             out_of_order_window_ms: 0,
             wal_segment_bytes: 128 << 20,
+            limits: Limits::default(),
         }
     }
 }
@@ -90,7 +172,7 @@ pub struct HeadStats {
 pub(crate) struct Metrics {
     pub samples_appended: AtomicU64,
     pub ooo_samples_appended: AtomicU64,
-    pub rejected: [AtomicU64; 3],
+    pub rejected: [AtomicU64; RejectReason::ALL.len()],
     pub series_created: AtomicU64,
     pub series_removed: AtomicU64,
     pub blocks_cut: AtomicU64,
@@ -292,7 +374,7 @@ impl Db {
         st.series_buf.clear();
         st.sample_recs.clear();
         st.ooo_recs.clear();
-        let mut rejected = [0u64; 3];
+        let mut rejected = [0u64; RejectReason::ALL.len()];
         let mut first_rejection = None;
         let mut appended = 0u64;
         let mut new_series = 0u64;
@@ -308,6 +390,15 @@ impl Db {
             let r = match st.idx.find(fp) {
                 Some(r) => r,
                 None => {
+                    if let Some((reason, why)) = self.refuse_series(&st.idx, labels) {
+                        rejected[reason as usize] += samples.len() as u64;
+                        if first_rejection.is_none() {
+                            let l = Labels::from_pairs(labels);
+                            let l = truncate(&l.to_string(), 512).to_string();
+                            first_rejection = Some(format!("{why}; series {l}"));
+                        }
+                        continue;
+                    }
                     let r = st.idx.create(fp, labels, None);
                     wal::encode_series_refs(r as u64, labels, &mut st.series_buf);
                     new_series += 1;
@@ -421,6 +512,33 @@ impl Db {
             }
         }
         Ok(out)
+    }
+
+    /// Why a new series may not be created: the reason and a message naming the metric.
+    fn refuse_series(
+        &self,
+        idx: &HeadIndex,
+        labels: &[(&str, &str)],
+    ) -> Option<(RejectReason, String)> {
+        let lim = &self.opts.limits;
+        if let Some(why) = lim.check_labels(labels) {
+            return Some((RejectReason::LabelLimit, format!("label limit: {why}")));
+        }
+        let max = lim.max_series_per_metric;
+        if max > 0 && series_of_metric(idx, labels) >= max {
+            let name = labels
+                .iter()
+                .find(|(n, _)| *n == "__name__")
+                .map_or("", |(_, v)| v);
+            return Some((
+                RejectReason::SeriesLimit,
+                format!(
+                    "series limit: metric {:?} already has {max} series, the most allowed per metric",
+                    truncate(name, 256)
+                ),
+            ));
+        }
+        None
     }
 
     /// Head statistics.
@@ -602,6 +720,8 @@ fn reject_message(r: RejectReason) -> &'static str {
         RejectReason::TooOld => "out of order sample",
         RejectReason::OutOfBounds => "out of bounds",
         RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
+        RejectReason::LabelLimit => "label limit",
+        RejectReason::SeriesLimit => "series limit",
     }
 }
 

@@ -52,14 +52,20 @@ pub enum RejectReason {
     OutOfBounds,
     /// Same timestamp as a stored sample with a different value.
     DuplicateTimestamp,
+    /// A new series with too many labels, or a label name or value that is too long.
+    LabelLimit,
+    /// A new series whose metric already has the most series allowed per metric.
+    SeriesLimit,
 }
 
 impl RejectReason {
     /// All reasons, in counter order.
-    pub const ALL: [RejectReason; 3] = [
+    pub const ALL: [RejectReason; 5] = [
         RejectReason::TooOld,
         RejectReason::OutOfBounds,
         RejectReason::DuplicateTimestamp,
+        RejectReason::LabelLimit,
+        RejectReason::SeriesLimit,
     ];
 
     /// The `reason` label value.
@@ -68,6 +74,8 @@ impl RejectReason {
             RejectReason::TooOld => "too_old",
             RejectReason::OutOfBounds => "out_of_bounds",
             RejectReason::DuplicateTimestamp => "duplicate_timestamp",
+            RejectReason::LabelLimit => "label_limit",
+            RejectReason::SeriesLimit => "series_limit",
         }
     }
 }

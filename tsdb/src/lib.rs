@@ -15,10 +15,11 @@ pub mod head_chunks;
 pub mod labels;
 pub mod matcher;
 pub mod postings;
+mod snapshot;
 pub mod wal;
 
 pub use cardinality::HeadCardinality;
-pub use db::{AppendOutcome, Db, HeadStats, Options, SeriesSamples};
+pub use db::{AppendOutcome, Db, HeadStats, Limits, Options, SeriesSamples};
 pub use db_read::RawChunk;
 pub use error::{Error, RejectReason};
 pub use labels::{Label, Labels};

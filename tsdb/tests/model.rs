@@ -48,6 +48,7 @@ fn opts() -> Options {
         block_duration_ms: 600,
         out_of_order_window_ms: 50,
         wal_segment_bytes: 4096,
+        limits: tsdb::Limits::default(),
     }
 }
 
@@ -187,6 +188,7 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                         RejectReason::TooOld => prop_assert!(back > 50, "too old at back {back} t {t} newest {newest:?} model {:?} outcome {out:?}", model.get(&format!("h{series}"))),
                         RejectReason::DuplicateTimestamp => prop_assert!(existing.is_some_and(|b| b != (v as f64).to_bits()) || back == 0),
                         RejectReason::OutOfBounds => {}
+                        r => prop_assert!(false, "unexpected rejection {r:?} with default limits"),
                     }
                 }
             }
