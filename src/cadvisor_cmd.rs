@@ -54,3 +54,15 @@ pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, node: String, pod
     )
     .await
 }
+
+/// Collects the cgroups under `opts` every `interval` into `sink` (without pod names) until
+/// the task is dropped.
+pub async fn collect_into<S: local_collect::Sink + ?Sized>(
+    sink: Arc<S>,
+    opts: Options,
+    interval: Duration,
+    node: String,
+) {
+    let c = collector(opts, PodCache::default());
+    local_collect::collect_loop(sink, c, interval, target_labels(&node)).await
+}

@@ -95,7 +95,11 @@ pub fn target_labels(instance: &str) -> Vec<(String, String)> {
 /// Collects every `interval` into `db` (with pod labels while kubelet's pod-resources socket
 /// exists) until the task is dropped; returns at once, after one log line, when NVML cannot
 /// be loaded.
-pub async fn store_loop(db: Arc<tsdb::Db>, interval: Duration, lib: Option<PathBuf>) {
+pub async fn store_loop<S: crate::local_collect::Sink + ?Sized>(
+    db: Arc<S>,
+    interval: Duration,
+    lib: Option<PathBuf>,
+) {
     let opts = options(lib);
     let Some(mut c) = GpuCollector::open_or_log(&opts) else {
         return;

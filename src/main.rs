@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod agent_cmd;
+mod agent_mode;
 mod cadvisor_cmd;
 mod gpu_cmd;
 mod kube_cmd;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the central store: remote-write in, Prometheus HTTP API out.
     Store(Box<StoreArgs>),
+    /// Collect this node (and the config's scrape jobs) and push by remote-write to a store.
+    Agent(Box<agent_mode::AgentArgs>),
     /// Serve node_exporter-compatible host metrics on /metrics.
     NodeExporter(node_cmd::NodeExporterArgs),
     /// Serve dcgm-exporter-compatible GPU metrics (NVML) on /metrics.
@@ -173,6 +176,7 @@ fn main() -> Result<()> {
             })
         }
         Some(Command::Store(args)) => run_store(*args),
+        Some(Command::Agent(args)) => agent_mode::run(*args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
         Some(Command::DcgmExporter(args)) => gpu_cmd::run(args),
         Some(Command::KubeStateMetrics(args)) => kube_cmd::run(args),

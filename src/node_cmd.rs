@@ -209,7 +209,12 @@ pub fn target_labels(instance: &str) -> Vec<(String, String)> {
 /// Collects every `interval` into `db` with `job="node-exporter"`, `instance`, stamped on
 /// the tick, with `up` and `scrape_*` (see [`crate::local_collect::collect_loop`]). Runs
 /// until the task is dropped.
-pub async fn store_loop(db: Arc<tsdb::Db>, cfg: Config, interval: Duration, instance: String) {
+pub async fn store_loop<S: crate::local_collect::Sink + ?Sized>(
+    db: Arc<S>,
+    cfg: Config,
+    interval: Duration,
+    instance: String,
+) {
     let mut collector = match NodeCollector::new(cfg) {
         Ok(c) => c,
         Err(e) => {
