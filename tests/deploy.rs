@@ -1104,3 +1104,97 @@ fn kubectl_kustomize_builds_base_and_overlay() {
         "plain agent stays off GPU nodes"
     );
 }
+
+// ---------------------------------------------------------------- image and scripts
+
+#[test]
+fn dockerfile_builds_the_images_the_manifests_use() {
+    let text = read(&root().join("Dockerfile"));
+    // (base image, stage name) of every FROM line.
+    let stages: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            assert!(
+                w.len() == 3 && w[1].eq_ignore_ascii_case("AS"),
+                "FROM {l}: name every stage"
+            );
+            (w[0].to_string(), w[2].to_string())
+        })
+        .collect();
+    let base = |name: &str| {
+        &stages
+            .iter()
+            .find(|s| s.1 == name)
+            .unwrap_or_else(|| panic!("no stage {name}"))
+            .0
+    };
+    assert!(
+        base("build-musl").starts_with("rust:"),
+        "official Rust image"
+    );
+    assert!(
+        base("build-gnu").starts_with("rust:"),
+        "official Rust image"
+    );
+    assert!(base("static").starts_with("gcr.io/distroless/static"));
+    assert!(base("gnu").starts_with("debian:") && base("gnu").ends_with("-slim"));
+    assert_eq!(
+        stages.last().unwrap().1,
+        "static",
+        "the default target is the static image"
+    );
+    // Runtime stages: the binary at /usr/bin/vitals, run as the user the manifests expect.
+    for stage in ["static", "gnu"] {
+        let body: String = text
+            .split("\nFROM ")
+            .find(|b| b.lines().next().unwrap().ends_with(&format!(" AS {stage}")))
+            .unwrap()
+            .to_string();
+        assert!(body.contains("/usr/bin/vitals"), "{stage}: binary path");
+        assert!(body.contains("USER 65534:65534"), "{stage}: runs as nobody");
+        assert!(
+            body.contains("ENTRYPOINT [\"/usr/bin/vitals\"]"),
+            "{stage}: entrypoint"
+        );
+    }
+    assert!(
+        text.contains("unknown-linux-musl"),
+        "static stage builds for musl"
+    );
+    let ignore = read(&root().join(".dockerignore"));
+    assert!(
+        ignore.lines().any(|l| l == "target"),
+        "build context without target/"
+    );
+}
+
+#[test]
+fn scripts_are_valid_bash() {
+    for s in ["scripts/cross-arm64.sh", "scripts/sync-deploy.sh"] {
+        let out = std::process::Command::new("bash")
+            .args(["-n", s])
+            .current_dir(root())
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cross = read(&root().join("scripts/cross-arm64.sh"));
+    for want in [
+        "aarch64-unknown-linux-musl",
+        "aarch64-unknown-linux-gnu",
+        "gcc-aarch64-linux-gnu",
+        "qemu-user-static",
+        "musl-tools",
+        "qemu-aarch64-static",
+        "/-/ready",
+        "/api/v1/query?query=1%2B1",
+    ] {
+        assert!(cross.contains(want), "cross-arm64.sh lacks {want}");
+    }
+}
