@@ -29,8 +29,11 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc
 export CFLAGS_aarch64_unknown_linux_musl="-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0 -fno-stack-protector"
+# libloading (NVML) asks for -ldl, which musl keeps inside libc.a: an empty libdl.a stands in.
+shim="$PWD/target/aarch64-musl-shim"
+mkdir -p "$shim" && printf '!<arch>\n' >"$shim/libdl.a"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C link-self-contained=yes -C target-feature=+crt-static"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C link-self-contained=yes -C target-feature=+crt-static -L native=$shim"
 
 for t in $targets; do
   triple="aarch64-unknown-linux-$t"
