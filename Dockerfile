@@ -19,7 +19,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     target="$(uname -m)-unknown-linux-musl" \
     && cargo build --release --locked --bin vitals --target "$target" \
-    && cp "target/$target/release/vitals" /vitals
+    && cp "target/$target/release/vitals" /vitals && strip /vitals
 
 FROM rust:${RUST_VERSION}-bookworm AS build-gnu
 WORKDIR /src
@@ -27,7 +27,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin vitals \
-    && cp target/release/vitals /vitals
+    && cp target/release/vitals /vitals && strip /vitals
 
 FROM debian:bookworm-slim AS gnu
 COPY --from=build-gnu /vitals /usr/bin/vitals
