@@ -96,3 +96,23 @@ fn parser_cases() {
         failures.len()
     );
 }
+
+/// A keyword used as a metric name (`and{}`) prints with braces, so the printed form parses
+/// back to itself (found by the `promql_parse` fuzz target).
+#[test]
+fn keyword_metric_names_print_with_braces() {
+    for q in [
+        "and{}",
+        "sum{}",
+        "offset{}",
+        "AND{}",
+        "by{job=\"a\"}",
+        "rate{}",
+    ] {
+        let printed = query::promql::parse(q).unwrap().to_string();
+        let again = query::promql::parse(&printed)
+            .unwrap_or_else(|e| panic!("{q} -> {printed}: {e}"))
+            .to_string();
+        assert_eq!(again, printed, "{q}");
+    }
+}

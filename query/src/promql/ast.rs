@@ -387,11 +387,33 @@ impl fmt::Display for VectorSelector {
                 format!("{}{}{}", m.name, op, fmt_string(&m.value))
             })
             .collect();
-        if !ms.is_empty() || self.name.is_none() {
+        // A keyword as a bare metric name would not parse back (`and{}` prints as `and{}`).
+        let keyword = self.name.as_deref().is_some_and(is_reserved_word);
+        if !ms.is_empty() || self.name.is_none() || keyword {
             write!(f, "{{{}}}", ms.join(", "))?;
         }
         Ok(())
     }
+}
+
+/// Whether `name` standing alone would parse as a keyword or an aggregation, not a metric.
+fn is_reserved_word(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "and",
+        "or",
+        "unless",
+        "atan2",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "offset",
+    ];
+    let lower = name.to_ascii_lowercase();
+    WORDS.contains(&lower.as_str()) || AggOp::from_name(&lower).is_some()
 }
 
 fn fmt_number(v: f64) -> String {
