@@ -116,3 +116,36 @@ fn keyword_metric_names_print_with_braces() {
         assert_eq!(again, printed, "{q}");
     }
 }
+
+/// Deep expressions are refused with a parse error instead of overflowing the stack (found by
+/// the `promql_parse` fuzz target: ~500 nested parentheses crashed the parser); what is
+/// accepted evaluates on a 2 MiB thread, the stack of the query threads.
+#[test]
+fn nesting_is_bounded_and_accepted_depths_evaluate() {
+    let nested = |n: usize| format!("{}1{}", "(".repeat(n), ")".repeat(n));
+    let chain = |n: usize| vec!["1"; n].join(" + ");
+    let negated = |n: usize| format!("{}1", "-".repeat(n));
+    for q in [nested(600), chain(600), negated(600), nested(100_000)] {
+        let e = query::promql::parse(&q).unwrap_err().to_string();
+        assert!(e.contains("nested deeper than 256 levels"), "{e}");
+    }
+    let ok = [(nested(200), 1.0), (chain(200), 200.0), (negated(200), 1.0)];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let engine = query::promql::Engine::default();
+            let st = query::promql::MemStorage::new();
+            for (q, want) in ok {
+                let out = engine.instant(&st, &q, 0).unwrap();
+                match out.value {
+                    query::promql::Value::Scalar { v, .. } => assert_eq!(v, want),
+                    other => panic!("{other:?}"),
+                }
+                let printed = query::promql::parse(&q).unwrap().to_string();
+                assert!(query::promql::parse(&printed).is_ok());
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

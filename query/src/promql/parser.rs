@@ -43,7 +43,11 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
     let run = || -> Result<Expr, ParseError> {
         let toks = lex(input)?;
         let unclosed = unclosed_at_eof(&toks);
-        let mut p = Parser { toks, i: 0 };
+        let mut p = Parser {
+            toks,
+            i: 0,
+            depth: 0,
+        };
         if p.peek() == &Tok::Eof {
             return Err(p.err("no expression found in input"));
         }
@@ -100,7 +104,14 @@ const MAX_DURATION_MS: i64 = i64::MAX / 1_000_000;
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    /// Depth of the expression tree being built (nested expressions, operator chains,
+    /// postfix wrappers); bounded so that neither parsing nor evaluation overflows a stack.
+    depth: usize,
 }
+
+/// Deepest expression tree accepted: far beyond hand-written queries, well within the
+/// stack of a query thread.
+pub const MAX_DEPTH: usize = 256;
 
 fn binop_of(t: &Tok) -> Option<BinOp> {
     Some(match t {
@@ -183,6 +194,23 @@ impl Parser {
 
     /// Parses a binary expression whose operators bind at least as tightly as `min`.
     fn expr(&mut self, min: u8) -> Result<Expr, ParseError> {
+        let base = self.depth;
+        self.deeper()?;
+        let r = self.expr_inner(min);
+        self.depth = base;
+        r
+    }
+
+    /// One level deeper in the expression tree; an error beyond [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(&format!("expression nested deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    fn expr_inner(&mut self, min: u8) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
         loop {
             let Some(op) = binop_of(self.peek()) else {
@@ -236,6 +264,7 @@ impl Parser {
                 }
             }
             let next_min = if op == BinOp::Pow { prec } else { prec + 1 };
+            self.deeper()?;
             let rhs = self.expr(next_min)?;
             lhs = self.binary(
                 op,
@@ -340,6 +369,12 @@ impl Parser {
     fn postfix(&mut self) -> Result<Expr, ParseError> {
         let mut e = self.primary()?;
         loop {
+            if matches!(self.peek(), Tok::LBracket)
+                || is_kw(self.peek(), "offset")
+                || *self.peek() == Tok::At
+            {
+                self.deeper()?;
+            }
             match self.peek() {
                 Tok::LBracket => {
                     let pos = self.pos();
