@@ -149,3 +149,26 @@ fn nesting_is_bounded_and_accepted_depths_evaluate() {
         .join()
         .unwrap();
 }
+
+/// Quoted (UTF-8) label names print quoted, so the printed form parses back (found by the
+/// `promql_parse` fuzz target).
+#[test]
+fn quoted_label_names_print_quoted() {
+    let mut parsed = 0;
+    for q in [
+        "a + on(b, 'c.d') e",
+        "sum by (\"x.y\") (m)",
+        "a * ignoring(\"k-1\") group_left(\"v/2\") b",
+    ] {
+        let Ok(e) = query::promql::parse(q) else {
+            continue;
+        };
+        parsed += 1;
+        let printed = e.to_string();
+        let again = query::promql::parse(&printed)
+            .unwrap_or_else(|err| panic!("{q} -> {printed}: {err}"))
+            .to_string();
+        assert_eq!(again, printed, "{q}");
+    }
+    assert!(parsed >= 2, "quoted label names parse");
+}

@@ -354,6 +354,36 @@ fn fmt_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// Whether `s` is a legacy identifier (`[a-zA-Z_][a-zA-Z0-9_]*`, plus `:` with `colons`).
+fn is_identifier(s: &str, colons: bool) -> bool {
+    let ok = |c: char, first: bool| {
+        c == '_'
+            || c.is_ascii_alphabetic()
+            || (!first && c.is_ascii_digit())
+            || (colons && c == ':')
+    };
+    let mut cs = s.chars();
+    cs.next().is_some_and(|c| ok(c, true)) && cs.all(|c| ok(c, false))
+}
+
+/// A label name as PromQL writes it: bare when it is an identifier, quoted otherwise.
+fn fmt_label_name(n: &str) -> String {
+    if is_identifier(n, false) {
+        n.to_string()
+    } else {
+        fmt_string(n)
+    }
+}
+
+/// A list of label names in parentheses' inner form (`a, "b.c"`).
+fn fmt_label_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| fmt_label_name(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn fmt_mods(f: &mut fmt::Formatter<'_>, offset: i64, at: &Option<At>) -> fmt::Result {
     if let Some(at) = at {
         match at {
@@ -370,13 +400,15 @@ fn fmt_mods(f: &mut fmt::Formatter<'_>, offset: i64, at: &Option<At>) -> fmt::Re
 
 impl fmt::Display for VectorSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(n) = &self.name {
+        // A name that is not an identifier stays a `__name__` matcher inside the braces.
+        let name = self.name.as_deref().filter(|n| is_identifier(n, true));
+        if let Some(n) = name {
             write!(f, "{n}")?;
         }
         let ms: Vec<String> = self
             .matchers
             .iter()
-            .filter(|m| !(self.name.is_some() && m.name == "__name__" && m.op == MatchOp::Equal))
+            .filter(|m| !(name.is_some() && m.name == "__name__" && m.op == MatchOp::Equal))
             .map(|m| {
                 let op = match m.op {
                     MatchOp::Equal => "=",
@@ -384,12 +416,12 @@ impl fmt::Display for VectorSelector {
                     MatchOp::Regex => "=~",
                     MatchOp::NotRegex => "!~",
                 };
-                format!("{}{}{}", m.name, op, fmt_string(&m.value))
+                format!("{}{}{}", fmt_label_name(&m.name), op, fmt_string(&m.value))
             })
             .collect();
         // A keyword as a bare metric name would not parse back (`and{}` prints as `and{}`).
-        let keyword = self.name.as_deref().is_some_and(is_reserved_word);
-        if !ms.is_empty() || self.name.is_none() || keyword {
+        let keyword = name.is_some_and(is_reserved_word);
+        if !ms.is_empty() || name.is_none() || keyword {
             write!(f, "{{{}}}", ms.join(", "))?;
         }
         Ok(())
@@ -468,7 +500,7 @@ impl fmt::Display for Expr {
                 write!(f, "{}", op.name())?;
                 if *without || !grouping.is_empty() {
                     let kw = if *without { "without" } else { "by" };
-                    write!(f, " {kw} ({}) ", grouping.join(", "))?;
+                    write!(f, " {kw} ({}) ", fmt_label_list(grouping))?;
                 }
                 match param {
                     Some(p) => write!(f, "({p}, {expr})"),
@@ -489,11 +521,15 @@ impl fmt::Display for Expr {
                 if let Some(m) = matching {
                     if m.on || !m.labels.is_empty() {
                         let kw = if m.on { "on" } else { "ignoring" };
-                        write!(f, " {kw} ({})", m.labels.join(", "))?;
+                        write!(f, " {kw} ({})", fmt_label_list(&m.labels))?;
                     }
                     match m.card {
-                        Card::ManyToOne => write!(f, " group_left ({})", m.include.join(", "))?,
-                        Card::OneToMany => write!(f, " group_right ({})", m.include.join(", "))?,
+                        Card::ManyToOne => {
+                            write!(f, " group_left ({})", fmt_label_list(&m.include))?
+                        }
+                        Card::OneToMany => {
+                            write!(f, " group_right ({})", fmt_label_list(&m.include))?
+                        }
                         _ => {}
                     }
                 }
