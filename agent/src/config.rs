@@ -31,71 +31,11 @@ impl Serialize for PromDuration {
     }
 }
 
-/// Parses `[0-9]+(y|w|d|h|m|s|ms)` units in decreasing order, as Prometheus does.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let units: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("ms", 1),
-        ("m", 60_000),
-        ("s", 1000),
-    ];
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut last_unit = usize::MAX;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (i, (u, mult)) = units
-            .iter()
-            .enumerate()
-            .find(|(_, (u, _))| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
-        // Units must be strictly decreasing (ms sorts after s by size).
-        let rank = if *u == "ms" { 7 } else { i };
-        if last_unit != usize::MAX && rank <= last_unit {
-            return None;
-        }
-        last_unit = rank;
-        rest = &rest[u.len()..];
-        total = total.checked_add(n.checked_mul(*mult)?)?;
-    }
-    if s.is_empty() {
-        return None;
-    }
-    Some(Duration::from_millis(total))
-}
+pub use promconfig::parse_duration;
 
 /// Formats a duration as Prometheus prints it (`1m`, `10s`, `1m30s`, `500ms`).
 pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis() as u64;
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (u, mult) in [
-        ("y", 365 * 86_400_000u64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if ms >= mult {
-            out.push_str(&format!("{}{u}", ms / mult));
-            ms %= mult;
-        }
-    }
-    out
+    promconfig::format_duration_ms(d.as_millis() as i64)
 }
 
 /// A whole configuration file.

@@ -55,6 +55,34 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
     Some(total)
 }
 
+/// Formats milliseconds as a Prometheus duration, largest units first (`1h30m`, `500ms`,
+/// `0s`; negative with a leading `-`).
+pub fn format_duration_ms(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ms.unsigned_abs();
+    if ms < 0 {
+        out.push('-');
+    }
+    for (u, n) in [
+        ("y", 365 * 86_400_000u64),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if rest >= n {
+            out.push_str(&format!("{}{}", rest / n, u));
+            rest %= n;
+        }
+    }
+    out
+}
+
 /// [`parse_duration_ms`] as a `Duration` (negative durations cannot be written).
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     parse_duration_ms(s).map(|ms| std::time::Duration::from_millis(ms as u64))
@@ -177,6 +205,9 @@ mod tests {
         assert_eq!(parse_duration_ms("0"), Some(0));
         assert_eq!(parse_duration_ms("1m1h"), None);
         assert_eq!(parse_duration_ms("5"), None);
+        assert_eq!(format_duration_ms(5_400_000), "1h30m");
+        assert_eq!(format_duration_ms(-90_500), "-1m30s500ms");
+        assert_eq!(format_duration_ms(0), "0s");
         assert_eq!(parse_duration_ms(""), None);
     }
 

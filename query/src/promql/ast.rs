@@ -325,29 +325,7 @@ impl Expr {
 
 /// Formats ms as a Prometheus duration (`1h30m`, `0s`).
 pub fn fmt_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = ms.abs();
-    if ms < 0 {
-        out.push('-');
-    }
-    for (u, n) in [
-        ("y", 365 * 86_400_000i64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if rest >= n {
-            out.push_str(&format!("{}{}", rest / n, u));
-            rest %= n;
-        }
-    }
-    out
+    promconfig::format_duration_ms(ms)
 }
 
 fn fmt_string(s: &str) -> String {
