@@ -2,7 +2,7 @@
 //! file's scrape jobs, pushed by remote-write through a disk-backed queue to a central store.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -209,7 +209,7 @@ async fn run_async(
         )),
         tokio::spawn(crate::cadvisor_cmd::collect_into(
             fanout.clone(),
-            cgroup_options(&args.sysfs),
+            cgroup_options(args),
             interval,
             node.clone(),
         )),
@@ -254,11 +254,13 @@ async fn run_async(
     Ok(())
 }
 
-/// cgroup collector options for a host whose sysfs is at `sysfs`.
-fn cgroup_options(sysfs: &Path) -> cgroup_collector::Options {
+/// cgroup collector options for the host mounted at the agent's `--path.*` flags.
+fn cgroup_options(args: &AgentArgs) -> cgroup_collector::Options {
     cgroup_collector::Options {
-        cgroup_root: sysfs.join("fs/cgroup"),
-        sysfs: sysfs.to_path_buf(),
+        cgroup_root: args.sysfs.join("fs/cgroup"),
+        sysfs: args.sysfs.clone(),
+        procfs: args.procfs.clone(),
+        rootfs: args.rootfs.clone(),
         ..Default::default()
     }
 }

@@ -1,9 +1,16 @@
-//! The cgroup collector in the store: cAdvisor's `container_*` metrics of this machine,
-//! stored as kubelet's `/metrics/cadvisor` endpoint would be scraped by kube-prometheus.
+//! cAdvisor's `container_*` metrics of this machine: `vitals cadvisor` serves them on
+//! `/metrics` (and kubelet's `/metrics/cadvisor`); the store and the agent collect them as
+//! kube-prometheus scrapes kubelet's endpoint.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Result;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use cgroup_collector::{CgroupCollector, NoNames, Options};
 
 use crate::kube_cmd::PodCache;
@@ -65,4 +72,77 @@ pub async fn collect_into<S: local_collect::Sink + ?Sized>(
 ) {
     let c = collector(opts, PodCache::default());
     local_collect::collect_loop(sink, c, interval, target_labels(&node)).await
+}
+
+/// Flags of `vitals cadvisor` (node_exporter's path flag names, as `vitals node-exporter`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CadvisorArgs {
+    /// Address on which to expose metrics.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the host's filesystems are mounted: procfs (network namespaces, thread states,
+    /// mounts), sysfs (cgroups under `fs/cgroup`), rootfs (the root cgroup's filesystems).
+    #[command(flatten)]
+    pub paths: crate::node_cmd::HostPaths,
+    /// Leave out `container_tasks_state` (it reads one procfs file per thread).
+    #[arg(long = "no-collector.tasks-state")]
+    pub no_tasks_state: bool,
+}
+
+impl CadvisorArgs {
+    /// The collector options these flags describe.
+    pub fn options(&self) -> Options {
+        let p = &self.paths;
+        Options {
+            cgroup_root: p.sysfs.join("fs/cgroup"),
+            sysfs: p.sysfs.clone(),
+            procfs: p.procfs.clone(),
+            rootfs: p.rootfs.clone(),
+            task_states: !self.no_tasks_state,
+            ..Default::default()
+        }
+    }
+}
+
+/// Serves `/metrics` and `/metrics/cadvisor` until interrupted. Containers carry only `id`
+/// here: names come from the kube collector's pod cache, which this command does not run.
+pub fn run(args: CadvisorArgs) -> Result<()> {
+    let state = Arc::new(Mutex::new(CgroupCollector::new(args.options())));
+    let app = axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/metrics/cadvisor", get(metrics))
+        .route("/", get(index))
+        .with_state(state);
+    crate::node_cmd::serve(args.listen, app, "cadvisor")
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<html><head><title>Vitals cAdvisor</title></head><body><a href=\"/metrics\">Metrics</a></body></html>\n",
+    )
+}
+
+async fn metrics(State(state): State<Arc<Mutex<CgroupCollector>>>, headers: HeaderMap) -> Response {
+    crate::node_cmd::exposition(&headers, move |format, body| {
+        let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = expo::MetricSet::new();
+        match c.collect(&NoNames) {
+            Ok(containers) => {
+                let now = local_collect::now_ms() as f64 / 1000.0;
+                cgroup_collector::render(&mut c, &containers, now, &mut set);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cgroup collection failed");
+                set.family(
+                    "container_scrape_error",
+                    "1 if there was an error while getting container metrics, 0 otherwise",
+                    expo::MetricType::Gauge,
+                )
+                .add(&[], 1.0);
+            }
+        }
+        expo::render(&set, format, body);
+    })
+    .await
 }

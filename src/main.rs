@@ -35,6 +35,8 @@ enum Command {
     Agent(Box<agent_mode::AgentArgs>),
     /// Serve node_exporter-compatible host metrics on /metrics.
     NodeExporter(node_cmd::NodeExporterArgs),
+    /// Serve cAdvisor-compatible container metrics (cgroups) on /metrics.
+    Cadvisor(cadvisor_cmd::CadvisorArgs),
     /// Serve dcgm-exporter-compatible GPU metrics (NVML) on /metrics.
     DcgmExporter(gpu_cmd::DcgmExporterArgs),
     /// Serve kube-state-metrics' kube_* metrics on /metrics.
@@ -178,6 +180,7 @@ fn main() -> Result<()> {
         Some(Command::Store(args)) => run_store(*args),
         Some(Command::Agent(args)) => agent_mode::run(*args),
         Some(Command::NodeExporter(args)) => node_cmd::run(args),
+        Some(Command::Cadvisor(args)) => cadvisor_cmd::run(args),
         Some(Command::DcgmExporter(args)) => gpu_cmd::run(args),
         Some(Command::KubeStateMetrics(args)) => kube_cmd::run(args),
         Some(Command::Tsdb {

@@ -14,12 +14,10 @@ use axum::routing::get;
 use clap::Args;
 use node_collector::{Config, NodeCollector};
 
-/// Flags of `vitals node-exporter` (node_exporter's names).
+/// node_exporter's `--path.*` flags: where the host's procfs, sysfs and `/` are mounted
+/// (`/host/proc`, … in a DaemonSet). Shared by the exporter subcommands.
 #[derive(Args, Debug, Clone)]
-pub struct NodeExporterArgs {
-    /// Address on which to expose metrics.
-    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9100")]
-    pub listen: SocketAddr,
+pub struct HostPaths {
     /// procfs mountpoint.
     #[arg(long = "path.procfs", default_value = "/proc")]
     pub procfs: PathBuf,
@@ -29,6 +27,17 @@ pub struct NodeExporterArgs {
     /// rootfs mountpoint.
     #[arg(long = "path.rootfs", default_value = "/")]
     pub rootfs: PathBuf,
+}
+
+/// Flags of `vitals node-exporter` (node_exporter's names).
+#[derive(Args, Debug, Clone)]
+pub struct NodeExporterArgs {
+    /// Address on which to expose metrics.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// Where the host's filesystems are mounted.
+    #[command(flatten)]
+    pub paths: HostPaths,
     /// udev data path.
     #[arg(long = "path.udev.data", default_value = "/run/udev/data")]
     pub udev_data: PathBuf,
@@ -62,9 +71,9 @@ impl NodeExporterArgs {
     /// The collector configuration these flags describe.
     pub fn config(&self) -> Config {
         let mut cfg = Config {
-            procfs: self.procfs.clone(),
-            sysfs: self.sysfs.clone(),
-            rootfs: self.rootfs.clone(),
+            procfs: self.paths.procfs.clone(),
+            sysfs: self.paths.sysfs.clone(),
+            rootfs: self.paths.rootfs.clone(),
             udev_data: self.udev_data.clone(),
             textfile_dir: self.textfile_dir.clone(),
             interrupts: self.interrupts,
@@ -131,6 +140,23 @@ async fn index() -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<Arc<Mutex<NodeCollector>>>, headers: HeaderMap) -> Response {
+    exposition(&headers, move |format, body| {
+        let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
+        let set = c.collect();
+        expo::render(set, format, body);
+        for (name, err) in c.errors() {
+            tracing::debug!(collector = name, error = %err, "collector failed");
+        }
+    })
+    .await
+}
+
+/// Answers a scrape: `render` writes the exposition on a blocking thread in the format
+/// `headers` ask for (text 0.0.4 or OpenMetrics), gzipped when `Accept-Encoding` allows.
+pub async fn exposition<F>(headers: &HeaderMap, render: F) -> Response
+where
+    F: FnOnce(expo::Format, &mut String) + Send + 'static,
+{
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = expo::Format::negotiate(accept);
     let gzip = headers
@@ -138,13 +164,8 @@ async fn metrics(State(state): State<Arc<Mutex<NodeCollector>>>, headers: Header
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
     let res = tokio::task::spawn_blocking(move || {
-        let mut c = state.lock().unwrap_or_else(|p| p.into_inner());
-        let set = c.collect();
         let mut body = String::with_capacity(64 * 1024);
-        expo::render(set, format, &mut body);
-        for (name, err) in c.errors() {
-            tracing::debug!(collector = name, error = %err, "collector failed");
-        }
+        render(format, &mut body);
         body
     })
     .await;

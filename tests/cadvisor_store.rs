@@ -29,12 +29,28 @@ fn container_metrics_land_in_the_store() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    for name in [
+    let mut names = vec![
         "up",
         "container_cpu_usage_seconds_total",
         "container_memory_working_set_bytes",
         "container_last_seen",
-    ] {
+        "container_tasks_state",
+        "container_fs_limit_bytes",
+        "container_fs_usage_bytes",
+    ];
+    // The host's network, read from pid 1, when it has an interface cAdvisor reports.
+    let host_net = std::fs::read_to_string("/proc/1/net/dev")
+        .ok()
+        .is_some_and(|t| cgroup_collector::net::parse_net_dev(&t).is_some_and(|v| !v.is_empty()));
+    if host_net {
+        names.extend([
+            "container_network_receive_bytes_total",
+            "container_network_transmit_packets_total",
+        ]);
+    } else {
+        eprintln!("\n!!! no network check: pid 1 has no interface cAdvisor reports !!!\n");
+    }
+    for name in names {
         let resp = read(&s.url, name, now - 60_000, now);
         let series = &resp.results[0].timeseries;
         assert!(!series.is_empty(), "{name} not stored");
@@ -71,4 +87,9 @@ fn container_metrics_land_in_the_store() {
         .expect("root cgroup");
     assert_eq!(label(root, "cpu"), Some("total"));
     assert!(root.samples.windows(2).all(|w| w[1].value >= w[0].value));
+    // Filesystems belong to the root cgroup only.
+    let resp = read(&s.url, "container_fs_limit_bytes", now - 60_000, now);
+    for ts in &resp.results[0].timeseries {
+        assert_eq!(label(ts, "id"), Some("/"));
+    }
 }

@@ -9,10 +9,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
+use common::exporter::{get, get_gzip, wait_ready, Proc};
 use common::{free_port, peer_binary};
 use expo::MetricType;
 
@@ -143,64 +143,6 @@ fn families(text: &str) -> BTreeMap<String, Fam> {
         .collect()
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// GET `url` with an optional `Accept`: (Content-Type, body).
-fn get(url: &str, accept: Option<&str>) -> Result<(String, String), String> {
-    let mut req = ureq::get(url).timeout(Duration::from_secs(10));
-    if let Some(a) = accept {
-        req = req.set("Accept", a);
-    }
-    let resp = req.call().map_err(|e| e.to_string())?;
-    let ctype = resp.header("Content-Type").unwrap_or("").to_string();
-    let body = resp.into_string().map_err(|e| e.to_string())?;
-    Ok((ctype, body))
-}
-
-/// GET /metrics with `Accept-Encoding: gzip` over a raw connection (ureq would decode it
-/// silently): the lowercased response headers, which must say gzip, and the decoded body.
-fn get_gzip(port: u16) -> (String, String) {
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    conn.write_all(
-        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let headers = String::from_utf8_lossy(&raw[..split]).to_lowercase();
-    assert!(headers.starts_with("http/1.1 200"), "{headers}");
-    assert!(
-        headers.contains("content-encoding: gzip"),
-        "not gzipped: {headers}"
-    );
-    let mut body = String::new();
-    flate2::read::GzDecoder::new(&raw[split + 4..])
-        .read_to_string(&mut body)
-        .expect("gzip body");
-    (headers, body)
-}
-
-fn wait_ready(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(url, None).is_err() {
-        assert!(Instant::now() < deadline, "{url} did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn ignored(name: &str) -> bool {
     IGNORED.iter().any(|(p, _)| name.starts_with(p))
 }
@@ -264,7 +206,7 @@ fn vitals_matches_node_exporter() {
     let _ = get(&purl, None);
     let _ = get(&vurl, None);
     let before = families(&get(&purl, None).unwrap().1);
-    let (vheaders, vtext) = get_gzip(vport);
+    let (vheaders, vtext) = get_gzip(vport, "/metrics");
     let after = families(&get(&purl, None).unwrap().1);
     assert!(
         vheaders.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),

@@ -11,6 +11,7 @@ use remote::prompb::{
 };
 use remote::prost::Message;
 
+pub mod exporter;
 pub mod pki;
 
 /// `name` on PATH; None with a loud SKIPPED message if absent (a panic if VITALS_REQUIRE_PEERS=1).

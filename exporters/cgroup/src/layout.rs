@@ -72,6 +72,16 @@ impl Layout {
         }
     }
 
+    /// The file listing the own threads of cgroup `rel`: v2 `cgroup.threads`, v1 `tasks`
+    /// of the hierarchy that names the cgroups.
+    pub fn threads_file(&self, rel: &str) -> Option<PathBuf> {
+        let dir = self.tree()?.join(rel.trim_start_matches('/'));
+        Some(match self {
+            Layout::V2 { .. } => dir.join("cgroup.threads"),
+            Layout::V1 { .. } => dir.join("tasks"),
+        })
+    }
+
     /// Every cgroup path (`/`, `/system.slice/x.service`, …), parents before children, at
     /// most `limit`; the second value is true when some were left out.
     pub fn cgroups(&self, limit: usize) -> (Vec<String>, bool) {

@@ -42,9 +42,4 @@ impl Reader {
         }
         true
     }
-
-    /// Number of non-empty lines of `path` (`cgroup.procs`).
-    pub fn lines(&mut self, path: &Path) -> Option<usize> {
-        Some(self.read(path)?.lines().filter(|l| !l.is_empty()).count())
-    }
 }

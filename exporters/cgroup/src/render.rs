@@ -2,6 +2,7 @@
 
 use expo::{MetricSet, MetricType};
 
+use crate::stats::Stats;
 use crate::{CgroupCollector, Container};
 
 use MetricType::{Counter, Gauge};
@@ -204,6 +205,197 @@ const IO_FIELDS: &[IoField] = &[
     ),
 ];
 
+/// Per-interface families: name, HELP, value.
+type NetField = (&'static str, &'static str, fn(&crate::net::Iface) -> f64);
+
+const NET_FIELDS: &[NetField] = &[
+    (
+        "container_network_receive_bytes_total",
+        "Cumulative count of bytes received",
+        |i| i.rx_bytes,
+    ),
+    (
+        "container_network_receive_packets_total",
+        "Cumulative count of packets received",
+        |i| i.rx_packets,
+    ),
+    (
+        "container_network_receive_packets_dropped_total",
+        "Cumulative count of packets dropped while receiving",
+        |i| i.rx_dropped,
+    ),
+    (
+        "container_network_receive_errors_total",
+        "Cumulative count of errors encountered while receiving",
+        |i| i.rx_errors,
+    ),
+    (
+        "container_network_transmit_bytes_total",
+        "Cumulative count of bytes transmitted",
+        |i| i.tx_bytes,
+    ),
+    (
+        "container_network_transmit_packets_total",
+        "Cumulative count of packets transmitted",
+        |i| i.tx_packets,
+    ),
+    (
+        "container_network_transmit_packets_dropped_total",
+        "Cumulative count of packets dropped while transmitting",
+        |i| i.tx_dropped,
+    ),
+    (
+        "container_network_transmit_errors_total",
+        "Cumulative count of errors encountered while transmitting",
+        |i| i.tx_errors,
+    ),
+];
+
+/// Per-filesystem families: name, HELP, value.
+type FsField = (&'static str, &'static str, fn(&crate::fs::FsStat) -> f64);
+
+const FS_FIELDS: &[FsField] = &[
+    (
+        "container_fs_inodes_free",
+        "Number of available Inodes",
+        |f| f.inodes_free,
+    ),
+    ("container_fs_inodes_total", "Number of Inodes", |f| {
+        f.inodes
+    }),
+    (
+        "container_fs_limit_bytes",
+        "Number of bytes that can be consumed by the container on this filesystem.",
+        |f| f.capacity,
+    ),
+    (
+        "container_fs_usage_bytes",
+        "Number of bytes that are consumed by the container on this filesystem.",
+        |f| f.usage,
+    ),
+];
+
+/// Families of a filesystem's disk counters: name, HELP, type, index into
+/// [`crate::fs::FsStat::disk`], divisor. The times are milliseconds that cAdvisor divides by
+/// 1e9 (it treats them as nanoseconds); the same division keeps the values identical.
+type FsDiskField = (&'static str, &'static str, MetricType, usize, f64);
+
+const FS_DISK_FIELDS: &[FsDiskField] = &[
+    (
+        "container_fs_reads_total",
+        "Cumulative count of reads completed",
+        Counter,
+        0,
+        1.0,
+    ),
+    (
+        "container_fs_reads_merged_total",
+        "Cumulative count of reads merged",
+        Counter,
+        1,
+        1.0,
+    ),
+    (
+        "container_fs_sector_reads_total",
+        "Cumulative count of sector reads completed",
+        Counter,
+        2,
+        1.0,
+    ),
+    (
+        "container_fs_read_seconds_total",
+        "Cumulative count of seconds spent reading",
+        Counter,
+        3,
+        1e9,
+    ),
+    (
+        "container_fs_writes_total",
+        "Cumulative count of writes completed",
+        Counter,
+        4,
+        1.0,
+    ),
+    (
+        "container_fs_writes_merged_total",
+        "Cumulative count of writes merged",
+        Counter,
+        5,
+        1.0,
+    ),
+    (
+        "container_fs_sector_writes_total",
+        "Cumulative count of sector writes completed",
+        Counter,
+        6,
+        1.0,
+    ),
+    (
+        "container_fs_write_seconds_total",
+        "Cumulative count of seconds spent writing",
+        Counter,
+        7,
+        1e9,
+    ),
+    (
+        "container_fs_io_current",
+        "Number of I/Os currently in progress",
+        Gauge,
+        8,
+        1.0,
+    ),
+    (
+        "container_fs_io_time_seconds_total",
+        "Cumulative count of seconds spent doing I/Os",
+        Counter,
+        9,
+        1e9,
+    ),
+    (
+        "container_fs_io_time_weighted_seconds_total",
+        "Cumulative weighted I/O time in seconds",
+        Counter,
+        10,
+        1e9,
+    ),
+];
+
+/// Pressure families: name, HELP, value.
+type PsiField = (&'static str, &'static str, fn(&Stats) -> Option<f64>);
+
+const PSI_FIELDS: &[PsiField] = &[
+    (
+        "container_pressure_cpu_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to CPU congestion.",
+        |s| s.psi_cpu.map(|p| p.full),
+    ),
+    (
+        "container_pressure_cpu_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to CPU congestion.",
+        |s| s.psi_cpu.map(|p| p.some),
+    ),
+    (
+        "container_pressure_memory_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to memory congestion.",
+        |s| s.psi_memory.map(|p| p.full),
+    ),
+    (
+        "container_pressure_memory_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to memory congestion.",
+        |s| s.psi_memory.map(|p| p.some),
+    ),
+    (
+        "container_pressure_io_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to IO congestion.",
+        |s| s.psi_io.map(|p| p.full),
+    ),
+    (
+        "container_pressure_io_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to IO congestion.",
+        |s| s.psi_io.map(|p| p.some),
+    ),
+];
+
 /// Adds the families of `containers` (read at `now`, seconds since the epoch) to `set`.
 pub fn render(c: &mut CgroupCollector, containers: &[Container], now: f64, set: &mut MetricSet) {
     set.family(
@@ -263,8 +455,40 @@ pub fn render(c: &mut CgroupCollector, containers: &[Container], now: f64, set: 
                 .add(&l, v);
             }
         }
+        for (name, help, get) in PSI_FIELDS {
+            if let Some(v) = get(s) {
+                set.family(name, help, Counter).add(&labels, v);
+            }
+        }
+        if let Some(t) = &s.tasks {
+            for (state, v) in [
+                ("sleeping", t.sleeping),
+                ("running", t.running),
+                ("stopped", t.stopped),
+                ("uninterruptible", t.uninterruptible),
+                ("iowaiting", t.iowaiting),
+            ] {
+                let mut l = labels.clone();
+                l.push(("state", state));
+                set.family(
+                    "container_tasks_state",
+                    "Number of tasks in given state",
+                    Gauge,
+                )
+                .add(&l, v);
+            }
+        }
+        for iface in ct.network.iter().flat_map(|n| n.iter()) {
+            let mut l = labels.clone();
+            l.push(("interface", &iface.name));
+            for (name, help, get) in NET_FIELDS {
+                set.family(name, help, Counter).add(&l, get(iface));
+            }
+        }
+        let mut io_devices = Vec::with_capacity(s.io.len());
         for io in &s.io {
             let dev = c.device_name(io.major, io.minor).to_string();
+            io_devices.push(dev.clone());
             let (major, minor) = (io.major.to_string(), io.minor.to_string());
             let mut l = labels.clone();
             l.push(("device", &dev));
@@ -281,6 +505,19 @@ pub fn render(c: &mut CgroupCollector, containers: &[Container], now: f64, set: 
                     Counter,
                 )
                 .add(&lo, v);
+            }
+        }
+        for f in &ct.filesystems {
+            let mut l = labels.clone();
+            l.push(("device", &f.device));
+            for (name, help, get) in FS_FIELDS {
+                set.family(name, help, Gauge).add(&l, get(f));
+            }
+            for &(name, help, kind, i, divisor) in FS_DISK_FIELDS {
+                let from_cgroup = matches!(i, 0 | 4) && io_devices.contains(&f.device);
+                if !from_cgroup {
+                    set.family(name, help, kind).add(&l, f.disk[i] / divisor);
+                }
             }
         }
     }

@@ -93,6 +93,49 @@ pub struct Stats {
     pub spec_swap_limit: Option<f64>,
     /// The cgroup directory's modification time, seconds since the epoch.
     pub start_time: Option<f64>,
+    /// The first process of `cgroup.procs` (whose network namespace is the cgroup's).
+    pub first_pid: Option<u32>,
+    /// CPU pressure (v2 `cpu.pressure`).
+    pub psi_cpu: Option<Psi>,
+    /// Memory pressure (v2 `memory.pressure`).
+    pub psi_memory: Option<Psi>,
+    /// I/O pressure (v2 `io.pressure`).
+    pub psi_io: Option<Psi>,
+    /// Tasks by state (filled by the collector from procfs).
+    pub tasks: Option<crate::tasks::TaskStates>,
+}
+
+/// Pressure stall totals of one resource, seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Psi {
+    /// Time some tasks were stalled (`some total=`): cAdvisor's `waiting`.
+    pub some: f64,
+    /// Time all tasks were stalled (`full total=`): cAdvisor's `stalled`.
+    pub full: f64,
+}
+
+/// Parses a `*.pressure` file (`some avg10=0.00 avg60=0.00 avg300=0.00 total=123` and a
+/// `full` line; totals in microseconds). A missing `full` line (the CPU file of old kernels)
+/// reads as 0, as cAdvisor reports it.
+pub fn parse_psi(text: &str) -> Option<Psi> {
+    let mut out = Psi::default();
+    let mut some = false;
+    for line in text.lines() {
+        let mut it = line.split_ascii_whitespace();
+        let kind = it.next();
+        let total = it
+            .find_map(|kv| kv.strip_prefix("total="))
+            .and_then(|v| v.parse::<u64>().ok());
+        match (kind, total) {
+            (Some("some"), Some(t)) => {
+                out.some = t as f64 / 1e6;
+                some = true;
+            }
+            (Some("full"), Some(t)) => out.full = t as f64 / 1e6,
+            _ => {}
+        }
+    }
+    some.then_some(out)
 }
 
 /// A limit as cAdvisor reports it: "no limit" (`max`, or huge) is 0.
@@ -141,7 +184,7 @@ pub fn read(layout: &Layout, rel: &str, r: &mut Reader) -> Stats {
             }
             let tree = at(memory).or(at(cpu)).or(at(cpuacct));
             if let Some(d) = tree {
-                s.processes = r.lines(&d.join("cgroup.procs")).map(|n| n as f64);
+                read_procs(&d, r, &mut s);
                 s.start_time = mtime(&d);
             }
             s
@@ -241,10 +284,22 @@ fn read_v2(d: &Path, r: &mut Reader) -> Stats {
             s.io.push(io);
         }
     }
+    s.psi_cpu = r.read(&d.join("cpu.pressure")).and_then(parse_psi);
+    s.psi_memory = r.read(&d.join("memory.pressure")).and_then(parse_psi);
+    s.psi_io = r.read(&d.join("io.pressure")).and_then(parse_psi);
     read_pids(d, r, &mut s);
-    s.processes = r.lines(&d.join("cgroup.procs")).map(|n| n as f64);
+    read_procs(d, r, &mut s);
     s.start_time = mtime(d);
     s
+}
+
+/// Process count and first process of `cgroup.procs`.
+fn read_procs(d: &Path, r: &mut Reader, s: &mut Stats) {
+    if let Some(text) = r.read(&d.join("cgroup.procs")) {
+        let pids = text.lines().filter(|l| !l.is_empty());
+        s.first_pid = pids.clone().find_map(|l| l.trim().parse().ok());
+        s.processes = Some(pids.count() as f64);
+    }
 }
 
 /// `8:0` → (8, 0).
@@ -356,4 +411,31 @@ fn read_v1_blkio(d: &Path, r: &mut Reader, s: &mut Stats) {
     };
     merge("blkio.throttle.io_service_bytes", true);
     merge("blkio.throttle.io_serviced", false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pressure_files() {
+        let both = "some avg10=0.00 avg60=0.10 avg300=0.20 total=1500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=250\n";
+        assert_eq!(
+            parse_psi(both),
+            Some(Psi {
+                some: 1.5,
+                full: 0.00025
+            })
+        );
+        let some_only = "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000000\n";
+        assert_eq!(
+            parse_psi(some_only),
+            Some(Psi {
+                some: 2.0,
+                full: 0.0
+            })
+        );
+        assert_eq!(parse_psi(""), None);
+        assert_eq!(parse_psi("some avg10=x total=y\n"), None);
+    }
 }
