@@ -304,9 +304,9 @@ fn run_store(args: StoreArgs) -> Result<()> {
         for task in [node, cadvisor, gpu, kube].into_iter().flatten() {
             task.abort();
         }
-        tracing::info!("shutting down: syncing the WAL");
+        tracing::info!("shutting down: syncing the WAL, writing the head snapshot");
         let db2 = db.clone();
-        tokio::task::spawn_blocking(move || db2.sync()).await??;
+        tokio::task::spawn_blocking(move || db2.close()).await??;
         Ok(())
     })
 }
@@ -454,6 +454,8 @@ fn inspect(dir: &Path) -> Result<()> {
         },
         total
     );
+    // Opening consumed the head snapshot a clean shutdown left; leave one again.
+    db.close().context("writing the head snapshot")?;
     Ok(())
 }
 

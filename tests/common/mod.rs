@@ -87,6 +87,14 @@ impl Server {
         (s, started.elapsed())
     }
 
+    /// SIGTERMs the process (clean shutdown) and waits for it to exit.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// SIGKILLs the process.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

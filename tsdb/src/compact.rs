@@ -1,11 +1,11 @@
 //! Writing blocks from the head, compacting blocks into larger ones, and retention.
 //!
 //! Design constraints:
-//! - Blocks cut from the head (level 1) keep the head's XOR chunks byte for byte, unless the
-//!   series had out-of-order samples in range, in which case its samples are re-encoded.
+//! - Every block, cut from the head (level 1) or compacted, holds dense chunks (see FORMAT.md
+//!   for the measurements behind that choice): a block cut re-encodes each series' head
+//!   chunks and out-of-order samples in range into one dense chunk.
 //! - Compaction merges blocks that lie inside one aligned range of 3×, 9×, 27×… the block
-//!   duration once that range is complete; merged series are re-encoded in the dense encoding
-//!   (see FORMAT.md for the measurements behind that choice).
+//!   duration once that range is complete.
 //! - A block is written under `<ulid>.tmp` and renamed; sources are deleted only after the
 //!   new block is renamed, and a crash in between leaves blocks whose sources overlap: on
 //!   open, blocks listed as sources of another loaded block are deleted.
@@ -18,11 +18,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::block::{write_block, Block, BlockMeta, ChunkData};
-use crate::chunkenc::{XorChunk, ENCODING_XOR};
+use crate::chunkenc::ENCODING_XOR;
 use crate::db::Db;
 use crate::db_read::decode_chunk;
 use crate::error::Error;
-use crate::head::{merge_samples, HeadIndex, SAMPLES_PER_CHUNK};
+use crate::head::{merge_samples, HeadIndex};
 use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 
@@ -135,20 +135,16 @@ pub(crate) struct HeadSnapshot {
     series: Vec<SeriesSnap>,
 }
 
-/// Encodes sorted samples into XOR chunks of at most 120 samples.
-fn xor_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
+/// Encodes sorted samples into dense chunks of at most [`DENSE_CHUNK_SAMPLES`] samples.
+fn dense_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
     samples
-        .chunks(SAMPLES_PER_CHUNK)
+        .chunks(DENSE_CHUNK_SAMPLES)
         .map(|part| {
-            let mut c = XorChunk::new();
-            for &(t, v) in part {
-                c.append(t, v);
-            }
             let cd = ChunkData {
                 min_time: part[0].0,
                 max_time: part[part.len() - 1].0,
-                encoding: ENCODING_XOR,
-                data: c.into_bytes().into(),
+                encoding: crate::chunkenc::ENCODING_DENSE,
+                data: crate::chunkenc::encode_dense(part).into(),
             };
             (cd, part.len() as u32)
         })
@@ -168,50 +164,34 @@ pub(crate) fn write_head_block(
     let err: RefCell<Option<Error>> = RefCell::new(None);
     let syms = snap.symbols;
     let series = snap.series.into_iter().map_while(|s| {
-        let mut chunks: Vec<(ChunkData<'static>, u32)> = Vec::with_capacity(s.mmapped.len() + 1);
+        // Decode everything in range (chunks, out-of-order samples), re-encode it densely.
+        let n: usize = s.mmapped.iter().map(|c| c.num_samples as usize).sum();
+        let mut all = Vec::with_capacity(n + s.open.as_ref().map_or(0, |o| o.3 as usize));
+        let corrupt = |detail: String| Error::Corrupt {
+            path: db.dir.join("chunks_head"),
+            detail,
+        };
         let mut hc = db.chunks.lock();
         for c in &s.mmapped {
-            match hc.with_chunk(c.chunk_ref, |enc, data| (enc, data.to_vec())) {
-                Ok((enc, data)) => chunks.push((
-                    ChunkData {
-                        min_time: c.min_time,
-                        max_time: c.max_time,
-                        encoding: enc,
-                        data: data.into(),
-                    },
-                    c.num_samples as u32,
-                )),
-                Err(e) => {
-                    *err.borrow_mut() = Some(e);
-                    return None;
-                }
+            let res = hc.with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, &mut all));
+            if let Err(e) = res.and_then(|r| r.map_err(corrupt)) {
+                *err.borrow_mut() = Some(e);
+                return None;
             }
         }
         drop(hc);
-        if let Some((data, min_time, max_time, n)) = s.open {
-            chunks.push((
-                ChunkData {
-                    min_time,
-                    max_time,
-                    encoding: ENCODING_XOR,
-                    data: data.into(),
-                },
-                n as u32,
-            ));
-        }
-        if !s.ooo.is_empty() {
-            let mut all = Vec::new();
-            for (c, _) in &chunks {
-                if let Err(detail) = decode_chunk(c.encoding, &c.data, &mut all) {
-                    *err.borrow_mut() = Some(Error::Corrupt {
-                        path: db.dir.join("chunks_head"),
-                        detail,
-                    });
-                    return None;
-                }
+        if let Some((data, ..)) = &s.open {
+            if let Err(detail) = decode_chunk(ENCODING_XOR, data, &mut all) {
+                *err.borrow_mut() = Some(corrupt(detail));
+                return None;
             }
-            chunks = xor_chunks(&merge_samples(vec![all, s.ooo]));
         }
+        let all = if s.ooo.is_empty() {
+            all
+        } else {
+            merge_samples(vec![all, s.ooo])
+        };
+        let chunks = dense_chunks(&all);
         let labels = Labels::from_sorted(
             s.labels
                 .iter()
@@ -368,19 +348,7 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
         // Later blocks win ties: put them first.
         runs.reverse();
         let samples = merge_samples(runs);
-        let chunks: Vec<(ChunkData<'static>, u32)> = samples
-            .chunks(DENSE_CHUNK_SAMPLES)
-            .filter(|p| !p.is_empty())
-            .map(|part| {
-                let cd = ChunkData {
-                    min_time: part[0].0,
-                    max_time: part[part.len() - 1].0,
-                    encoding: crate::chunkenc::ENCODING_DENSE,
-                    data: crate::chunkenc::encode_dense(part).into(),
-                };
-                (cd, part.len() as u32)
-            })
-            .collect();
+        let chunks = dense_chunks(&samples);
         Some((min_labels, chunks))
     });
     let meta = write_block(

@@ -236,7 +236,18 @@ impl Db {
         let wal_dir = dir.join("wal");
         let bd = opts.block_duration_ms;
         let mut replay_err: Option<Error> = None;
-        let stats = wal::replay(&wal_dir, |rec| {
+        let from = crate::head_snapshot::load_on_open(
+            &dir,
+            min_valid,
+            wal::checkpoint_index(&wal_dir)?,
+            &mut idx,
+            &mut mmapped,
+        );
+        for s in idx.series.iter().flatten().filter(|s| s.has_data()) {
+            min_time = min_time.min(s.min_time());
+            max_time = max_time.max(s.max_time());
+        }
+        let stats = wal::replay_from(&wal_dir, from, |rec| {
             match rec {
                 Record::Series(list) => {
                     for s in list {
@@ -324,11 +335,12 @@ impl Db {
                 segment_bytes: opts.wal_segment_bytes,
             },
         )?;
+        crate::head_snapshot::remove(&dir)?;
         let elapsed = started.elapsed();
         metrics
             .wal_replay_ms
             .store(elapsed.as_millis() as u64, Ordering::Relaxed);
-        tracing::info!(series = idx.num_series, blocks = blocks.len(), ?stats, elapsed_ms = elapsed.as_millis() as u64, dir = %dir.display(), "tsdb opened");
+        tracing::info!(series = idx.num_series, blocks = blocks.len(), ?stats, snapshot_wal_segment = ?from, elapsed_ms = elapsed.as_millis() as u64, dir = %dir.display(), "tsdb opened");
         let head = HeadState {
             idx,
             wal,
@@ -589,6 +601,7 @@ impl Db {
             (bmin, bmin + bd)
         };
         let started = Instant::now();
+        crate::head_snapshot::remove(&self.dir)?;
         let snapshot = {
             let mut st = self.head.write();
             st.min_valid = st.min_valid.max(bmax);

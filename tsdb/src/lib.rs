@@ -12,6 +12,7 @@ mod db_read;
 pub mod error;
 mod head;
 pub mod head_chunks;
+pub mod head_snapshot;
 pub mod labels;
 pub mod matcher;
 pub mod postings;

@@ -15,4 +15,7 @@ pub use record::{
     decode_record, encode_samples, encode_series, encode_series_refs, Record, SampleRecord,
     SeriesRecord, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES,
 };
-pub use segment::{checkpoint, replay, CheckpointStats, ReplayStats, Wal, WalOptions};
+pub use segment::{
+    checkpoint, checkpoint_index, replay, replay_from, CheckpointStats, ReplayStats, Wal,
+    WalOptions,
+};

@@ -27,6 +27,8 @@ enum Action {
     Maintenance,
     /// Close and reopen (what `kill -9` leaves: everything written to the OS).
     Reopen,
+    /// Clean shutdown (head snapshot written) and reopen.
+    CleanReopen,
     /// Close, cut the newest WAL segment at a fraction of its length, flip a byte maybe, reopen.
     CrashTruncate { frac: u8, flip: bool },
 }
@@ -37,6 +39,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..SERIES, 0i64..120, -1000i32..1000).prop_map(|(series, back, v)| Action::AppendOld { series, back, v }),
         2 => Just(Action::Maintenance),
         1 => Just(Action::Reopen),
+        1 => Just(Action::CleanReopen),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(frac, flip)| Action::CrashTruncate { frac, flip }),
     ]
 }
@@ -195,6 +198,10 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
             Action::Maintenance => db.as_ref().unwrap().maintenance().unwrap(),
             Action::Reopen => {
                 drop(db.take());
+                db = Some(Db::open(dir.path(), opts()).unwrap());
+            }
+            Action::CleanReopen => {
+                db.take().unwrap().close().unwrap();
                 db = Some(Db::open(dir.path(), opts()).unwrap());
             }
             Action::CrashTruncate { frac, flip } => {

@@ -205,27 +205,93 @@ fn replay_file(
 /// Replays the newest checkpoint, then every later segment, in order.
 pub fn replay(
     dir: &Path,
+    f: impl FnMut(Record) -> Result<(), Error>,
+) -> Result<ReplayStats, Error> {
+    replay_from(dir, None, f)
+}
+
+/// Index of the newest complete checkpoint in `dir`, if any (leftover `.tmp` ones are removed).
+pub fn checkpoint_index(dir: &Path) -> Result<Option<u32>, Error> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    Ok(last_checkpoint(dir)?.map(|c| c.0))
+}
+
+/// As [`replay`] when `first` is None; else replays only the segments numbered `first` and
+/// later (what a head snapshot covering the segments before `first` leaves).
+///
+/// Reading, decompressing and decoding run on a thread of their own, a few records ahead of
+/// `f`, which runs on the caller's thread in WAL order.
+pub fn replay_from(
+    dir: &Path,
+    first: Option<u32>,
     mut f: impl FnMut(Record) -> Result<(), Error>,
 ) -> Result<ReplayStats, Error> {
-    let mut stats = ReplayStats::default();
     if !dir.exists() {
-        return Ok(stats);
+        return Ok(ReplayStats::default());
     }
-    let cp = last_checkpoint(dir)?;
-    if let Some((i, path)) = &cp {
-        stats.checkpoint = Some(*i);
-        let segs = list_segments(path)?;
-        for (k, s) in segs.iter().enumerate() {
-            replay_file(&seg_path(path, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
+    const BATCH: usize = 16;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(8);
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let stats = replay_files(dir, first, &mut |rec| {
+                batch.push(rec);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.send(full).map_err(|_| Error::Closed)?;
+                }
+                Ok(())
+            })?;
+            if !batch.is_empty() {
+                tx.send(batch).map_err(|_| Error::Closed)?;
+            }
+            Ok::<_, Error>(stats)
+        });
+        let mut applied = Ok(());
+        'recv: for batch in rx.iter() {
+            for rec in batch {
+                if let Err(e) = f(rec) {
+                    applied = Err(e);
+                    break 'recv;
+                }
+            }
         }
-    }
-    let from = cp.map_or(0, |c| c.0);
+        drop(rx); // stops the reader at its next send when `f` failed
+        let read = reader.join().expect("BUG: WAL reader thread panicked");
+        applied?;
+        read
+    })
+}
+
+/// Reads the records `replay_from` hands out, in order, into `f`.
+fn replay_files(
+    dir: &Path,
+    first: Option<u32>,
+    f: &mut impl FnMut(Record) -> Result<(), Error>,
+) -> Result<ReplayStats, Error> {
+    let mut stats = ReplayStats::default();
+    let from = match first {
+        Some(first) => first,
+        None => {
+            let cp = last_checkpoint(dir)?;
+            if let Some((i, path)) = &cp {
+                stats.checkpoint = Some(*i);
+                let segs = list_segments(path)?;
+                for (k, s) in segs.iter().enumerate() {
+                    replay_file(&seg_path(path, *s), k + 1 == segs.len(), &mut stats, f)?;
+                }
+            }
+            cp.map_or(0, |c| c.0 + 1)
+        }
+    };
     let segs: Vec<u32> = list_segments(dir)?
         .into_iter()
-        .filter(|&s| s > from)
+        .filter(|&s| s >= from)
         .collect();
     for (k, s) in segs.iter().enumerate() {
-        replay_file(&seg_path(dir, *s), k + 1 == segs.len(), &mut stats, &mut f)?;
+        replay_file(&seg_path(dir, *s), k + 1 == segs.len(), &mut stats, f)?;
     }
     Ok(stats)
 }
