@@ -25,6 +25,9 @@ mod web_cmd;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// All-in-one mode only: evaluate the shipped default rules (rules/vitals.rules.yml).
+    #[arg(long = "rules.builtin", default_value_t = true, action = clap::ArgAction::Set)]
+    rules_builtin: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,24 +161,32 @@ impl StoreArgs {
 }
 
 fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // `check`/`test` print promtool's reports only (template errors are not logged).
+    let quiet = matches!(
+        cli.command,
+        Some(Command::Check { .. } | Command::Test { .. })
+    );
+    let default_level = if quiet { "error" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     match cli.command {
         None => {
             tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
-            run_store(StoreArgs {
+            let mut args = StoreArgs {
                 node_interval: "15s".into(),
                 cadvisor_interval: "15s".into(),
                 gpu_interval: "15s".into(),
                 ..StoreArgs::default()
-            })
+            };
+            args.rules.builtin = cli.rules_builtin;
+            run_store(args)
         }
         Some(Command::Store(args)) => run_store(*args),
         Some(Command::Agent(args)) => agent_mode::run(*args),
@@ -245,6 +256,10 @@ fn run_store(args: StoreArgs) -> Result<()> {
             max_concurrent_queries: args.query_max_concurrency,
             flags: store_flags(&args),
             start_time,
+            extra_metrics: vec![query::MetricsHook({
+                let m = manager.clone();
+                Arc::new(move |out: &mut String| rules::metrics::render(&m, out))
+            })],
             ..Default::default()
         };
         let router = query::router(db.clone(), api_opts).merge(rules::api::router(manager.clone()));

@@ -70,6 +70,10 @@ pub struct RuleFlags {
     /// Least time an alert with a restored `for` state waits before firing.
     #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
     pub grace_period: String,
+    /// Evaluate the shipped default rules when --config.file names no rule_files (default
+    /// true in all-in-one mode, false in `vitals store`).
+    #[arg(long = "rules.builtin", default_value_t = false, action = clap::ArgAction::Set)]
+    pub builtin: bool,
 }
 
 impl RuleFlags {
@@ -90,6 +94,7 @@ impl RuleFlags {
                 self.outage_tolerance.clone(),
             ),
             ("rules.alert.for-grace-period", self.grace_period.clone()),
+            ("rules.builtin", self.builtin.to_string()),
         ]
     }
 }
@@ -119,8 +124,10 @@ pub fn manager(
             resend_delay_ms: dur_ms("rules.alert.resend-delay", &f.resend_delay)?,
             outage_tolerance_ms: dur_ms("rules.alert.for-outage-tolerance", &f.outage_tolerance)?,
             for_grace_ms: dur_ms("rules.alert.for-grace-period", &f.grace_period)?,
+            default_query_offset_ms: 0,
         },
         engine,
+        builtin_rules: f.builtin,
     };
     rules::manager::Manager::new(db, f.config_file.clone(), opts).map_err(|e| {
         let file = f.config_file.as_ref().map(|p| p.display().to_string());

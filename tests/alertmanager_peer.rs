@@ -192,7 +192,7 @@ fn alerts_reach_the_webhook_and_resolve() {
     let mut m = String::new();
     n.render_metrics(&mut m);
     assert!(m.contains(&format!(
-        "vitals_notifications_errors_total{{alertmanager=\"http://{down}/api/v2/alerts\"}} 2"
+        "prometheus_notifications_errors_total{{alertmanager=\"http://{down}/api/v2/alerts\"}} 2"
     )));
 }
 

@@ -337,6 +337,8 @@ fn self_metric_names() -> BTreeSet<String> {
             ("\"process_", 1),
             ("TYPE vitals_", 5),
             ("TYPE process_", 5),
+            ("\"prometheus_", 1),
+            ("TYPE prometheus_", 5),
         ] {
             for (i, _) in text.match_indices(pat) {
                 let start = i + skip;

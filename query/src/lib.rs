@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
-pub use metrics::HttpMetrics;
+pub use metrics::{HttpMetrics, MetricsHook};
 pub use status::{format_duration, rfc3339};
 
 /// Limits of the API.
@@ -44,6 +44,8 @@ pub struct ApiOptions {
     pub start_time: std::time::SystemTime,
     /// Serve `POST /api/v1/admin/tsdb/snapshot` (`--web.enable-admin-api`).
     pub enable_admin: bool,
+    /// More self-metrics appended to `/metrics` (rule evaluation, notifier).
+    pub extra_metrics: Vec<MetricsHook>,
 }
 
 impl Default for ApiOptions {
@@ -58,6 +60,7 @@ impl Default for ApiOptions {
             flags: Vec::new(),
             start_time: std::time::SystemTime::now(),
             enable_admin: false,
+            extra_metrics: Vec::new(),
         }
     }
 }

@@ -74,15 +74,30 @@ impl HttpMetrics {
     }
 }
 
+/// Appends more self-metrics to `/metrics` (the rule manager's, which `query` cannot
+/// depend on); called on every scrape from a blocking thread.
+#[derive(Clone)]
+pub struct MetricsHook(pub std::sync::Arc<dyn Fn(&mut String) + Send + Sync>);
+
+impl std::fmt::Debug for MetricsHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsHook")
+    }
+}
+
 /// `GET /metrics`: the store's own metrics in Prometheus text format 0.0.4.
 pub(crate) async fn metrics(State(st): State<ApiState>) -> impl IntoResponse {
     st.metrics.request("metrics");
     let db = st.db.clone();
     let m = st.metrics.clone();
+    let hooks = st.opts.extra_metrics.clone();
     let text = tokio::task::spawn_blocking(move || {
         let mut out = String::with_capacity(8192);
         db.render_metrics(&mut out);
         m.render(&mut out);
+        for h in &hooks {
+            (h.0)(&mut out);
+        }
         process_metrics(&mut out);
         out
     })

@@ -146,6 +146,25 @@ pub struct Group {
     pub last_eval_ms: i64,
     /// Duration of the last evaluation (s).
     pub eval_seconds: f64,
+    /// Series of rules a reload removed, marked stale at the next evaluation.
+    stale_series: Vec<Labels>,
+    /// Counters for `/metrics` (kept across reloads of the same group).
+    pub stats: GroupStats,
+}
+
+/// A group's evaluation counters, as Prometheus' `prometheus_rule_*` metrics.
+#[derive(Clone, Debug, Default)]
+pub struct GroupStats {
+    /// Rule evaluations (`prometheus_rule_evaluations_total`).
+    pub evaluations: u64,
+    /// Failed rule evaluations (`prometheus_rule_evaluation_failures_total`).
+    pub failures: u64,
+    /// Scheduled group evaluations (`prometheus_rule_group_iterations_total`).
+    pub iterations: u64,
+    /// Ticks skipped because an evaluation ran late (`…_iterations_missed_total`).
+    pub missed: u64,
+    /// Samples written by the last evaluation (`…_last_evaluation_samples`).
+    pub last_samples: u64,
 }
 
 /// Evaluation settings shared by all groups.
@@ -159,6 +178,8 @@ pub struct GroupOptions {
     pub outage_tolerance_ms: i64,
     /// Least remaining `for` after a restore (`--rules.alert.for-grace-period`).
     pub for_grace_ms: i64,
+    /// Query offset of groups that set no `query_offset` (`global.rule_query_offset`).
+    pub default_query_offset_ms: i64,
 }
 
 impl Default for GroupOptions {
@@ -168,6 +189,7 @@ impl Default for GroupOptions {
             resend_delay_ms: 60_000,
             outage_tolerance_ms: 3_600_000,
             for_grace_ms: 600_000,
+            default_query_offset_ms: 0,
         }
     }
 }
@@ -195,7 +217,52 @@ impl Group {
             rules,
             last_eval_ms: 0,
             eval_seconds: 0.0,
+            stale_series: Vec::new(),
+            stats: GroupStats::default(),
         }
+    }
+
+    /// The effective query offset (the group's, else `global.rule_query_offset`), ms.
+    pub fn query_offset_ms(&self, opts: &GroupOptions) -> i64 {
+        self.def
+            .query_offset_ms
+            .unwrap_or(opts.default_query_offset_ms)
+    }
+
+    /// Takes over the state of `old` (the same group before a reload): rules with the same
+    /// definition keep alerts, health and their series; series of old rules that have no
+    /// counterpart are marked stale at the next evaluation, as Prometheus' `CopyState`.
+    pub fn copy_state(&mut self, old: &Group) {
+        let mut used = vec![false; old.rules.len()];
+        for r in &mut self.rules {
+            if let Some(i) = old
+                .rules
+                .iter()
+                .enumerate()
+                .position(|(i, o)| !used[i] && o.rule.same_definition(&r.rule))
+            {
+                used[i] = true;
+                *r = old.rules[i].clone();
+            } else {
+                r.alerts.restored = true;
+            }
+        }
+        self.stale_series = old.stale_series.clone();
+        for (o, _) in old.rules.iter().zip(&used).filter(|(_, u)| !**u) {
+            self.stale_series.extend(o.prev.iter().cloned());
+        }
+    }
+
+    /// Stale markers at `ts` for every series the group's rules last wrote (the group is
+    /// being removed by a reload).
+    pub fn stale_markers(&self, ts: i64) -> Vec<(Labels, i64, f64)> {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        self.rules
+            .iter()
+            .flat_map(|r| r.prev.iter())
+            .chain(&self.stale_series)
+            .map(|l| (l.clone(), ts, stale))
+            .collect()
     }
 
     /// Marks alerting rules as restored, so `ALERTS*` samples are written from the first
@@ -232,10 +299,12 @@ impl Group {
         opts: &GroupOptions,
     ) -> Vec<Alert> {
         let start = Instant::now();
-        let offset = self.def.query_offset_ms.unwrap_or(0);
+        let offset = self.query_offset_ms(opts);
         let limit = self.def.limit;
         let mut to_send = Vec::new();
+        let mut samples_written = 0u64;
         for r in &mut self.rules {
+            self.stats.evaluations += 1;
             let t0 = Instant::now();
             let res = match &r.rule.kind {
                 RuleKind::Record(name) => record(&r.rule, name, ctx, ts - offset, limit),
@@ -244,6 +313,7 @@ impl Group {
             match res {
                 Ok(samples) => {
                     r.health.last_error = None;
+                    samples_written += samples.len() as u64;
                     // Series of the previous evaluation that are gone get a stale marker.
                     let now: HashSet<Labels> = samples.iter().map(|(l, _)| l.clone()).collect();
                     let mut batch: Vec<(Labels, i64, f64)> = samples
@@ -263,6 +333,7 @@ impl Group {
                 }
                 // As Prometheus: a failed evaluation writes nothing, not even stale markers.
                 Err(e) => {
+                    self.stats.failures += 1;
                     tracing::warn!(group = %self.def.name, rule = %r.rule.name(), error = %e, "rule evaluation failed");
                     r.health.last_error = Some(e);
                 }
@@ -281,8 +352,20 @@ impl Group {
             r.health.last_eval_ms = ts;
             r.health.eval_seconds = t0.elapsed().as_secs_f64();
         }
+        if !self.stale_series.is_empty() {
+            // Series of rules a reload removed (Prometheus' `staleSeries`).
+            let stale = f64::from_bits(STALE_NAN_BITS);
+            let batch: Vec<(Labels, i64, f64)> = std::mem::take(&mut self.stale_series)
+                .into_iter()
+                .map(|l| (l, ts - offset, stale))
+                .collect();
+            if let Err(e) = sink.append(&batch) {
+                tracing::warn!(group = %self.def.name, error = %e, "writing stale markers failed");
+            }
+        }
         self.last_eval_ms = ts;
         self.eval_seconds = start.elapsed().as_secs_f64();
+        self.stats.last_samples = samples_written;
         to_send
     }
 }

@@ -28,6 +28,9 @@ struct RawGroup {
     query_offset: Option<String>,
     #[serde(default)]
     limit: usize,
+    /// Prometheus 3: labels added to every rule's results (rule labels win).
+    #[serde(default)]
+    labels: Option<serde_yaml::Mapping>,
     #[serde(default)]
     rules: Vec<RawRule>,
 }
@@ -92,6 +95,8 @@ pub struct RuleGroup {
     pub query_offset_ms: Option<i64>,
     /// `limit`: most series an alerting rule may produce, or samples a recording rule (0 = none).
     pub limit: usize,
+    /// Group-level `labels` (Prometheus 3), already merged into every rule's `labels`.
+    pub labels: Vec<(String, String)>,
     /// The rules, in evaluation order.
     pub rules: Vec<Rule>,
 }
@@ -187,6 +192,13 @@ fn locate(lines: &[&str], from: usize, key: &str, value: Option<&str>) -> Option
     None
 }
 
+/// Group labels overridden by the rule's own (Prometheus' `FromMaps(group, rule)`), sorted.
+fn merge_labels(group: &[(String, String)], rule: &[(String, String)]) -> Vec<(String, String)> {
+    let mut m: std::collections::BTreeMap<String, String> = group.iter().cloned().collect();
+    m.extend(rule.iter().cloned());
+    m.into_iter().collect()
+}
+
 fn mapping(m: &Option<serde_yaml::Mapping>) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for (k, v) in m.iter().flatten() {
@@ -263,8 +275,21 @@ pub fn parse_file(name: &str, text: &str) -> Result<RuleFile, Error> {
             interval_ms: None,
             query_offset_ms: None,
             limit: g.limit,
+            labels: Vec::new(),
             rules: Vec::new(),
         };
+        match mapping(&g.labels) {
+            Ok(l) => group.labels = l,
+            Err(e) => errors.push(format!("{name}: group {:?}: {e}", g.name)),
+        }
+        for (k, _) in &group.labels {
+            if !valid_label_name(k) || k == "__name__" {
+                errors.push(format!(
+                    "{name}: group {:?}: invalid label name: {k}",
+                    g.name
+                ));
+            }
+        }
         for (field, v, dst) in [
             ("interval", &g.interval, &mut group.interval_ms),
             ("query_offset", &g.query_offset, &mut group.query_offset_ms),
@@ -291,7 +316,10 @@ pub fn parse_file(name: &str, text: &str) -> Result<RuleFile, Error> {
             let epos = locate(&lines, cursor, "expr", None);
             let mut errs: Vec<(Option<(usize, usize)>, String)> = Vec::new();
             match validate_rule(r, &mut errs, rpos, epos) {
-                Some(rule) if errs.is_empty() => group.rules.push(rule),
+                Some(mut rule) if errs.is_empty() => {
+                    rule.labels = merge_labels(&group.labels, &rule.labels);
+                    group.rules.push(rule)
+                }
                 _ => {}
             }
             for (p, e) in errs {

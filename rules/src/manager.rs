@@ -66,6 +66,9 @@ pub struct GlobalConfig {
     /// Labels added to alerts (and available as `$externalLabels`).
     #[serde(default)]
     pub external_labels: BTreeMap<String, String>,
+    /// Query offset of groups without `query_offset` (`0s` when unset).
+    #[serde(default)]
+    pub rule_query_offset: Option<String>,
 }
 
 /// Reads a Prometheus configuration file.
@@ -147,6 +150,9 @@ pub struct ManagerOptions {
     pub group: GroupOptions,
     /// PromQL limits for rule queries.
     pub engine: EngineOptions,
+    /// Load the shipped rules ([`crate::BUILTIN_RULES`], every 15 s unless
+    /// `global.evaluation_interval` says otherwise) when the config names no `rule_files`.
+    pub builtin_rules: bool,
 }
 
 impl Default for ManagerOptions {
@@ -155,6 +161,7 @@ impl Default for ManagerOptions {
             external_url: "http://localhost:9090".into(),
             group: GroupOptions::default(),
             engine: EngineOptions::default(),
+            builtin_rules: false,
         }
     }
 }
@@ -184,6 +191,8 @@ pub struct Manager {
     opts: ManagerOptions,
     config_path: Option<PathBuf>,
     state: Mutex<Loaded>,
+    /// Recent group evaluation durations (`prometheus_rule_group_duration_seconds`).
+    pub(crate) durations: Mutex<crate::metrics::Durations>,
 }
 
 /// Milliseconds since the Unix epoch now.
@@ -219,6 +228,7 @@ impl Manager {
             engine: Engine::new(opts.engine.clone()),
             opts,
             config_path,
+            durations: Mutex::new(crate::metrics::Durations::default()),
             state: Mutex::new(Loaded {
                 slots: Vec::new(),
                 external_labels: BTreeMap::new(),
@@ -262,21 +272,32 @@ impl Manager {
             .and_then(|p| p.parent())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let interval = match cfg.global.evaluation_interval.as_deref() {
-            None => 60_000,
-            Some(s) => query::promql::lexer::parse_duration(s.trim())
-                .filter(|&v| v > 0)
-                .ok_or_else(|| Error::Invalid {
-                    file: self.config_path_str(),
-                    errors: vec![format!(
-                        "{}: global.evaluation_interval: not a valid duration string: {s:?}",
-                        self.config_path_str()
-                    )],
-                })?,
-        };
+        let builtin = self.opts.builtin_rules && cfg.rule_files.is_empty();
+        let interval = self.global_duration(
+            "evaluation_interval",
+            cfg.global.evaluation_interval.as_deref(),
+            if builtin {
+                crate::BUILTIN_INTERVAL_MS
+            } else {
+                60_000
+            },
+            true,
+        )?;
+        let offset = self.global_duration(
+            "rule_query_offset",
+            cfg.global.rule_query_offset.as_deref(),
+            0,
+            false,
+        )?;
         let files = expand_rule_files(&base, &cfg.rule_files)?;
         let mut defs = Vec::new();
         let mut errors = Vec::new();
+        if builtin {
+            match crate::parse_file(crate::BUILTIN_RULES_FILE, crate::BUILTIN_RULES) {
+                Ok(rf) => defs.extend(rf.groups),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
         for f in &files {
             match load_file(f) {
                 Ok(rf) => defs.extend(rf.groups),
@@ -295,6 +316,7 @@ impl Manager {
         }
         let group_opts = GroupOptions {
             default_interval_ms: interval,
+            default_query_offset_ms: offset,
             ..self.opts.group.clone()
         };
         let mut st = self.state.lock();
@@ -313,7 +335,8 @@ impl Manager {
             if let Some(old) = old {
                 restore = *old.restore.lock();
                 let og = old.group.lock();
-                copy_state(&og, &mut g);
+                g.copy_state(&og);
+                g.stats = og.stats.clone();
                 if og.interval_ms == g.interval_ms && og.def.rules.len() == g.def.rules.len() {
                     g.last_eval_ms = og.last_eval_ms;
                     g.eval_seconds = og.eval_seconds;
@@ -327,6 +350,25 @@ impl Manager {
                 restore: Mutex::new(restore),
             }));
         }
+        // Groups the reload removed: their series get stale markers now, as Prometheus
+        // does when it stops a group.
+        let now = now_ms();
+        let mut stale = Vec::new();
+        for old in &st.slots {
+            let og = old.group.lock();
+            let kept = slots.iter().any(|s| {
+                let g = s.group.lock();
+                g.def.file == og.def.file && g.def.name == og.def.name
+            });
+            if !kept {
+                stale.extend(og.stale_markers(now - og.query_offset_ms(&st.group_opts)));
+            }
+        }
+        if !stale.is_empty() {
+            if let Err(e) = self.backend.sink().append(&stale) {
+                tracing::warn!(error = %e, "writing stale markers of removed groups failed");
+            }
+        }
         st.slots = slots;
         st.external_labels = cfg.global.external_labels;
         st.group_opts = group_opts;
@@ -334,6 +376,28 @@ impl Manager {
         drop(st);
         self.notifier.reload(cfg.alerting);
         Ok(())
+    }
+
+    /// A `global.NAME` duration of the config (`default` when unset; `positive`: 0 is invalid).
+    fn global_duration(
+        &self,
+        name: &str,
+        v: Option<&str>,
+        default: i64,
+        positive: bool,
+    ) -> Result<i64, Error> {
+        let Some(s) = v else {
+            return Ok(default);
+        };
+        query::promql::lexer::parse_duration(s.trim())
+            .filter(|&v| v > 0 || (!positive && v == 0))
+            .ok_or_else(|| Error::Invalid {
+                file: self.config_path_str(),
+                errors: vec![format!(
+                    "{}: global.{name}: not a valid duration string: {s:?}",
+                    self.config_path_str()
+                )],
+            })
     }
 
     fn config_path_str(&self) -> String {
@@ -373,9 +437,19 @@ impl Manager {
                 *next = (now / iv + 1) * iv;
             }
             if now >= *next {
-                // Evaluate at the latest aligned tick; missed ones are skipped.
+                // Evaluate at the latest aligned tick; missed ones are skipped (counted).
                 let ts = now / iv * iv;
+                let missed = ((ts - *next) / iv).max(0) as u64;
+                g.stats.iterations += 1 + missed;
+                g.stats.missed += missed;
                 let alerts = g.eval(&ctx, self.backend.sink(), ts, &gopts);
+                {
+                    let mut d = self.durations.lock();
+                    d.group.observe(g.eval_seconds);
+                    for r in &g.rules {
+                        d.rule.observe(r.health.eval_seconds);
+                    }
+                }
                 let mut restore = s.restore.lock();
                 if *restore {
                     g.restore_for_state(self.backend.storage(), ts, &gopts);
@@ -403,24 +477,6 @@ impl Manager {
                 _ = &mut shutdown => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-        }
-    }
-}
-
-/// Carries alert and health state from `old` to rules of `new` with the same definition.
-fn copy_state(old: &Group, new: &mut Group) {
-    let mut used = vec![false; old.rules.len()];
-    for r in &mut new.rules {
-        if let Some(i) = old
-            .rules
-            .iter()
-            .enumerate()
-            .position(|(i, o)| !used[i] && o.rule.same_definition(&r.rule))
-        {
-            used[i] = true;
-            *r = old.rules[i].clone();
-        } else {
-            r.alerts.restored = true;
         }
     }
 }

@@ -316,7 +316,9 @@ impl Notifier {
         }
     }
 
-    /// Appends the notifier's self-metrics in Prometheus text format.
+    /// Appends the notifier's self-metrics in Prometheus text format, with Prometheus'
+    /// names and labels (`sent_total` counts every alert tried, delivered or not, as
+    /// Prometheus counts it; `errors_total` the alerts of failed deliveries).
     pub fn render_metrics(&self, out: &mut String) {
         let s = &self.shared;
         let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
@@ -324,33 +326,33 @@ impl Notifier {
         };
         gauge(
             out,
-            "vitals_notifications_queue_length",
-            "Alerts waiting in the notification queue.",
+            "prometheus_notifications_queue_length",
+            "The number of alert notifications in the queue.",
             self.queue_len() as u64,
         );
         gauge(
             out,
-            "vitals_notifications_queue_capacity",
-            "Capacity of the alert notification queue.",
+            "prometheus_notifications_queue_capacity",
+            "The capacity of the alert notifications queue.",
             s.opts.queue_capacity as u64,
         );
         gauge(
             out,
-            "vitals_notifications_alertmanagers_discovered",
-            "Alertmanagers configured to receive alerts.",
+            "prometheus_notifications_alertmanagers_discovered",
+            "The number of alertmanagers discovered and active.",
             self.alertmanager_urls().len() as u64,
         );
-        let _ = writeln!(out, "# HELP vitals_notifications_dropped_total Alerts dropped: queue overflow or no Alertmanager accepted them.\n# TYPE vitals_notifications_dropped_total counter\nvitals_notifications_dropped_total {}", self.dropped());
+        let _ = writeln!(out, "# HELP prometheus_notifications_dropped_total Total number of alerts dropped due to errors when sending to Alertmanager.\n# TYPE prometheus_notifications_dropped_total counter\nprometheus_notifications_dropped_total {}", self.dropped());
         let stats = self.stats();
         for (name, help, get) in [
             (
-                "vitals_notifications_sent_total",
-                "Alerts delivered, by Alertmanager.",
-                (|d: &DeliveryStats| d.sent) as fn(&DeliveryStats) -> u64,
+                "prometheus_notifications_sent_total",
+                "Total number of alerts sent.",
+                (|d: &DeliveryStats| d.sent + d.errors) as fn(&DeliveryStats) -> u64,
             ),
             (
-                "vitals_notifications_errors_total",
-                "Alerts whose delivery failed after all tries, by Alertmanager.",
+                "prometheus_notifications_errors_total",
+                "Total number of errors sending alert notifications.",
                 |d: &DeliveryStats| d.errors,
             ),
         ] {

@@ -40,6 +40,10 @@ pub struct TemplateData<'a> {
 /// Prometheus prepends these definitions to every rule template.
 const PRELUDE: &[&str] = &["labels", "externalLabels", "externalURL", "value"];
 
+/// Length of Prometheus' prepended definitions (`{{$labels := .Labels}}…{{$value :=
+/// .Value}}`, one line): execution errors count columns of line 1 after it.
+pub(crate) const PRELUDE_LEN: usize = 112;
+
 const FUNCS: &[&str] = &[
     "and",
     "or",
@@ -82,22 +86,40 @@ const FUNCS: &[&str] = &[
     "pathPrefix",
     "externalURL",
     "args",
+    "slice",
+    "graphLink",
+    "tableLink",
 ];
 
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
     Text(String),
-    Action(Pipe, usize),
-    If(Vec<(Pipe, Vec<Node>)>, Vec<Node>, usize),
-    Range(Pipe, Vec<Node>, Vec<Node>, usize),
-    With(Pipe, Vec<Node>, Vec<Node>, usize),
+    Action(Pipe),
+    If(Vec<(Pipe, Vec<Node>)>, Vec<Node>),
+    Range(Pipe, Vec<Node>, Vec<Node>),
+    With(Pipe, Vec<Node>, Vec<Node>),
+    /// `{{template "name" pipeline}}` (also what `{{block}}` leaves in place).
+    Call(String, Option<Pipe>, Loc),
+    Break,
+    Continue,
 }
+
+/// Where a node starts in the template text, and Go's `String()` of it (error contexts).
+pub(crate) type Loc = (usize, Rc<str>);
 
 #[derive(Clone, Debug)]
 pub(crate) struct Pipe {
     pub(crate) decl: Vec<String>,
     pub(crate) assign: bool,
-    pub(crate) cmds: Vec<Vec<Arg>>,
+    pub(crate) cmds: Vec<Cmd>,
+    pub(crate) loc: Loc,
+}
+
+/// One command of a pipeline: its operands, each with its location.
+#[derive(Clone, Debug)]
+pub(crate) struct Cmd {
+    pub(crate) args: Vec<(Arg, Loc)>,
+    pub(crate) loc: Loc,
 }
 
 #[derive(Clone, Debug)]
@@ -113,26 +135,15 @@ pub(crate) enum Arg {
     Sub(Box<Pipe>, Vec<String>),
 }
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Word(String),
-    Field(Vec<String>),
-    Var(String, Vec<String>),
-    Str(String),
-    Num(String),
-    Declare,
-    Assign,
-    Pipe,
-    Open,
-    Close(Vec<String>),
-    Comma,
-}
-
 /// A parsed template.
 #[derive(Clone, Debug)]
 pub struct Template {
     pub(crate) name: String,
+    /// The source (error locations are computed from it).
+    pub(crate) text: String,
     pub(crate) nodes: Vec<Node>,
+    /// Templates named by `{{define}}` and `{{block}}`.
+    pub(crate) defs: BTreeMap<String, Rc<Vec<Node>>>,
 }
 
 fn perr(name: &str, line: usize, msg: impl std::fmt::Display) -> TemplateError {
@@ -148,15 +159,20 @@ impl Template {
             items,
             pos: 0,
             vars: vec![PRELUDE.iter().map(|s| format!("${s}")).collect()],
+            defs: BTreeMap::new(),
+            ranges: 0,
+            depth: 0,
         };
         p.vars[0].push("$".into());
         let (nodes, end) = p.list()?;
-        if let Some((kw, line)) = end {
+        if let Some((kw, line, _)) = end {
             return Err(perr(name, line, format!("unexpected {{{{{kw}}}}}")));
         }
         Ok(Template {
             name: name.to_string(),
+            text: text.to_string(),
             nodes,
+            defs: p.defs,
         })
     }
 
@@ -177,6 +193,10 @@ impl Template {
                 ("$value".into(), Val::Float(data.value)),
             ],
             out: String::new(),
+            depth: 0,
+            steps: 0,
+            cur: self.name.as_str().into(),
+            at: (0, "".into()),
         };
         ex.walk(&self.nodes, &root)?;
         Ok(ex.out)
@@ -204,210 +224,23 @@ pub fn expand(name: &str, text: &str, data: &TemplateData<'_>) -> String {
     }
 }
 
-enum Item {
-    Text(String),
-    Action(String, usize),
-}
-
-/// Splits text and `{{ actions }}`, applying trim markers and dropping comments.
-fn split(name: &str, text: &str) -> Result<Vec<Item>, TemplateError> {
-    let mut items = Vec::new();
-    let mut rest = text;
-    let mut line = 1;
-    let mut trim_next = false;
-    while !rest.is_empty() {
-        let (mut txt, after) = match rest.find("{{") {
-            Some(i) => (&rest[..i], Some(&rest[i + 2..])),
-            None => (rest, None),
-        };
-        if trim_next {
-            txt = txt.trim_start();
-        }
-        let Some(after) = after else {
-            items.push(Item::Text(txt.to_string()));
-            break;
-        };
-        let mut a = after;
-        if let Some(s) = a.strip_prefix("- ").or_else(|| a.strip_prefix("-\n")) {
-            txt = txt.trim_end();
-            a = s;
-        }
-        line += rest[..rest.len() - after.len()].matches('\n').count();
-        items.push(Item::Text(txt.to_string()));
-        let end = find_close(a).ok_or_else(|| perr(name, line, "unclosed action"))?;
-        let mut body = &a[..end];
-        trim_next = false;
-        if let Some(b) = body.strip_suffix(" -").or_else(|| body.strip_suffix("\n-")) {
-            body = b;
-            trim_next = true;
-        }
-        let bt = body.trim();
-        if !(bt.starts_with("/*") && bt.ends_with("*/")) {
-            items.push(Item::Action(body.to_string(), line));
-        }
-        line += a[..end].matches('\n').count();
-        rest = &a[end + 2..];
-    }
-    Ok(items)
-}
-
-/// Offset of the `}}` closing an action, skipping quoted strings.
-fn find_close(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    if b[i.min(b.len() - 1)] == b'\n' {
-                        return None;
-                    }
-                    i += 1;
-                }
-            }
-            b'`' => {
-                i += 1;
-                while i < b.len() && b[i] != b'`' {
-                    i += 1;
-                }
-            }
-            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Identifier bytes: ASCII letters, digits, `_`, and any non-ASCII byte (so a multi-byte
-/// character is never split).
-fn ident_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
-
-fn fields(s: &str, i: &mut usize) -> Vec<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    while *i < b.len() && b[*i] == b'.' {
-        let st = *i + 1;
-        let mut j = st;
-        while j < b.len() && ident_char(b[j]) {
-            j += 1;
-        }
-        if j == st {
-            break;
-        }
-        out.push(s[st..j].to_string());
-        *i = j;
-    }
-    out
-}
-
-fn lex(name: &str, s: &str, line: usize) -> Result<Vec<Tok>, TemplateError> {
-    let b = s.as_bytes();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i] as char;
-        match c {
-            ' ' | '\t' | '\n' | '\r' => i += 1,
-            '|' => {
-                toks.push(Tok::Pipe);
-                i += 1;
-            }
-            '(' => {
-                toks.push(Tok::Open);
-                i += 1;
-            }
-            ')' => {
-                i += 1;
-                toks.push(Tok::Close(fields(s, &mut i)));
-            }
-            ',' => {
-                toks.push(Tok::Comma);
-                i += 1;
-            }
-            ':' if b.get(i + 1) == Some(&b'=') => {
-                toks.push(Tok::Declare);
-                i += 2;
-            }
-            '=' => {
-                toks.push(Tok::Assign);
-                i += 1;
-            }
-            '"' => {
-                let st = i;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                let lit = s.get(st..=i.min(b.len() - 1)).unwrap_or("");
-                let v: String = serde_json::from_str(lit)
-                    .map_err(|_| perr(name, line, format!("bad string syntax: {lit}")))?;
-                toks.push(Tok::Str(v));
-                i += 1;
-            }
-            '`' => {
-                let st = i + 1;
-                let end = s[st..]
-                    .find('`')
-                    .ok_or_else(|| perr(name, line, "unterminated raw quoted string"))?;
-                toks.push(Tok::Str(s[st..st + end].to_string()));
-                i = st + end + 1;
-            }
-            '$' => {
-                let st = i;
-                i += 1;
-                while i < b.len() && ident_char(b[i]) {
-                    i += 1;
-                }
-                let v = s[st..i].to_string();
-                toks.push(Tok::Var(v, fields(s, &mut i)));
-            }
-            '.' if b.get(i + 1).is_none_or(|n| !n.is_ascii_digit()) => {
-                let f = fields(s, &mut i);
-                if f.is_empty() {
-                    i += 1;
-                }
-                toks.push(Tok::Field(f));
-            }
-            c if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => {
-                let st = i;
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
-                {
-                    if (b[i] == b'e' || b[i] == b'E') && matches!(b.get(i + 1), Some(b'-' | b'+')) {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                toks.push(Tok::Num(s[st..i].to_string()));
-            }
-            _ if ident_char(b[i]) => {
-                let st = i;
-                while i < b.len() && ident_char(b[i]) {
-                    i += 1;
-                }
-                toks.push(Tok::Word(s[st..i].to_string()));
-            }
-            _ => return Err(perr(name, line, format!("unexpected {c:?} in command"))),
-        }
-    }
-    Ok(toks)
-}
-
 struct Parser<'a> {
     name: &'a str,
     items: Vec<Item>,
     pos: usize,
     vars: Vec<Vec<String>>,
+    defs: BTreeMap<String, Rc<Vec<Node>>>,
+    /// `{{range}}`s open around the current position (`break`/`continue` need one).
+    ranges: usize,
+    /// Control structures open around the current position (`define` needs none).
+    depth: usize,
 }
 
-type End = Option<(String, usize)>;
+/// Most nested control structures accepted (keeps parsing and execution off deep stacks).
+const MAX_DEPTH: usize = 100;
+
+/// The `{{end}}`/`{{else…}}` that ended a list: its body, line, and offset in the text.
+type End = Option<(String, usize, usize)>;
 
 impl Parser<'_> {
     /// Parses nodes up to `{{end}}`/`{{else…}}` (returned with its tail) or EOF.
@@ -416,31 +249,43 @@ impl Parser<'_> {
         while self.pos < self.items.len() {
             let i = self.pos;
             self.pos += 1;
-            let (body, line) = match &self.items[i] {
+            let (body, line, boff) = match &self.items[i] {
                 Item::Text(t) => {
                     if !t.is_empty() {
                         nodes.push(Node::Text(t.clone()));
                     }
                     continue;
                 }
-                Item::Action(a, l) => (a.trim().to_string(), *l),
+                Item::Action(a, l, o) => (
+                    a.trim().to_string(),
+                    *l,
+                    o + (a.len() - a.trim_start().len()),
+                ),
             };
             let kw = body.split_whitespace().next().unwrap_or("");
             let rest = body[kw.len()..].trim();
+            let roff = off(boff, &body, rest);
             match kw {
-                "end" | "else" => return Ok((nodes, Some((body.clone(), line)))),
+                "end" | "else" => return Ok((nodes, Some((body.clone(), line, boff)))),
                 "if" | "with" | "range" => {
+                    if self.depth >= MAX_DEPTH {
+                        return Err(perr(self.name, line, "template nested too deeply"));
+                    }
                     self.vars.push(Vec::new());
-                    let pipe = self.pipe(rest, line, kw == "range")?;
-                    let (then, end) = self.list()?;
+                    let pipe = self.pipe(rest, roff, line, kw == "range")?;
+                    self.depth += 1;
+                    self.ranges += usize::from(kw == "range");
+                    let res = self.list();
+                    self.ranges -= usize::from(kw == "range");
+                    let (then, end) = res?;
                     let mut branches = vec![(pipe, then)];
                     let mut els = Vec::new();
                     let mut end = end;
                     loop {
                         match end {
                             None => return Err(perr(self.name, line, "unexpected EOF")),
-                            Some((e, _)) if e == "end" => break,
-                            Some((e, l)) if e == "else" => {
+                            Some((e, _, _)) if e == "end" => break,
+                            Some((e, l, _)) if e == "else" => {
                                 let (b, e2) = self.list()?;
                                 els = b;
                                 if e2.as_ref().map(|x| x.0.as_str()) != Some("end") {
@@ -448,17 +293,21 @@ impl Parser<'_> {
                                 }
                                 break;
                             }
-                            Some((e, l)) => {
+                            Some((e, l, eo)) => {
                                 let cond = e.strip_prefix("else").unwrap_or(&e).trim();
-                                let Some(c) = cond.strip_prefix(kw).filter(|_| kw != "range")
+                                // Go 1.19 (promtool 2.42): only `else if`, only in `if`.
+                                let Some(c) = cond
+                                    .strip_prefix("if")
+                                    .filter(|c| kw == "if" && c.starts_with(char::is_whitespace))
                                 else {
+                                    let word = cond.split_whitespace().next().unwrap_or("");
                                     return Err(perr(
                                         self.name,
                                         l,
-                                        format!("unexpected {{{{{e}}}}}"),
+                                        format!("unexpected <{word}> in else"),
                                     ));
                                 };
-                                let p = self.pipe(c.trim(), l, false)?;
+                                let p = self.pipe(c.trim(), off(eo, &e, c.trim()), l, false)?;
                                 let (b, e2) = self.list()?;
                                 branches.push((p, b));
                                 end = e2;
@@ -466,38 +315,85 @@ impl Parser<'_> {
                         }
                     }
                     self.vars.pop();
+                    self.depth -= 1;
                     nodes.push(match kw {
-                        "if" => Node::If(branches, els, line),
+                        "if" => Node::If(branches, els),
                         _ => {
                             let (p, b) = branches.swap_remove(0);
                             if kw == "range" {
-                                Node::Range(p, b, els, line)
+                                Node::Range(p, b, els)
                             } else {
-                                Node::With(p, b, els, line)
+                                Node::With(p, b, els)
                             }
                         }
                     });
                 }
-                "define" | "template" | "block" | "break" | "continue" => {
-                    return Err(perr(
-                        self.name,
-                        line,
-                        format!("{{{{{kw}}}}} is not supported"),
-                    ))
+                "break" | "continue" => {
+                    if !rest.is_empty() {
+                        return Err(perr(
+                            self.name,
+                            line,
+                            format!("unexpected {rest:?} in {kw}"),
+                        ));
+                    }
+                    if self.ranges == 0 {
+                        return Err(perr(
+                            self.name,
+                            line,
+                            format!("{{{{{kw}}}}} outside {{{{range}}}}"),
+                        ));
+                    }
+                    nodes.push(if kw == "break" {
+                        Node::Break
+                    } else {
+                        Node::Continue
+                    });
                 }
-                _ => nodes.push(Node::Action(self.pipe(&body, line, false)?, line)),
+                "define" | "block" => {
+                    if kw == "define" && self.depth > 0 {
+                        return Err(perr(self.name, line, "unexpected <define> in command"));
+                    }
+                    let (tname, pipe, loc) = self.template_args(kw, rest, roff, line)?;
+                    // A defined template sees only `$` (its dot), as in Go.
+                    let saved = std::mem::replace(&mut self.vars, vec![vec!["$".to_string()]]);
+                    let (ranges, depth) = (self.ranges, self.depth);
+                    self.ranges = 0;
+                    self.depth = depth + 1;
+                    let res = self.list();
+                    (self.vars, self.ranges, self.depth) = (saved, ranges, depth);
+                    let (body, end) = res?;
+                    if end.as_ref().map(|e| e.0.as_str()) != Some("end") {
+                        return Err(perr(self.name, line, format!("unexpected EOF in {kw}")));
+                    }
+                    self.defs.insert(tname.clone(), Rc::new(body));
+                    if kw == "block" {
+                        nodes.push(Node::Call(tname, pipe, loc));
+                    }
+                }
+                "template" => {
+                    let (tname, pipe, loc) = self.template_args(kw, rest, roff, line)?;
+                    nodes.push(Node::Call(tname, pipe, loc));
+                }
+                _ => nodes.push(Node::Action(self.pipe(&body, boff, line, false)?)),
             }
         }
         Ok((nodes, None))
     }
 
-    fn pipe(&mut self, s: &str, line: usize, range: bool) -> Result<Pipe, TemplateError> {
+    fn pipe(
+        &mut self,
+        s: &str,
+        base: usize,
+        line: usize,
+        range: bool,
+    ) -> Result<Pipe, TemplateError> {
         if s.is_empty() {
             return Err(perr(self.name, line, "missing value for command"));
         }
-        let toks = lex(self.name, s, line)?;
+        let (toks, spans) = lex(self.name, s, line)?;
+        let spans: Vec<(usize, String)> = spans.into_iter().map(|(o, t)| (base + o, t)).collect();
         let mut pos = 0;
-        let p = self.pipe_toks(&toks, &mut pos, line, range)?;
+        let p = self.pipe_toks(&toks, &spans, &mut pos, line, range)?;
         if pos != toks.len() {
             return Err(perr(
                 self.name,
@@ -511,10 +407,12 @@ impl Parser<'_> {
     fn pipe_toks(
         &mut self,
         toks: &[Tok],
+        spans: &[(usize, String)],
         pos: &mut usize,
         line: usize,
         range: bool,
     ) -> Result<Pipe, TemplateError> {
+        let start = spans.get(*pos).map_or(0, |s| s.0);
         let mut decl = Vec::new();
         let mut assign = false;
         // `$x :=`, `$x =`, or (range) `$i, $e :=`.
@@ -544,16 +442,18 @@ impl Parser<'_> {
                 top.push(d.clone());
             }
         }
-        let mut cmds = Vec::new();
-        let mut cmd = Vec::new();
+        let mut cmds: Vec<Cmd> = Vec::new();
+        let mut cmd: Vec<(Arg, Loc)> = Vec::new();
         while let Some(t) = toks.get(*pos) {
+            let (mut at, src) = spans[*pos].clone();
             *pos += 1;
+            let mut text = src;
             let a = match t {
                 Tok::Pipe => {
                     if cmd.is_empty() {
                         return Err(perr(self.name, line, "missing command"));
                     }
-                    cmds.push(std::mem::take(&mut cmd));
+                    cmds.push(command(std::mem::take(&mut cmd)));
                     continue;
                 }
                 Tok::Close(_) => {
@@ -561,9 +461,16 @@ impl Parser<'_> {
                     break;
                 }
                 Tok::Open => {
-                    let sub = self.pipe_toks(toks, pos, line, false)?;
+                    let sub = self.pipe_toks(toks, spans, pos, line, false)?;
                     let Some(Tok::Close(f)) = toks.get(*pos) else {
                         return Err(perr(self.name, line, "unclosed left paren"));
+                    };
+                    // Go: a parenthesised pipeline is `(…)`, a chain `(…).Field`.
+                    text = format!("({}){}", sub.loc.1, &spans[*pos].1[1..]);
+                    at = if f.is_empty() {
+                        sub.loc.0
+                    } else {
+                        spans[*pos].0 + 1
                     };
                     *pos += 1;
                     Arg::Sub(Box::new(sub), f.clone())
@@ -591,13 +498,65 @@ impl Parser<'_> {
                     ))
                 }
             };
-            cmd.push(a);
+            cmd.push((a, (at, text.into())));
         }
         if cmd.is_empty() {
             return Err(perr(self.name, line, "missing value for command"));
         }
-        cmds.push(cmd);
-        Ok(Pipe { decl, assign, cmds })
+        cmds.push(command(cmd));
+        let mut text = String::new();
+        if !decl.is_empty() {
+            text = format!("{} := ", decl.join(", "));
+        }
+        let parts: Vec<&str> = cmds.iter().map(|c| &*c.loc.1).collect();
+        text.push_str(&parts.join(" | "));
+        Ok(Pipe {
+            decl,
+            assign,
+            cmds,
+            loc: (start, text.into()),
+        })
+    }
+
+    /// The quoted name, optional pipeline, and location (Go's `{{template "name" …}}`) of
+    /// `template`/`block`/`define`.
+    fn template_args(
+        &mut self,
+        kw: &str,
+        rest: &str,
+        roff: usize,
+        line: usize,
+    ) -> Result<(String, Option<Pipe>, Loc), TemplateError> {
+        let (toks, _) = lex(self.name, rest, line)?;
+        let Some(Tok::Str(name)) = toks.first() else {
+            let got = rest.split_whitespace().next().unwrap_or("");
+            return Err(perr(
+                self.name,
+                line,
+                format!("unexpected \"{got}\" in {kw} clause"),
+            ));
+        };
+        let name = name.clone();
+        let after = rest.trim_start();
+        let end = quoted_len(after);
+        let tail = after.get(end..).unwrap_or("").trim();
+        let at = off(roff, rest, after);
+        let pipe = match (kw, tail.is_empty()) {
+            (_, true) => None,
+            ("define", false) => {
+                return Err(perr(
+                    self.name,
+                    line,
+                    format!("unexpected {tail:?} in define clause"),
+                ))
+            }
+            _ => Some(self.pipe(tail, off(roff, rest, tail), line, false)?),
+        };
+        let text = match &pipe {
+            Some(p) => format!("{{{{template {name:?} {}}}}}", p.loc.1),
+            None => format!("{{{{template {name:?}}}}}"),
+        };
+        Ok((name, pipe, (at, text.into())))
     }
 
     fn check_var(&self, v: &str, line: usize) -> Result<(), TemplateError> {
@@ -606,6 +565,17 @@ impl Parser<'_> {
         } else {
             Err(perr(self.name, line, format!("undefined variable {v:?}")))
         }
+    }
+}
+
+/// A command from its operands; its location is its first operand's.
+fn command(args: Vec<(Arg, Loc)>) -> Cmd {
+    let parts: Vec<&str> = args.iter().map(|(_, l)| &*l.1).collect();
+    let text: Rc<str> = parts.join(" ").into();
+    let at = args.first().map_or(0, |(_, l)| l.0);
+    Cmd {
+        args,
+        loc: (at, text),
     }
 }
 
@@ -621,5 +591,9 @@ fn number(n: &str) -> Option<Arg> {
 }
 
 mod exec;
+mod funcs;
+mod lex;
+
+use lex::{lex, off, quoted_len, split, Item, Tok};
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{Arg, Node, Pipe, QuerySample, Template, TemplateData, TemplateError};
+use super::{funcs, Arg, Cmd, Loc, Node, Pipe, QuerySample, Template, TemplateData, TemplateError};
 use crate::gofmt;
 
 #[derive(Clone, Debug)]
@@ -16,12 +16,13 @@ pub(crate) enum Val {
     Map(Rc<BTreeMap<String, String>>),
     Samples(Rc<Vec<QuerySample>>),
     Sample(Rc<QuerySample>),
-    List(Rc<Vec<Val>>),
+    /// What `args` returns: Go's `map[string]interface{}` with keys `arg0`, `arg1`, ….
+    Args(Rc<Vec<Val>>),
     Data,
 }
 
 impl Val {
-    fn truth(&self) -> bool {
+    pub(crate) fn truth(&self) -> bool {
         match self {
             Val::Nil => false,
             Val::Bool(b) => *b,
@@ -30,14 +31,14 @@ impl Val {
             Val::Str(s) => !s.is_empty(),
             Val::Map(m) => !m.is_empty(),
             Val::Samples(s) => !s.is_empty(),
-            Val::List(l) => !l.is_empty(),
+            Val::Args(l) => !l.is_empty(),
             Val::Sample(_) | Val::Data => true,
         }
     }
 
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
-            Val::Nil => "nil",
+            Val::Nil => "<nil>",
             Val::Bool(_) => "bool",
             Val::Int(_) => "int",
             Val::Float(_) => "float64",
@@ -45,12 +46,12 @@ impl Val {
             Val::Map(_) => "map[string]string",
             Val::Samples(_) => "template.queryResult",
             Val::Sample(_) => "*template.sample",
-            Val::List(_) => "[]interface {}",
+            Val::Args(_) => "map[string]interface {}",
             Val::Data => "struct",
         }
     }
 
-    fn print(&self) -> String {
+    pub(crate) fn print(&self) -> String {
         match self {
             Val::Nil => "<no value>".into(),
             Val::Bool(b) => b.to_string(),
@@ -73,15 +74,18 @@ impl Val {
                     .collect();
                 format!("[{}]", parts.join(" "))
             }
-            Val::List(l) => {
-                let parts: Vec<String> = l.iter().map(Val::print).collect();
-                format!("[{}]", parts.join(" "))
+            Val::Args(l) => {
+                let parts: Vec<String> = args_sorted(l)
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}:{}", v.print()))
+                    .collect();
+                format!("map[{}]", parts.join(" "))
             }
             Val::Data => "{...}".into(),
         }
     }
 
-    fn to_f64(&self) -> Result<f64, String> {
+    pub(crate) fn to_f64(&self) -> Result<f64, String> {
         match self {
             Val::Float(f) => Ok(*f),
             Val::Int(i) => Ok(*i as f64),
@@ -94,7 +98,7 @@ impl Val {
             | Val::Map(_)
             | Val::Samples(_)
             | Val::Sample(_)
-            | Val::List(_)
+            | Val::Args(_)
             | Val::Data => Err(format!("can't convert {} to float", self.kind())),
         }
     }
@@ -105,55 +109,154 @@ pub(crate) struct Exec<'a, 'd> {
     pub(crate) data: &'a TemplateData<'d>,
     pub(crate) vars: Vec<(String, Val)>,
     pub(crate) out: String,
+    /// Nested `{{template}}` calls (bounded: a template may call itself).
+    pub(crate) depth: usize,
+    /// Nodes executed so far (bounded: recursion may branch).
+    pub(crate) steps: usize,
+    /// The template executing (the top one, or a `{{define}}`d one).
+    pub(crate) cur: Rc<str>,
+    /// The node evaluated last: where Go reports most execution errors.
+    pub(crate) at: Loc,
+}
+
+/// Go's name of the type Prometheus passes as `.` to rule templates.
+const DATA_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value float64 }";
+
+/// Most nodes one expansion executes (Vitals' bound; Go has none).
+const MAX_STEPS: usize = 1_000_000;
+
+/// Most nested `{{template}}` calls (Go allows 100000; this keeps the stack small).
+const MAX_CALL_DEPTH: usize = 200;
+
+/// How a list of nodes ended: normally, or at `{{break}}`/`{{continue}}`.
+pub(crate) enum Flow {
+    Next,
+    Break,
+    Continue,
+}
+
+/// `args`' value for `key` (nil when absent, as Go's zero `interface{}`).
+pub(crate) fn args_get(l: &[Val], key: &str) -> Val {
+    key.strip_prefix("arg")
+        .and_then(|i| i.parse::<usize>().ok())
+        .filter(|i| key == format!("arg{i}"))
+        .and_then(|i| l.get(i).cloned())
+        .unwrap_or(Val::Nil)
+}
+
+/// `args`' values by key (`arg0`, `arg1`, …) in Go's sorted map order.
+pub(crate) fn args_sorted(l: &[Val]) -> Vec<(String, Val)> {
+    let mut v: Vec<(String, Val)> = l
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (format!("arg{i}"), x.clone()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
 }
 
 impl Exec<'_, '_> {
-    fn err(&self, line: usize, msg: impl std::fmt::Display) -> TemplateError {
+    /// Go's execution error: `template: NAME:LINE:COL: executing "CUR" at <NODE>: msg`,
+    /// the column counting Prometheus' variable definitions prepended to line 1.
+    fn err(&self, loc: &Loc, msg: impl std::fmt::Display) -> TemplateError {
+        let before = &self.t.text[..loc.0.min(self.t.text.len())];
+        let line = 1 + before.matches('\n').count();
+        let col = match before.rfind('\n') {
+            Some(nl) => loc.0 - nl - 1,
+            None => super::PRELUDE_LEN + loc.0,
+        };
         TemplateError(format!(
-            "template: {}:{line}: executing {:?}: {msg}",
-            self.t.name, self.t.name
+            "template: {}:{line}:{col}: executing {:?} at <{}>: {msg}",
+            self.t.name, self.cur, loc.1
         ))
     }
 
-    pub(crate) fn walk(&mut self, nodes: &[Node], dot: &Val) -> Result<(), TemplateError> {
+    pub(crate) fn walk(&mut self, nodes: &[Node], dot: &Val) -> Result<Flow, TemplateError> {
         for n in nodes {
-            match n {
-                Node::Text(t) => self.out.push_str(t),
-                Node::Action(p, line) => {
-                    let v = self.pipe(p, dot, *line)?;
+            self.steps += 1;
+            if self.steps > MAX_STEPS {
+                let at = self.at.clone();
+                return Err(self.err(&at, format!("exceeded {MAX_STEPS} execution steps")));
+            }
+            let flow = match n {
+                Node::Text(t) => {
+                    self.out.push_str(t);
+                    Flow::Next
+                }
+                Node::Action(p) => {
+                    let v = self.pipe(p, dot)?;
                     if p.decl.is_empty() {
                         self.out.push_str(&v.print());
                     }
+                    Flow::Next
                 }
-                Node::If(branches, els, line) => {
+                Node::If(branches, els) => {
                     let mark = self.vars.len();
-                    let mut done = false;
+                    let mut taken = None;
                     for (p, body) in branches {
-                        if self.pipe(p, dot, *line)?.truth() {
-                            self.walk(body, dot)?;
-                            done = true;
+                        if self.pipe(p, dot)?.truth() {
+                            taken = Some(body);
                             break;
                         }
                     }
-                    if !done {
-                        self.walk(els, dot)?;
-                    }
+                    let flow = self.walk(taken.map_or(els.as_slice(), |b| b.as_slice()), dot)?;
                     self.vars.truncate(mark);
+                    flow
                 }
-                Node::With(p, body, els, line) => {
+                Node::With(p, body, els) => {
                     let mark = self.vars.len();
-                    let v = self.pipe(p, dot, *line)?;
-                    if v.truth() {
-                        self.walk(body, &v)?;
+                    let v = self.pipe(p, dot)?;
+                    let flow = if v.truth() {
+                        self.walk(body, &v)?
                     } else {
-                        self.walk(els, dot)?;
-                    }
+                        self.walk(els, dot)?
+                    };
                     self.vars.truncate(mark);
+                    flow
                 }
-                Node::Range(p, body, els, line) => self.range(p, body, els, dot, *line)?,
+                Node::Range(p, body, els) => self.range(p, body, els, dot)?,
+                Node::Call(name, p, loc) => self.call_template(name, p.as_ref(), dot, loc)?,
+                Node::Break => Flow::Break,
+                Node::Continue => Flow::Continue,
+            };
+            if !matches!(flow, Flow::Next) {
+                return Ok(flow);
             }
         }
-        Ok(())
+        Ok(Flow::Next)
+    }
+
+    /// `{{template "name" pipeline}}`: the named template with `.` and `$` set to the
+    /// pipeline's value (nil without one) and no other variables, as in Go.
+    fn call_template(
+        &mut self,
+        name: &str,
+        p: Option<&Pipe>,
+        dot: &Val,
+        loc: &Loc,
+    ) -> Result<Flow, TemplateError> {
+        self.at = loc.clone();
+        let Some(body) = self.t.defs.get(name).cloned() else {
+            return Err(self.err(loc, format!("template {name:?} not defined")));
+        };
+        if self.depth >= MAX_CALL_DEPTH {
+            return Err(self.err(
+                loc,
+                format!("exceeded maximum template depth ({MAX_CALL_DEPTH})"),
+            ));
+        }
+        let v = match p {
+            Some(p) => self.pipe(p, dot)?,
+            None => Val::Nil,
+        };
+        let saved = std::mem::replace(&mut self.vars, vec![("$".into(), v.clone())]);
+        let cur = std::mem::replace(&mut self.cur, name.into());
+        self.depth += 1;
+        let res = self.walk(&body, &v);
+        self.depth -= 1;
+        self.vars = saved;
+        self.cur = cur;
+        res.map(|_| Flow::Next)
     }
 
     fn range(
@@ -162,31 +265,30 @@ impl Exec<'_, '_> {
         body: &[Node],
         els: &[Node],
         dot: &Val,
-        line: usize,
-    ) -> Result<(), TemplateError> {
+    ) -> Result<Flow, TemplateError> {
         let mark = self.vars.len();
         let mut q = p.clone();
         let decl = std::mem::take(&mut q.decl);
-        let v = self.pipe(&q, dot, line)?;
+        let v = self.pipe(&q, dot)?;
         let items: Vec<(Val, Val)> = match &v {
             Val::Samples(s) => s
                 .iter()
                 .enumerate()
                 .map(|(i, x)| (Val::Int(i as i64), Val::Sample(Rc::new(x.clone()))))
                 .collect(),
-            Val::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (Val::Int(i as i64), x.clone()))
+            Val::Args(l) => args_sorted(l)
+                .into_iter()
+                .map(|(k, x)| (Val::Str(k), x))
                 .collect(),
             Val::Map(m) => m
                 .iter()
                 .map(|(k, x)| (Val::Str(k.clone()), Val::Str(x.clone())))
                 .collect(),
-            Val::Int(n) => (0..*n).map(|i| (Val::Int(i), Val::Int(i))).collect(),
             Val::Nil => Vec::new(),
+            // Go 1.19 (promtool 2.42) cannot range over an integer.
             other => {
-                return Err(self.err(line, format!("range can't iterate over {}", other.print())))
+                let at = self.at.clone();
+                return Err(self.err(&at, format!("range can't iterate over {}", other.print())));
             }
         };
         if items.is_empty() {
@@ -202,17 +304,21 @@ impl Exec<'_, '_> {
                 }
                 _ => {}
             }
-            self.walk(body, &x)?;
+            let flow = self.walk(body, &x)?;
             self.vars.truncate(m2);
+            if matches!(flow, Flow::Break) {
+                break;
+            }
         }
         self.vars.truncate(mark);
-        Ok(())
+        Ok(Flow::Next)
     }
 
-    fn pipe(&mut self, p: &Pipe, dot: &Val, line: usize) -> Result<Val, TemplateError> {
+    fn pipe(&mut self, p: &Pipe, dot: &Val) -> Result<Val, TemplateError> {
+        self.at = p.loc.clone();
         let mut prev: Option<Val> = None;
         for cmd in &p.cmds {
-            prev = Some(self.command(cmd, dot, prev, line)?);
+            prev = Some(self.command(cmd, dot, prev)?);
         }
         let v = prev.unwrap_or(Val::Nil);
         for d in &p.decl {
@@ -227,52 +333,84 @@ impl Exec<'_, '_> {
         Ok(v)
     }
 
-    fn command(
-        &mut self,
-        cmd: &[Arg],
-        dot: &Val,
-        piped: Option<Val>,
-        line: usize,
-    ) -> Result<Val, TemplateError> {
-        if let Some(Arg::Func(f)) = cmd.first() {
-            let mut args = Vec::with_capacity(cmd.len());
-            if f == "and" || f == "or" {
-                // Short-circuit evaluation, as Go 1.18+.
-                let mut last = Val::Nil;
-                for a in &cmd[1..] {
-                    last = self.arg(a, dot, line)?;
-                    if last.truth() == (f == "or") {
-                        return Ok(last);
+    /// One command, reporting errors at the node Go's `text/template` reports them at.
+    fn command(&mut self, cmd: &Cmd, dot: &Val, piped: Option<Val>) -> Result<Val, TemplateError> {
+        let (first, floc) = &cmd.args[0];
+        let Arg::Func(f) = first else {
+            if cmd.args.len() > 1 || piped.is_some() {
+                self.at = floc.clone();
+                return Err(self.err(
+                    floc,
+                    format!("can't give argument to non-function {}", floc.1),
+                ));
+            }
+            return self.arg(first, floc, dot);
+        };
+        self.at = floc.clone();
+        let given = cmd.args.len() - 1 + usize::from(piped.is_some());
+        let (min, variadic) = funcs::arity(f);
+        if given < min || (!variadic && given != min) {
+            let at_least = if variadic { "at least " } else { "" };
+            return Err(self.err(
+                floc,
+                format!("wrong number of args for {f}: want {at_least}{min} got {given}"),
+            ));
+        }
+        if f == "and" || f == "or" {
+            // Short-circuit evaluation, as Go 1.18+.
+            let mut last = Val::Nil;
+            for (a, loc) in &cmd.args[1..] {
+                last = self.arg(a, loc, dot)?;
+                if last.truth() == (f == "or") {
+                    return Ok(last);
+                }
+            }
+            return Ok(piped.unwrap_or(last));
+        }
+        let mut args = Vec::with_capacity(given);
+        for (i, (a, loc)) in cmd.args[1..].iter().enumerate() {
+            let v = self.arg(a, loc, dot)?;
+            if funcs::string_param(f, i) && !matches!(v, Val::Str(_)) {
+                let msg = match a {
+                    Arg::Nil => "cannot assign nil to string".to_string(),
+                    Arg::Int(_) | Arg::Float(_) | Arg::Bool(_) => {
+                        format!("expected string; found {}", loc.1)
                     }
-                }
-                if let Some(pv) = piped {
-                    last = pv;
-                }
-                return Ok(last);
+                    _ => format!("wrong type for value; expected string; got {}", v.kind()),
+                };
+                return Err(self.err(&self.at.clone(), msg));
             }
-            for a in &cmd[1..] {
-                args.push(self.arg(a, dot, line)?);
+            args.push(v);
+        }
+        if let Some(v) = piped {
+            if funcs::string_param(f, given - 1) && !matches!(v, Val::Str(_)) {
+                let msg = format!("wrong type for value; expected string; got {}", v.kind());
+                return Err(self.err(&self.at.clone(), msg));
             }
-            args.extend(piped);
-            return self
-                .call(f, args)
-                .map_err(|e| self.err(line, format!("error calling {f}: {e}")));
+            args.push(v);
         }
-        if cmd.len() > 1 || piped.is_some() {
-            return Err(self.err(line, "can't give argument to non-function"));
-        }
-        self.arg(&cmd[0], dot, line)
+        self.call(f, args).map_err(|e| {
+            self.at = cmd.loc.clone();
+            self.err(&cmd.loc, format!("error calling {f}: {e}"))
+        })
     }
 
-    fn arg(&mut self, a: &Arg, dot: &Val, line: usize) -> Result<Val, TemplateError> {
+    fn arg(&mut self, a: &Arg, loc: &Loc, dot: &Val) -> Result<Val, TemplateError> {
+        self.at = loc.clone();
         match a {
             Arg::Str(s) => Ok(Val::Str(s.clone())),
             Arg::Int(i) => Ok(Val::Int(*i)),
             Arg::Float(f) => Ok(Val::Float(*f)),
             Arg::Bool(b) => Ok(Val::Bool(*b)),
             Arg::Nil => Ok(Val::Nil),
-            Arg::Func(f) => self.command(&[Arg::Func(f.clone())], dot, None, line),
-            Arg::Field(fs) => self.fields(dot.clone(), fs, line),
+            Arg::Func(f) => {
+                let c = Cmd {
+                    args: vec![(Arg::Func(f.clone()), loc.clone())],
+                    loc: loc.clone(),
+                };
+                self.command(&c, dot, None)
+            }
+            Arg::Field(fs) => self.fields(dot.clone(), fs, loc),
             Arg::Var(v, fs) => {
                 let base = self
                     .vars
@@ -280,20 +418,23 @@ impl Exec<'_, '_> {
                     .rev()
                     .find(|(n, _)| n == v)
                     .map(|(_, x)| x.clone())
-                    .ok_or_else(|| self.err(line, format!("undefined variable: {v}")))?;
-                self.fields(base, fs, line)
+                    .ok_or_else(|| self.err(loc, format!("undefined variable: {v}")))?;
+                self.fields(base, fs, loc)
             }
             Arg::Sub(p, fs) => {
-                let v = self.pipe(p, dot, line)?;
-                self.fields(v, fs, line)
+                let v = self.pipe(p, dot)?;
+                // Go reports a chain's field errors at the node evaluated last.
+                let at = self.at.clone();
+                self.fields(v, fs, &at)
             }
         }
     }
 
-    fn fields(&self, mut v: Val, fs: &[String], line: usize) -> Result<Val, TemplateError> {
+    fn fields(&self, mut v: Val, fs: &[String], loc: &Loc) -> Result<Val, TemplateError> {
         for f in fs {
             v = match (&v, f.as_str()) {
                 (Val::Map(m), k) => Val::Str(m.get(k).cloned().unwrap_or_default()),
+                (Val::Args(l), k) => args_get(l, k),
                 (Val::Data, "Labels") => Val::Map(Rc::new(self.data.labels.clone())),
                 (Val::Data, "ExternalLabels") => {
                     Val::Map(Rc::new(self.data.external_labels.clone()))
@@ -302,289 +443,17 @@ impl Exec<'_, '_> {
                 (Val::Data, "Value") => Val::Float(self.data.value),
                 (Val::Sample(s), "Labels") => Val::Map(Rc::new(s.labels.clone())),
                 (Val::Sample(s), "Value") => Val::Float(s.value),
-                (Val::Nil, _) => return Err(self.err(line, format!("nil pointer evaluating .{f}"))),
+                // Go with `missingkey=zero`: a field of nothing is nothing.
+                (Val::Nil, _) => Val::Nil,
                 (o, _) => {
-                    return Err(self.err(
-                        line,
-                        format!("can't evaluate field {f} in type {}", o.kind()),
-                    ))
+                    let kind = match o {
+                        Val::Data => DATA_TYPE,
+                        o => o.kind(),
+                    };
+                    return Err(self.err(loc, format!("can't evaluate field {f} in type {kind}")));
                 }
             };
         }
         Ok(v)
     }
-
-    fn call(&self, f: &str, a: Vec<Val>) -> Result<Val, String> {
-        let want = |n: usize| {
-            if a.len() == n {
-                Ok(())
-            } else {
-                Err(format!(
-                    "wrong number of args for {f}: want {n} got {}",
-                    a.len()
-                ))
-            }
-        };
-        let s = |v: &Val| match v {
-            Val::Str(s) => Ok(s.clone()),
-            o => Err(format!("expected string; found {}", o.print())),
-        };
-        Ok(match f {
-            "not" => {
-                want(1)?;
-                Val::Bool(!a[0].truth())
-            }
-            "len" => {
-                want(1)?;
-                Val::Int(match &a[0] {
-                    Val::Str(s) => s.len(),
-                    Val::Map(m) => m.len(),
-                    Val::Samples(v) => v.len(),
-                    Val::List(l) => l.len(),
-                    o => return Err(format!("len of type {}", o.kind())),
-                } as i64)
-            }
-            "index" => {
-                let mut v = a.first().cloned().ok_or("wrong number of args for index")?;
-                for k in &a[1..] {
-                    v = match (&v, k) {
-                        (Val::Map(m), Val::Str(k)) => {
-                            Val::Str(m.get(k).cloned().unwrap_or_default())
-                        }
-                        (Val::Samples(s), Val::Int(i)) => Val::Sample(Rc::new(
-                            s.get(*i as usize)
-                                .cloned()
-                                .ok_or_else(|| format!("index out of range: {i}"))?,
-                        )),
-                        (Val::List(l), Val::Int(i)) => l
-                            .get(*i as usize)
-                            .cloned()
-                            .ok_or_else(|| format!("index out of range: {i}"))?,
-                        (o, _) => return Err(format!("can't index item of type {}", o.kind())),
-                    };
-                }
-                v
-            }
-            "eq" | "ne" | "lt" | "le" | "gt" | "ge" => {
-                if a.len() < 2 || (f != "eq" && a.len() != 2) {
-                    return Err(format!("wrong number of args for {f}"));
-                }
-                if f == "eq" {
-                    let mut any = false;
-                    for b in &a[1..] {
-                        any |= compare(&a[0], b)? == std::cmp::Ordering::Equal;
-                    }
-                    return Ok(Val::Bool(any));
-                }
-                let o = compare(&a[0], &a[1])?;
-                use std::cmp::Ordering::*;
-                Val::Bool(match f {
-                    "ne" => o != Equal,
-                    "lt" => o == Less,
-                    "le" => o != Greater,
-                    "gt" => o == Greater,
-                    _ => o != Less,
-                })
-            }
-            "printf" => {
-                let fmt = s(a.first().ok_or("wrong number of args for printf")?)?;
-                let args: Vec<gofmt::Arg> = a[1..]
-                    .iter()
-                    .map(|v| match v {
-                        Val::Str(x) => gofmt::Arg::Str(x),
-                        Val::Int(i) => gofmt::Arg::Int(*i),
-                        Val::Float(x) => gofmt::Arg::Float(*x),
-                        Val::Bool(b) => gofmt::Arg::Bool(*b),
-                        Val::Nil => gofmt::Arg::Nil,
-                        o => gofmt::Arg::Other(o.print()),
-                    })
-                    .collect();
-                Val::Str(gofmt::sprintf(&fmt, &args))
-            }
-            "print" | "println" => {
-                let mut out = String::new();
-                for (i, v) in a.iter().enumerate() {
-                    let is_str = matches!(v, Val::Str(_));
-                    let prev_str = i > 0 && matches!(a[i - 1], Val::Str(_));
-                    if i > 0 && (f == "println" || (!is_str && !prev_str)) {
-                        out.push(' ');
-                    }
-                    out.push_str(&v.print());
-                }
-                if f == "println" {
-                    out.push('\n');
-                }
-                Val::Str(out)
-            }
-            "humanize" | "humanize1024" | "humanizePercentage" | "humanizeDuration"
-            | "humanizeTimestamp" => {
-                want(1)?;
-                let v = a[0].to_f64()?;
-                Val::Str(match f {
-                    "humanize" => gofmt::humanize(v),
-                    "humanize1024" => gofmt::humanize1024(v),
-                    "humanizePercentage" => format!("{}%", gofmt::go_g(v * 100.0, Some(4))),
-                    "humanizeDuration" => gofmt::humanize_duration(v),
-                    _ => gofmt::humanize_timestamp(v),
-                })
-            }
-            "query" => {
-                want(1)?;
-                let q = s(&a[0])?;
-                let run = self.data.query.ok_or("queries are not available here")?;
-                Val::Samples(Rc::new(run(&q)?))
-            }
-            "first" => {
-                want(1)?;
-                match &a[0] {
-                    Val::Samples(v) => Val::Sample(Rc::new(
-                        v.first()
-                            .cloned()
-                            .ok_or("first() called on vector with no elements")?,
-                    )),
-                    o => return Err(format!("first() of {}", o.kind())),
-                }
-            }
-            "value" | "strvalue" => {
-                want(1)?;
-                match (&a[0], f) {
-                    (Val::Sample(x), "value") => Val::Float(x.value),
-                    (Val::Sample(x), _) => {
-                        Val::Str(x.labels.get("__value__").cloned().unwrap_or_default())
-                    }
-                    (o, _) => return Err(format!("{f}() of {}", o.kind())),
-                }
-            }
-            "label" => {
-                want(2)?;
-                match &a[1] {
-                    Val::Sample(x) => {
-                        Val::Str(x.labels.get(&s(&a[0])?).cloned().unwrap_or_default())
-                    }
-                    o => return Err(format!("label() of {}", o.kind())),
-                }
-            }
-            "reReplaceAll" | "match" => {
-                let re = regex::Regex::new(&s(a.first().ok_or("missing pattern")?)?)
-                    .map_err(|e| e.to_string())?;
-                if f == "match" {
-                    want(2)?;
-                    Val::Bool(re.is_match(&s(&a[1])?))
-                } else {
-                    want(3)?;
-                    Val::Str(re.replace_all(&s(&a[2])?, s(&a[1])?.as_str()).into_owned())
-                }
-            }
-            "toUpper" | "toLower" | "title" | "safeHtml" | "stripPort" | "stripDomain"
-            | "urlquery" | "html" | "js" => {
-                want(1)?;
-                let x = match &a[0] {
-                    Val::Str(x) => x.clone(),
-                    o => o.print(),
-                };
-                Val::Str(match f {
-                    "toUpper" => map_case(&x, true),
-                    "toLower" => map_case(&x, false),
-                    "title" => title(&x),
-                    "stripPort" => match x.rsplit_once(':') {
-                        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
-                            h.trim_start_matches('[').trim_end_matches(']').to_string()
-                        }
-                        _ => x,
-                    },
-                    "stripDomain" => match x.split_once('.') {
-                        Some((h, _)) if !x.starts_with('[') => {
-                            let port = x.rsplit_once(':').map(|(_, p)| format!(":{p}"));
-                            format!("{h}{}", port.unwrap_or_default())
-                        }
-                        _ => x,
-                    },
-                    "html" => x
-                        .replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;")
-                        .replace('"', "&#34;")
-                        .replace('\'', "&#39;"),
-                    _ => x,
-                })
-            }
-            "args" => Val::List(Rc::new(a)),
-            "pathPrefix" => Val::Str(String::new()),
-            "externalURL" => Val::Str(self.data.external_url.clone()),
-            "parseDuration" => {
-                want(1)?;
-                let ms = query::promql::lexer::parse_duration(&s(&a[0])?)
-                    .ok_or_else(|| format!("not a valid duration string: {:?}", a[0].print()))?;
-                Val::Float(ms as f64 / 1000.0)
-            }
-            "toTime" => {
-                want(1)?;
-                Val::Str(gofmt::humanize_timestamp(a[0].to_f64()?))
-            }
-            "sortByLabel" => {
-                want(2)?;
-                let l = s(&a[0])?;
-                match &a[1] {
-                    Val::Samples(v) => {
-                        let mut v = (**v).clone();
-                        v.sort_by(|x, y| x.labels.get(&l).cmp(&y.labels.get(&l)));
-                        Val::Samples(Rc::new(v))
-                    }
-                    o => return Err(format!("sortByLabel of {}", o.kind())),
-                }
-            }
-            _ => return Err(format!("function {f:?} not defined")),
-        })
-    }
-}
-
-/// Go's `strings.Title`: upper-cases the first letter of each word.
-fn title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev_letter = false;
-    for c in s.chars() {
-        if !prev_letter && c.is_alphabetic() {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-        // Go's isSeparator: ASCII letters, digits and `_` join words; other non-ASCII
-        // characters only separate when they are spaces.
-        prev_letter = if c.is_ascii() {
-            c.is_ascii_alphanumeric() || c == '_'
-        } else {
-            !c.is_whitespace()
-        };
-    }
-    out
-}
-
-/// Go's `strings.ToUpper`/`ToLower`: one character for one (`ß` stays `ß`).
-fn map_case(s: &str, upper: bool) -> String {
-    s.chars()
-        .map(|c| {
-            let mut m: Vec<char> = if upper {
-                c.to_uppercase().collect()
-            } else {
-                c.to_lowercase().collect()
-            };
-            match (m.len(), upper) {
-                (1, _) | (_, false) => m.swap_remove(0),
-                _ => c,
-            }
-        })
-        .collect()
-}
-
-/// Go template comparison: basic kinds must match (int vs float is an error, as in Go).
-fn compare(a: &Val, b: &Val) -> Result<std::cmp::Ordering, String> {
-    use std::cmp::Ordering;
-    Ok(match (a, b) {
-        (Val::Int(x), Val::Int(y)) => x.cmp(y),
-        (Val::Float(x), Val::Float(y)) => x.partial_cmp(y).unwrap_or(Ordering::Less),
-        (Val::Str(x), Val::Str(y)) => x.cmp(y),
-        (Val::Bool(x), Val::Bool(y)) if x == y => Ordering::Equal,
-        (Val::Bool(_), Val::Bool(_)) => Ordering::Less,
-        _ => return Err("incompatible types for comparison".into()),
-    })
 }

@@ -145,18 +145,98 @@ fn execution_errors_are_reported_not_panics() {
     }
     let d = data(None);
     let out = expand("__alert_X", "{{ query \"up\" }}", &d);
-    assert!(out.starts_with("<error expanding template: error executing template __alert_X: template: __alert_X:1: executing"), "{out}");
+    assert_eq!(
+        out,
+        "<error expanding template: error executing template __alert_X: template: __alert_X:1:115: executing \"__alert_X\" at <query \"up\">: error calling query: queries are not available here>"
+    );
     assert_eq!(expand("n", "plain", &d), "plain");
     assert!(
         expand("n", "{{", &d).starts_with("<error expanding template: error parsing template n:")
     );
 }
 
+#[test]
+fn control_structures_and_named_templates() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{{ define "f" }}<{{ . }}>{{ end }}{{ template "f" $labels.job }}"#,
+            "<node>",
+        ),
+        (r#"{{ block "b" 2 }}[{{ . }}]{{ end }}"#, "[2]"),
+        (
+            r#"{{ define "v" }}{{ $ }}{{ end }}{{ template "v" }}"#,
+            "<no value>",
+        ),
+        (
+            r#"{{ range $i, $s := query "up" }}{{ if $i }}{{ break }}{{ end }}{{ $s.Value }}{{ end }}"#,
+            "0.25",
+        ),
+        (
+            r#"{{ range $i, $s := query "up" }}{{ if not $i }}{{ continue }}{{ end }}{{ $s.Value }}{{ end }}"#,
+            "1",
+        ),
+        (
+            r#"{{ range $k, $v := $labels }}{{ with $v }}{{ if eq $k "job" }}{{ break }}{{ end }}{{ end }}{{ $k }};{{ end }}"#,
+            "instance;",
+        ),
+        (
+            r#"{{ $a := args 1 "x" }}{{ $a.arg1 }} {{ $a }}"#,
+            "x map[arg0:1 arg1:x]",
+        ),
+        (r#"{{ slice "hello" 1 3 }} {{ index "A" 0 }}"#, "el 65"),
+        (
+            r#"{{ js "<'>" }} {{ urlquery "a b" }} {{ html "<&>" }}"#,
+            r"\u003C\'\u003E a+b &lt;&amp;&gt;",
+        ),
+        (
+            r#"{{ graphLink "up > 1" }}"#,
+            "/graph?g0.expr=up+%3E+1&g0.tab=0",
+        ),
+        (
+            r#"{{ stripDomain "a.b.c:80" }} {{ stripDomain "1.2.3.4" }} {{ stripPort "[::1]:9" }}"#,
+            "a:80 1.2.3.4 ::1",
+        ),
+        (
+            r#"{{ pathPrefix }}|{{ externalURL }}"#,
+            "|http://vitals:9090",
+        ),
+    ];
+    for (t, want) in cases {
+        assert_eq!(run(t).as_deref(), Ok(*want), "template {t}");
+    }
+    let e = |t: &str| Template::parse("__alert_X", t).unwrap_err().0;
+    assert_eq!(
+        e("{{ break }}"),
+        "template: __alert_X:1: {{break}} outside {{range}}"
+    );
+    assert_eq!(
+        e("{{ with 1 }}{{ else with 2 }}{{ end }}"),
+        "template: __alert_X:1: unexpected <with> in else"
+    );
+    assert_eq!(
+        e("{{ tmpl \"x\" 1 }}"),
+        "template: __alert_X:1: function \"tmpl\" not defined"
+    );
+    assert!(e("{{ if 1 }}{{ define \"x\" }}{{ end }}{{ end }}").contains("unexpected <define>"));
+    // Execution errors: reported, never a crash (unbounded recursion included).
+    for t in [
+        r#"{{ template "nope" }}"#,
+        r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" 1 }}"#,
+        r#"{{ range 3 }}{{ end }}"#,
+        r#"{{ slice "abc" 2 1 }}"#,
+        r#"{{ index (args 1) 0 }}"#,
+    ] {
+        assert!(run(t).is_err(), "{t} should fail");
+    }
+    let deep = "{{ if 1 }}".repeat(150) + &"{{ end }}".repeat(150);
+    assert!(Template::parse("d", &deep).is_err());
+}
+
 proptest::proptest! {
     /// Any text, and any text inside an action, parses or fails cleanly and never panics.
     #[test]
     fn arbitrary_templates_never_panic(
-        text in "(\\{\\{-? |[ -~é€]|\\$labels|\\.Value| \\| |humanize|printf|\"|`|\\(|\\)| -?\\}\\}|if |end|range |else){0,24}"
+        text in "(\\{\\{-? |[ -~é€]|\\$labels|\\.Value| \\| |humanize|printf|\"|`|\\(|\\)| -?\\}\\}|if |end|range |else|define \"a\"|template \"a\" |block \"a\" |break|continue){0,24}"
     ) {
         let _ = run(&text);
         let d = data(None);
