@@ -28,6 +28,9 @@ struct Cli {
     /// All-in-one mode only: evaluate the shipped default rules (rules/vitals.rules.yml).
     #[arg(long = "rules.builtin", default_value_t = true, action = clap::ArgAction::Set)]
     rules_builtin: bool,
+    /// All-in-one mode only: address to serve on (loopback by default).
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,8 +181,9 @@ fn main() -> Result<()> {
         .init();
     match cli.command {
         None => {
-            tracing::info!("all-in-one mode: storing in ./data, serving on 127.0.0.1:9090");
+            tracing::info!(address = %cli.listen, "all-in-one mode: storing in ./data");
             let mut args = StoreArgs {
+                listen: cli.listen,
                 node_interval: "15s".into(),
                 cadvisor_interval: "15s".into(),
                 gpu_interval: "15s".into(),

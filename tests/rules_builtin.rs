@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The all-in-one address (fixed: the mode takes no flags).
-const ADDR: &str = "127.0.0.1:9090";
 
 fn get_text(url: &str) -> Option<String> {
     ureq::get(url)
@@ -59,19 +55,14 @@ impl Drop for Kill {
     }
 }
 
-/// Starts the all-in-one mode in a fresh directory; `None` (skipped loudly) while another
-/// process holds 127.0.0.1:9090 for longer than 30 s.
-fn all_in_one(args: &[&str], dir: &std::path::Path) -> Option<Kill> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpListener::bind(ADDR).is_err() {
-        if Instant::now() > deadline {
-            eprintln!("SKIPPED: {ADDR} is in use; the all-in-one mode cannot listen");
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Starts the all-in-one mode in a fresh directory on a free loopback port; returns the
+/// process and its base URL.
+fn all_in_one(args: &[&str], dir: &std::path::Path) -> (Kill, String) {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let mut all: Vec<&str> = vec!["--web.listen-address", &addr];
+    all.extend_from_slice(args);
     let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args(args)
+        .args(&all)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -80,20 +71,18 @@ fn all_in_one(args: &[&str], dir: &std::path::Path) -> Option<Kill> {
         .expect("spawning vitals");
     let k = Kill(child);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while get_text(&format!("http://{ADDR}/-/ready")).is_none() {
+    let url = format!("http://{addr}");
+    while get_text(&format!("{url}/-/ready")).is_none() {
         assert!(Instant::now() < deadline, "all-in-one not ready in 60 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Some(k)
+    (k, url)
 }
 
 #[test]
 fn all_in_one_evaluates_the_shipped_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut k) = all_in_one(&[], dir.path()) else {
-        return;
-    };
-    let url = format!("http://{ADDR}");
+    let (mut k, url) = all_in_one(&[], dir.path());
     let g = groups(&url);
     assert!(!g.is_empty(), "no built-in groups");
     for (name, file, interval, _) in &g {
@@ -135,9 +124,7 @@ fn all_in_one_evaluates_the_shipped_rules() {
 
     // Switched off.
     let dir = tempfile::tempdir().unwrap();
-    let Some(_k) = all_in_one(&["--rules.builtin=false"], dir.path()) else {
-        return;
-    };
+    let (_k, url) = all_in_one(&["--rules.builtin=false"], dir.path());
     assert!(groups(&url).is_empty());
 }
 
