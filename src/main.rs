@@ -163,7 +163,21 @@ impl StoreArgs {
     }
 }
 
+/// Caps glibc's malloc arenas at two unless `MALLOC_ARENA_MAX` says otherwise: with an arena
+/// per thread (tokio workers, blocking remote-write handlers) freed memory is scattered over
+/// many heaps and resident memory stays high after a peak.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> Result<()> {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     // `check`/`test` print promtool's reports only (template errors are not logged).
     let quiet = matches!(

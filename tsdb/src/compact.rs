@@ -29,6 +29,9 @@ use crate::labels::Labels;
 /// Largest number of samples put in one dense chunk of a compacted block.
 const DENSE_CHUNK_SAMPLES: usize = 8192;
 
+/// A block cut drops the head chunk file mappings after this many series.
+const RELEASE_MAPS_EVERY: usize = 256;
+
 /// Head data of one series inside a block range.
 pub(crate) struct SeriesSnap {
     /// (name, value) symbol ids into the snapshot's symbol table.
@@ -117,16 +120,21 @@ pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> Head
         });
     }
     let syms = idx.symbols.snapshot();
-    let key = |l: &[(u32, u32)]| -> Vec<(&str, &str)> {
-        l.iter()
-            .map(|&(n, v)| (&*syms[n as usize], &*syms[v as usize]))
-            .collect()
-    };
-    out.sort_by(|a, b| key(&a.labels).cmp(&key(&b.labels)));
+    // Compared pair by pair without allocating: a Vec per comparison cost O(n log n) allocations.
+    out.sort_by(|a, b| label_pairs(&syms, &a.labels).cmp(label_pairs(&syms, &b.labels)));
     HeadSnapshot {
         symbols: syms.clone(),
         series: out,
     }
+}
+
+/// A series' labels as string pairs, in order.
+fn label_pairs<'a>(
+    syms: &'a [std::sync::Arc<str>],
+    l: &'a [(u32, u32)],
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    l.iter()
+        .map(move |&(n, v)| (&*syms[n as usize], &*syms[v as usize]))
 }
 
 /// Series of one block range with the symbols their labels refer to.
@@ -163,7 +171,7 @@ pub(crate) fn write_head_block(
     }
     let err: RefCell<Option<Error>> = RefCell::new(None);
     let syms = snap.symbols;
-    let series = snap.series.into_iter().map_while(|s| {
+    let series = snap.series.into_iter().enumerate().map_while(|(i, s)| {
         // Decode everything in range (chunks, out-of-order samples), re-encode it densely.
         let n: usize = s.mmapped.iter().map(|c| c.num_samples as usize).sum();
         let mut all = Vec::with_capacity(n + s.open.as_ref().map_or(0, |o| o.3 as usize));
@@ -172,6 +180,10 @@ pub(crate) fn write_head_block(
             detail,
         };
         let mut hc = db.chunks.lock();
+        if i % RELEASE_MAPS_EVERY == 0 {
+            // Series come in label order, not file order: bound the touched mapped pages.
+            hc.release_maps();
+        }
         for c in &s.mmapped {
             let res = hc.with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, &mut all));
             if let Err(e) = res.and_then(|r| r.map_err(corrupt)) {

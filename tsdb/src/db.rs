@@ -228,9 +228,11 @@ impl Db {
             .max()
             .unwrap_or(i64::MIN);
         let (mut hc, mut mmapped) = HeadChunks::open(&dir.join("chunks_head"))?;
-        let mut idx = HeadIndex::default();
         // Refs of orphaned chunks (WAL lost) must never be handed to another series.
-        idx.next_ref = mmapped.keys().max().map_or(0, |&r| r as u32 + 1);
+        let mut idx = HeadIndex {
+            next_ref: mmapped.keys().max().map_or(0, |&r| r as u32 + 1),
+            ..HeadIndex::default()
+        };
         let metrics = Metrics::default();
         let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
         let wal_dir = dir.join("wal");
@@ -286,28 +288,27 @@ impl Db {
                         if s.t <= ms.last_t && ms.open.num_samples() == 0 {
                             continue; // already in a memory-mapped chunk
                         }
-                        match append_sample(ms, s.t, s.v, min_valid, i64::MAX, bd) {
-                            AppendResult::InOrder(cut) => {
-                                if let Some((chunk, cmin, cmax)) = cut {
-                                    match hc.write(
-                                        s.series_ref,
-                                        cmin,
-                                        cmax,
-                                        chunk.num_samples() as u16,
-                                        crate::chunkenc::ENCODING_XOR,
-                                        chunk.bytes(),
-                                    ) {
-                                        Ok(m) => {
-                                            ms.mmapped.push(m);
-                                            idx.num_mmapped_chunks += 1;
-                                        }
-                                        Err(e) => replay_err = Some(e),
+                        if let AppendResult::InOrder(cut) =
+                            append_sample(ms, s.t, s.v, min_valid, i64::MAX, bd)
+                        {
+                            if let Some((chunk, cmin, cmax)) = cut {
+                                match hc.write(
+                                    s.series_ref,
+                                    cmin,
+                                    cmax,
+                                    chunk.num_samples() as u16,
+                                    crate::chunkenc::ENCODING_XOR,
+                                    chunk.bytes(),
+                                ) {
+                                    Ok(m) => {
+                                        ms.mmapped.push(m);
+                                        idx.num_mmapped_chunks += 1;
                                     }
+                                    Err(e) => replay_err = Some(e),
                                 }
-                                min_time = min_time.min(s.t);
-                                max_time = max_time.max(s.t);
                             }
-                            _ => {}
+                            min_time = min_time.min(s.t);
+                            max_time = max_time.max(s.t);
                         }
                     }
                 }
@@ -376,6 +377,7 @@ impl Db {
 
     /// Appends samples of many series; each label slice is sorted by name with unique names.
     /// Rejected samples are counted in the outcome; the rest are stored and in the WAL on return.
+    #[allow(clippy::type_complexity)]
     pub fn append_batch(
         &self,
         batch: &[(&[(&str, &str)], &[(i64, f64)])],
@@ -580,9 +582,17 @@ impl Db {
     /// Cuts blocks from the head, compacts, applies retention; call periodically.
     pub fn maintenance(&self) -> Result<(), Error> {
         let _g = self.maintenance_lock.lock();
-        while self.cut_block()? {}
+        let before = self.metrics.compactions.load(Ordering::Relaxed);
+        let mut cut = false;
+        while self.cut_block()? {
+            cut = true;
+        }
         crate::compact::compact(self)?;
         crate::compact::apply_retention(self)?;
+        if cut || self.metrics.compactions.load(Ordering::Relaxed) != before {
+            self.chunks.lock().release_maps();
+            release_free_memory();
+        }
         Ok(())
     }
 
@@ -735,6 +745,16 @@ fn reject_message(r: RejectReason) -> &'static str {
         RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
         RejectReason::LabelLimit => "label limit",
         RejectReason::SeriesLimit => "series limit",
+    }
+}
+
+/// Returns freed heap pages to the OS after a head truncation or compaction freed a lot at
+/// once (glibc keeps them otherwise, and settled RSS would stay at the peak).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

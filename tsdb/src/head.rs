@@ -316,7 +316,7 @@ pub(crate) fn append_sample(
         && (n >= SAMPLES_PER_CHUNK
             || t.div_euclid(block_duration) != s.open_min.div_euclid(block_duration))
     {
-        let full = std::mem::replace(&mut s.open, XorChunk::new());
+        let full = std::mem::take(&mut s.open);
         cut = Some((full, s.open_min, s.open_max));
         s.open_min = i64::MAX;
         s.open_max = i64::MIN;

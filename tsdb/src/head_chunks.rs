@@ -251,6 +251,14 @@ impl HeadChunks {
         Ok(f(head[26], data))
     }
 
+    /// Drops every file mapping (remapped on the next read), so pages touched by a bulk read
+    /// such as a block cut stop counting in the process' resident memory.
+    pub fn release_maps(&mut self) {
+        for f in &mut self.files {
+            f.map = None;
+        }
+    }
+
     /// Deletes files whose chunks all end before `mint`; starts a new file so the current one can go later.
     pub fn truncate_before(&mut self, mint: i64) -> Result<(), Error> {
         if self.files.last().is_some_and(|f| f.max_time < mint) {

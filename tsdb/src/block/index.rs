@@ -48,6 +48,7 @@ pub fn write_block<'a>(
     Ok(meta)
 }
 
+#[allow(clippy::type_complexity)]
 fn write_block_into<'a>(
     dir: &Path,
     ulid: &str,

@@ -107,7 +107,7 @@ pub fn new_ulid() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or(0) as u128;
+        .unwrap_or(0);
     let r: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
     let v = ((ms & ((1u128 << 48) - 1)) << 80) | r;
     (0..26)

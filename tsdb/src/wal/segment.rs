@@ -1,7 +1,7 @@
 //! WAL segment files: writing, torn-tail repair, replay and checkpoints.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
@@ -115,47 +115,86 @@ fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>, Error> {
     Ok(best)
 }
 
-/// Walks the records of one segment's bytes; returns the length of the valid prefix.
+/// Walks the records of one segment, read as a stream (memory: the largest record, not the
+/// file); returns the length of the valid prefix and whether a torn or corrupt record ends it.
 fn scan(
-    data: &[u8],
+    path: &Path,
+    mut r: impl Read,
+    size: u64,
     mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>,
 ) -> Result<(usize, bool), Error> {
-    if data.len() < HEADER_LEN || data[0..4] != MAGIC || data[4] != VERSION {
-        return Ok((0, !data.is_empty()));
+    let io = |e| Error::io(path, e);
+    let mut hdr = [0u8; HEADER_LEN];
+    let n = read_full(&mut r, &mut hdr).map_err(io)?;
+    if n < HEADER_LEN || hdr[0..4] != MAGIC || hdr[4] != VERSION {
+        return Ok((0, n > 0));
     }
     let mut off = HEADER_LEN;
+    let mut rec = Vec::new();
     let mut zbuf = Vec::new();
-    while off < data.len() {
-        if off + REC_HEAD > data.len() {
+    let mut dctx: Option<zstd::bulk::Decompressor<'static>> = None;
+    loop {
+        let mut head = [0u8; 8];
+        match read_full(&mut r, &mut head).map_err(io)? {
+            0 => return Ok((off, false)),
+            8 => {}
+            _ => return Ok((off, true)),
+        }
+        let len = u32::from_le_bytes(head[0..4].try_into().expect("4")) as usize;
+        let crc = u32::from_le_bytes(head[4..8].try_into().expect("4"));
+        // A length beyond the file is a torn or corrupt record; never allocate for it.
+        if len == 0 || (off + 8 + len) as u64 > size {
             return Ok((off, true));
         }
-        let len = u32::from_le_bytes(data[off..off + 4].try_into().expect("4")) as usize;
-        let crc = u32::from_le_bytes(data[off + 4..off + 8].try_into().expect("4"));
-        let end = off + 8 + len;
-        if len == 0 || end > data.len() || crc32c::crc32c(&data[off + 8..end]) != crc {
+        rec.resize(len, 0);
+        if read_full(&mut r, &mut rec).map_err(io)? < len || crc32c::crc32c(&rec) != crc {
             return Ok((off, true));
         }
-        let typ = data[off + 8];
-        let payload = &data[off + 9..end];
+        let typ = rec[0];
+        let payload = &rec[1..];
         if typ & COMPRESSED != 0 {
-            zbuf.clear();
             let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload) else {
                 return Ok((off, true));
             };
             if size > 1 << 30 {
                 return Ok((off, true));
             }
-            match zstd::bulk::decompress(payload, size as usize) {
-                Ok(d) => zbuf = d,
-                Err(_) => return Ok((off, true)),
+            zbuf.clear();
+            zbuf.reserve(size as usize);
+            if dctx.is_none() {
+                dctx = Some(zstd::bulk::Decompressor::new().map_err(io)?);
+            }
+            let d = dctx.as_mut().expect("just set");
+            if d.decompress_to_buffer(payload, &mut zbuf).is_err() {
+                return Ok((off, true));
             }
             f(typ & !COMPRESSED, &zbuf)?;
         } else {
             f(typ, payload)?;
         }
-        off = end;
+        off += 8 + len;
     }
-    Ok((off, false))
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens a segment for a streaming scan: a buffered reader and the file's size.
+fn open_segment(path: &Path) -> Result<(BufReader<File>, u64), Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    Ok((BufReader::with_capacity(1 << 20, file), size))
 }
 
 /// Replays the records of one segment file into `f`; `last` tolerates a torn tail.
@@ -165,10 +204,10 @@ fn replay_file(
     stats: &mut ReplayStats,
     f: &mut impl FnMut(Record) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let data = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (reader, size) = open_segment(path)?;
     let mut bad_record: Option<usize> = None;
     let mut pos_err = 0usize;
-    let (valid, torn) = scan(&data, |typ, payload| {
+    let (valid, torn) = scan(path, reader, size, |typ, payload| {
         pos_err += 1;
         match decode_record(typ, payload) {
             Some(r) => {
@@ -191,7 +230,7 @@ fn replay_file(
     if torn {
         if last {
             stats.torn_tail = true;
-            tracing::warn!(file = %path.display(), valid, len = data.len(), "WAL ends in a torn record; replay stops there");
+            tracing::warn!(file = %path.display(), valid, len = size, "WAL ends in a torn record; replay stops there");
         } else {
             return Err(Error::Corrupt {
                 path: path.to_path_buf(),
@@ -304,8 +343,8 @@ impl Wal {
         let segs = list_segments(dir)?;
         if let Some(&last) = segs.last() {
             let path = seg_path(dir, last);
-            let data = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let (valid, torn) = scan(&data, |_, _| Ok(()))?;
+            let (reader, size) = open_segment(&path)?;
+            let (valid, torn) = scan(&path, reader, size, |_, _| Ok(()))?;
             if torn {
                 let f = OpenOptions::new()
                     .write(true)
