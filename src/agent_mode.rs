@@ -73,12 +73,12 @@ struct Endpoint {
 struct Fanout(Vec<Endpoint>);
 
 impl Fanout {
-    fn send(&self, rows: &[(Vec<(String, String)>, i64, f64)]) -> Result<(), String> {
+    fn send(&self, rows: &[rwclient::Row]) -> Result<(), String> {
         for e in &self.0 {
             if e.relabel.is_empty() {
                 e.client.append(rows).map_err(|e| e.to_string())?;
             } else {
-                let kept: Vec<(Vec<(String, String)>, i64, f64)> = rows
+                let kept: Vec<rwclient::Row> = rows
                     .iter()
                     .filter_map(|(l, t, v)| {
                         let ls: agent::LabelSet = l.iter().cloned().collect();
@@ -96,8 +96,7 @@ impl Fanout {
 
 impl Sink for Fanout {
     fn write(&self, series: &[(Vec<(String, String)>, f64)], t: i64) -> Result<(), String> {
-        let rows: Vec<(Vec<(String, String)>, i64, f64)> =
-            series.iter().map(|(l, v)| (l.clone(), t, *v)).collect();
+        let rows: Vec<rwclient::Row> = series.iter().map(|(l, v)| (l.clone(), t, *v)).collect();
         self.send(&rows)
     }
 }
@@ -116,23 +115,22 @@ fn endpoints(args: &AgentArgs, max_bytes: u64, external: &[(String, String)]) ->
         let text = std::fs::read_to_string(path)?;
         let section: RemoteWriteSection = serde_yaml::from_str(&text)
             .with_context(|| format!("{}: remote_write", path.display()))?;
-        for (rw, own) in section
+        for (mut rw, own) in section
             .remote_write
             .into_iter()
             .zip(&loaded.config.remote_write)
         {
             let rules = agent::relabel::compile_all(&own.write_relabel_configs)
                 .with_context(|| format!("{}: write_relabel_configs", path.display()))?;
+            // The agent's own reading has file paths made relative to the config file.
+            rw.http = own.http.clone();
             cfgs.push((rw, rules));
         }
     }
     if let Some(url) = &args.url {
         let mut cfg: rwclient::RemoteWriteConfig =
             serde_yaml::from_str(&format!("url: {url:?}")).context("--remote-write.url")?;
-        cfg.bearer_token_file = args
-            .bearer_token_file
-            .as_ref()
-            .map(|p| p.display().to_string());
+        cfg.http.bearer_token_file = args.bearer_token_file.clone();
         cfgs.push((cfg, Vec::new()));
     }
     if cfgs.is_empty() {

@@ -7,6 +7,10 @@ pub struct LimitFlags {
     /// Most series in one remote-write request (400 above).
     #[arg(long = "web.max-series-per-request", default_value_t = 100_000)]
     pub series_per_request: usize,
+    /// Largest decompressed remote-write or remote-read body in bytes (413 before
+    /// allocating; a snappy bomb stops here). 0 = unlimited.
+    #[arg(long = "web.max-decompressed-bytes", default_value_t = 256 << 20)]
+    pub decompressed_bytes: usize,
     /// Most labels (including __name__) of a new series; more are rejected as label_limit.
     #[arg(long = "storage.max-labels-per-series", default_value_t = 256)]
     pub labels_per_series: usize,
@@ -32,12 +36,24 @@ impl LimitFlags {
         }
     }
 
+    /// The decompressed-size cap the API applies (0 = unlimited).
+    pub fn max_decompressed(&self) -> usize {
+        match self.decompressed_bytes {
+            0 => usize::MAX,
+            n => n,
+        }
+    }
+
     /// `(name, value)` pairs for `/api/v1/status/flags`.
     pub fn status_flags(&self) -> Vec<(&'static str, String)> {
         vec![
             (
                 "web.max-series-per-request",
                 self.series_per_request.to_string(),
+            ),
+            (
+                "web.max-decompressed-bytes",
+                self.decompressed_bytes.to_string(),
             ),
             (
                 "storage.max-labels-per-series",

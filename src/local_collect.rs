@@ -53,6 +53,7 @@ impl Sink for tsdb::Db {
             .map(|(l, _)| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
             .collect();
         let samples: Vec<[(i64, f64); 1]> = series.iter().map(|(_, v)| [(t, *v)]).collect();
+        #[allow(clippy::type_complexity)]
         let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = labels
             .iter()
             .zip(&samples)
@@ -66,8 +67,7 @@ impl Sink for tsdb::Db {
 
 impl Sink for rwclient::Client {
     fn write(&self, series: &[(Vec<(String, String)>, f64)], t: i64) -> Result<(), String> {
-        let rows: Vec<(Vec<(String, String)>, i64, f64)> =
-            series.iter().map(|(l, v)| (l.clone(), t, *v)).collect();
+        let rows: Vec<rwclient::Row> = series.iter().map(|(l, v)| (l.clone(), t, *v)).collect();
         self.append(&rows).map_err(|e| e.to_string())?;
         self.flush().map_err(|e| e.to_string())
     }

@@ -269,6 +269,7 @@ fn run_store(args: StoreArgs) -> Result<()> {
         let api_opts = query::ApiOptions {
             max_request_bytes: args.max_request_bytes,
             max_series_per_request: args.limits.series_per_request,
+            max_decompressed_bytes: args.limits.max_decompressed(),
             enable_admin: args.web.enable_admin_api,
             engine,
             max_concurrent_queries: args.query_max_concurrency,

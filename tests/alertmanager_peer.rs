@@ -211,7 +211,7 @@ fn bare_alert(name: &str) -> rules::notifier::Alert {
 fn retries_server_errors_then_delivers_with_auth() {
     let (port, bodies) = http_sink(vec![503, 429]);
     let mut cfg = config(&[format!("127.0.0.1:{port}")]);
-    cfg.alertmanagers[0].authorization =
+    cfg.alertmanagers[0].http.authorization =
         Some(serde_json::from_value(serde_json::json!({"credentials": "s3cret"})).unwrap());
     let n = Notifier::new(
         cfg,

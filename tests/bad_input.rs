@@ -287,3 +287,35 @@ fn slow_clients_are_cut_off_after_the_read_timeout() {
     assert_eq!(code, 408, "{head}");
     assert!(took < Duration::from_secs(5), "slow body kept for {took:?}");
 }
+
+#[test]
+fn decompressed_size_cap_is_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let (s, _) = common::Server::start(
+        dir.path(),
+        port,
+        &["--web.max-decompressed-bytes", "1048576"],
+    );
+    let url = s.url.clone();
+    // 2 MiB decompressed: over the 1 MiB cap, refused before decoding.
+    let (code, body, took) = post_raw(&url, &snappy_bomb(2 << 20));
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("limit of 1048576 bytes"), "{body}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // 512 KiB passes the cap (and then fails as protobuf: zeros are not a message).
+    let (code, body, _) = post_raw(&url, &snappy_bomb(512 << 10));
+    assert_eq!(code, 400, "{body}");
+    // An ordinary write is unaffected; the flag shows in /api/v1/status/flags.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ts = series(vec![("__name__".into(), "ok".into())], now);
+    assert_eq!(write(&url, vec![ts]).0, 204);
+    let flags = get(&url, "/api/v1/status/flags").1;
+    assert!(
+        flags.contains("\"web.max-decompressed-bytes\":\"1048576\""),
+        "{flags}"
+    );
+}

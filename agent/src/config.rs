@@ -4,7 +4,7 @@
 //! unknown, and every invalid value, fails with `file:line`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -108,72 +108,7 @@ fn default_scheme() -> String {
     "http".into()
 }
 
-/// `basic_auth`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-pub struct BasicAuth {
-    /// User name.
-    pub username: String,
-    /// Password.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// File holding the password.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-}
-
-/// `authorization`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-pub struct Authorization {
-    /// Scheme (`Bearer` when unset).
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// Credentials.
-    #[serde(default)]
-    pub credentials: Option<String>,
-    /// File holding the credentials.
-    #[serde(default)]
-    pub credentials_file: Option<PathBuf>,
-}
-
-/// `tls_config`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-pub struct TlsConfig {
-    /// CA certificate file (PEM).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Client certificate file (PEM).
-    #[serde(default)]
-    pub cert_file: Option<PathBuf>,
-    /// Client key file (PEM).
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// SNI / verification name.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// Skip certificate verification.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
-
-/// The HTTP client settings shared by scrape configs, Kubernetes SD and remote write.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-pub struct HttpClientConfig {
-    /// `basic_auth`.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// `authorization`.
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    /// `bearer_token` (deprecated form of `authorization`).
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// `bearer_token_file`.
-    #[serde(default)]
-    pub bearer_token_file: Option<PathBuf>,
-    /// `tls_config`.
-    #[serde(default)]
-    pub tls_config: TlsConfig,
-}
+pub use promconfig::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
 
 /// One `scrape_configs` entry.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -393,7 +328,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "proxy_connect_header",
     "oauth2",
     "http_headers",
-    "min_version",
     "max_version",
     "selectors",
     "attach_metadata",
@@ -647,70 +581,22 @@ fn validate(cfg: &Config) -> Result<(), (String, String)> {
 }
 
 fn check_http(h: &HttpClientConfig) -> Result<(), (String, String)> {
-    let n = [
-        h.basic_auth.is_some(),
-        h.authorization.is_some(),
-        h.bearer_token.is_some() || h.bearer_token_file.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if n > 1 {
-        return Err((
-            "authorization".into(),
-            "at most one of basic_auth, authorization and bearer_token(_file) must be configured"
-                .into(),
-        ));
-    }
-    if h.bearer_token.is_some() && h.bearer_token_file.is_some() {
-        return Err((
-            "bearer_token".into(),
-            "at most one of bearer_token & bearer_token_file must be configured".into(),
-        ));
-    }
-    if let Some(a) = &h.authorization {
-        if a.kind
-            .as_deref()
-            .is_some_and(|k| k.eq_ignore_ascii_case("basic"))
-        {
-            return Err((
-                "authorization".into(),
-                "authorization type cannot be set to \"basic\", use \"basic_auth\" instead".into(),
-            ));
-        }
-    }
-    Ok(())
+    h.validate().map_err(|e| {
+        let key = match &e {
+            promconfig::Error::Tls(_) => "tls_config",
+            _ => "authorization",
+        };
+        (key.to_string(), e.to_string())
+    })
 }
 
 impl Config {
     /// Makes relative file paths (credentials, TLS, file SD) relative to `base`.
     pub fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        let fix_http = |h: &mut HttpClientConfig| {
-            for p in [
-                h.bearer_token_file.as_mut(),
-                h.tls_config.ca_file.as_mut(),
-                h.tls_config.cert_file.as_mut(),
-                h.tls_config.key_file.as_mut(),
-                h.basic_auth.as_mut().and_then(|b| b.password_file.as_mut()),
-                h.authorization
-                    .as_mut()
-                    .and_then(|a| a.credentials_file.as_mut()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                fix(p);
-            }
-        };
         for sc in &mut self.scrape_configs {
-            fix_http(&mut sc.http);
+            sc.http.resolve_paths(base);
             for k in &mut sc.kubernetes_sd_configs {
-                fix_http(&mut k.http);
+                k.http.resolve_paths(base);
             }
             for f in &mut sc.file_sd_configs {
                 for p in &mut f.files {
@@ -721,7 +607,7 @@ impl Config {
             }
         }
         for rw in &mut self.remote_write {
-            fix_http(&mut rw.http);
+            rw.http.resolve_paths(base);
         }
     }
 }

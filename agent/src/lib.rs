@@ -65,4 +65,7 @@ pub enum Error {
     /// A scrape failed (parse error, limit exceeded).
     #[error("scrape: {0}")]
     Scrape(String),
+    /// Credentials or TLS files of an HTTP client block (never shows a secret).
+    #[error(transparent)]
+    Client(#[from] promconfig::Error),
 }

@@ -67,7 +67,12 @@ struct LoopHandle {
 }
 
 fn fingerprint(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
-    serde_yaml::to_string(&(sc, g)).unwrap_or_default()
+    // Secrets serialize as `<secret>`: their digest makes a changed password a change.
+    let digest = sc.http.secrets_digest();
+    format!(
+        "{}{digest:x}",
+        serde_yaml::to_string(&(sc, g)).unwrap_or_default()
+    )
 }
 
 impl Manager {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
-use promconfig::{Authorization, BasicAuth};
+use promconfig::HttpClientConfig;
 use serde::Deserialize;
 use tsdb::Labels;
 
@@ -53,12 +53,10 @@ pub struct AlertmanagerConfig {
     /// Static targets (`host:port`).
     #[serde(default)]
     pub static_configs: Vec<StaticConfig>,
-    /// HTTP basic authentication.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// The `Authorization` header (bearer token by default).
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
+    /// Credentials and TLS (`basic_auth`, `authorization`, `bearer_token(_file)`,
+    /// `tls_config`).
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
 }
 
 /// A `static_configs` entry.
@@ -91,9 +89,9 @@ pub enum ConfigError {
     /// `timeout` is not a duration.
     #[error("alertmanagers[{0}]: invalid timeout {1:?}")]
     Timeout(usize, String),
-    /// Both `basic_auth` and `authorization` are set.
-    #[error("alertmanagers[{0}]: at most one of basic_auth and authorization may be set")]
-    TwoAuths(usize),
+    /// Credentials or `tls_config` are invalid (the message never shows a secret).
+    #[error("alertmanagers[{0}]: {1}")]
+    Http(usize, String),
 }
 
 impl AlertingConfig {
@@ -109,9 +107,9 @@ impl AlertingConfig {
             if promconfig::parse_duration_ms(&am.timeout).is_none() {
                 return Err(ConfigError::Timeout(i, am.timeout.clone()));
             }
-            if am.basic_auth.is_some() && am.authorization.is_some() {
-                return Err(ConfigError::TwoAuths(i));
-            }
+            am.http
+                .validate()
+                .map_err(|e| ConfigError::Http(i, e.to_string()))?;
         }
         Ok(())
     }
@@ -133,8 +131,7 @@ impl AlertingConfig {
                             am.path_prefix.trim_end_matches('/')
                         ),
                         timeout: Duration::from_millis(timeout as u64),
-                        basic_auth: am.basic_auth.clone(),
-                        authorization: am.authorization.clone(),
+                        http: am.http.clone(),
                     });
                 }
             }
@@ -148,20 +145,7 @@ impl AlertingConfig {
 struct Target {
     url: String,
     timeout: Duration,
-    basic_auth: Option<BasicAuth>,
-    authorization: Option<Authorization>,
-}
-
-impl Target {
-    /// The `Authorization` header value, reading secret files now.
-    fn auth_header(&self) -> Result<Option<String>, String> {
-        promconfig::ClientAuth {
-            basic: self.basic_auth.as_ref(),
-            authorization: self.authorization.as_ref(),
-            ..Default::default()
-        }
-        .header()
-    }
+    http: HttpClientConfig,
 }
 
 /// Notifier settings that do not come from the `alerting` block.
@@ -425,14 +409,17 @@ fn deliver_loop(s: &Shared) {
 
 /// Posts `body` to `t`, retrying transport errors, 429 and 5xx with doubling waits.
 fn post_with_retries(s: &Shared, t: &Target, body: &str, attempts: u32) -> bool {
-    let auth = match t.auth_header() {
-        Ok(a) => a,
+    let (auth, agent) = match t
+        .http
+        .header()
+        .and_then(|a| Ok((a, t.http.agent_builder(t.timeout)?.build())))
+    {
+        Ok(x) => x,
         Err(e) => {
             tracing::error!(alertmanager = %t.url, error = %e, "cannot authenticate to Alertmanager");
             return false;
         }
     };
-    let agent = ureq::AgentBuilder::new().timeout(t.timeout).build();
     let mut wait = s.opts.retry_backoff;
     for attempt in 1..=attempts {
         let mut req = agent

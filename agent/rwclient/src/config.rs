@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use promconfig::{parse_duration, Authorization, BasicAuth};
+use promconfig::{parse_duration, HttpClientConfig};
 use serde::Deserialize;
 
 use crate::Error;
@@ -22,18 +22,10 @@ pub struct RemoteWriteConfig {
     /// Extra HTTP headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// HTTP basic authentication.
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    /// The `Authorization` header (bearer by default).
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    /// Bearer token, inline (legacy form of `authorization`).
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// Bearer token file (legacy form of `authorization`).
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
+    /// Credentials and TLS (`basic_auth`, `authorization`, `bearer_token(_file)`,
+    /// `tls_config`).
+    #[serde(flatten)]
+    pub http: HttpClientConfig,
     /// Batching, sharding and retry settings.
     #[serde(default)]
     pub queue_config: QueueConfig,
@@ -50,9 +42,10 @@ pub struct QueueConfig {
     /// Samples buffered per shard in memory (accepted for compatibility; the disk queue
     /// replaces the in-memory one).
     pub capacity: usize,
-    /// Sending shards (series are spread by label hash).
+    /// Most sending shards; also the number of disk lanes series are spread over by
+    /// label hash.
     pub max_shards: usize,
-    /// Accepted for compatibility; the shard count is fixed at `max_shards`.
+    /// Fewest sending shards (the count starts here and follows the load).
     pub min_shards: usize,
     /// Samples per request.
     pub max_samples_per_send: usize,
@@ -107,12 +100,9 @@ impl RemoteWriteConfig {
                 self.url
             )));
         }
-        if self.auth().count() > 1 {
-            return Err(Error::Config(
-                "at most one of basic_auth, authorization and bearer_token(_file) may be set"
-                    .into(),
-            ));
-        }
+        self.http
+            .validate()
+            .map_err(|e| Error::Config(e.to_string()))?;
         let q = &self.queue_config;
         for (k, v) in [
             ("remote_timeout", &self.remote_timeout),
@@ -125,16 +115,6 @@ impl RemoteWriteConfig {
             }
         }
         Ok(())
-    }
-
-    /// How requests authenticate.
-    pub fn auth(&self) -> promconfig::ClientAuth<'_> {
-        promconfig::ClientAuth {
-            basic: self.basic_auth.as_ref(),
-            authorization: self.authorization.as_ref(),
-            bearer_token: self.bearer_token.as_deref(),
-            bearer_token_file: self.bearer_token_file.as_deref(),
-        }
     }
 
     /// `remote_timeout` as a duration.

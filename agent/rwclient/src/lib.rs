@@ -1,23 +1,25 @@
-//! A durable Prometheus remote-write client: samples are batched per shard (by series
+//! A durable Prometheus remote-write client: samples are batched per lane (by series
 //! hash, so each series stays in order), written to a disk-backed queue before they are
-//! sent, and delivered by one thread per shard with retries and backoff.
+//! sent, and delivered with retries and backoff by a number of sender threads (shards)
+//! that follows the load between `min_shards` and `max_shards`.
 
 mod config;
 mod queue;
 mod send;
+mod shards;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use remote::prompb;
 
 pub use config::{QueueConfig, RemoteWriteConfig};
-pub use promconfig::{Authorization, BasicAuth};
+pub use promconfig::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use queue::Queue;
 
 /// Why the client failed.
@@ -46,6 +48,9 @@ pub enum Error {
     Config(String),
 }
 
+/// One sample to send: labels sorted by name (`__name__` included), timestamp in ms, value.
+pub type Row = (Vec<(String, String)>, i64, f64);
+
 /// Settings that do not come from the `remote_write` block.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -57,6 +62,8 @@ pub struct Options {
     pub segment_bytes: u64,
     /// Labels added to every series that lacks them (`global.external_labels`).
     pub external_labels: Vec<(String, String)>,
+    /// How often the number of sending shards is recomputed (Prometheus: 10 s).
+    pub reshard_interval: Duration,
 }
 
 impl Options {
@@ -67,6 +74,7 @@ impl Options {
             max_disk_bytes,
             segment_bytes: 8 << 20,
             external_labels: Vec::new(),
+            reshard_interval: Duration::from_secs(10),
         }
     }
 }
@@ -89,70 +97,111 @@ struct Pending {
     since: Option<Instant>,
 }
 
+/// Starts sender threads on demand (they idle while above the current shard count).
+struct Spawner {
+    lanes: Arc<shards::Lanes>,
+    sender: Arc<send::Sender>,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    backoff: (Duration, Duration),
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Spawner {
+    /// Makes sure senders `0..n` run.
+    fn ensure(self: &Arc<Self>, n: usize) {
+        let mut th = self.threads.lock();
+        while th.len() < n {
+            let w = th.len();
+            let me = self.clone();
+            match std::thread::Builder::new()
+                .name(format!("remote-write-{w}"))
+                .spawn(move || {
+                    shards::worker(w, &me.lanes, &me.sender, &me.counters, &me.stop, me.backoff)
+                }) {
+                Ok(h) => th.push(h),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start a remote-write sender");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// A remote-write client for one `remote_write` entry.
 pub struct Client {
     cfg: RemoteWriteConfig,
     opts: Options,
-    queues: Vec<Arc<Queue>>,
+    lanes: Arc<shards::Lanes>,
     pending: Vec<Mutex<Pending>>,
     counters: Arc<Counters>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    spawner: Arc<Spawner>,
+    controller: Mutex<Option<std::thread::JoinHandle<()>>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Client {
-    /// Opens the queue (resuming what an earlier run left unsent) and starts the senders.
+    /// Opens the queue (resuming what an earlier run left unsent) and starts the senders
+    /// (`min_shards` of them; more when the queue falls behind).
     pub fn start(cfg: RemoteWriteConfig, opts: Options) -> Result<Arc<Client>, Error> {
         cfg.validate()?;
-        let shards = cfg.queue_config.max_shards.clamp(1, 64);
-        let per_shard = opts.max_disk_bytes / shards as u64;
-        let mut queues = Vec::with_capacity(shards);
-        for i in 0..shards {
+        let lanes_n = cfg.queue_config.max_shards.clamp(1, 64);
+        let per_lane = opts.max_disk_bytes / lanes_n as u64;
+        let mut queues = Vec::with_capacity(lanes_n);
+        for i in 0..lanes_n {
             let dir = opts.dir.join(format!("shard-{i}"));
             queues.push(Arc::new(Queue::open(
                 &dir,
-                opts.segment_bytes.min(per_shard.max(1)),
-                per_shard,
+                opts.segment_bytes.min(per_lane.max(1)),
+                per_lane,
             )?));
         }
+        let lanes = Arc::new(shards::Lanes::new(queues, cfg.queue_config.min_shards));
         let counters = Arc::new(Counters::default());
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = Arc::new(send::Sender::new(&cfg)?);
-        let mut threads = Vec::new();
-        for (i, q) in queues.iter().enumerate() {
-            let (q, c, s, st) = (q.clone(), counters.clone(), sender.clone(), stop.clone());
-            let backoff = (
+        let stop = Arc::new(AtomicBool::new(false));
+        let spawner = Arc::new(Spawner {
+            lanes: lanes.clone(),
+            sender: Arc::new(send::Sender::new(&cfg)?),
+            counters: counters.clone(),
+            stop: stop.clone(),
+            backoff: (
                 cfg.queue_config.min_backoff_duration(),
                 cfg.queue_config.max_backoff_duration(),
-            );
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("remote-write-{i}"))
-                    .spawn(move || send::shard_loop(&q, &s, &c, &st, backoff))
-                    .map_err(|e| Error::Io {
-                        path: PathBuf::from("thread"),
-                        source: e,
-                    })?,
-            );
-        }
-        let client = Arc::new(Client {
-            pending: (0..shards)
+            ),
+            threads: Mutex::new(Vec::new()),
+        });
+        spawner.ensure(lanes.active.load(Ordering::Relaxed));
+        let controller = {
+            let (sp, every) = (spawner.clone(), opts.reshard_interval);
+            std::thread::Builder::new()
+                .name("remote-write-reshard".into())
+                .spawn(move || {
+                    shards::controller(&sp.lanes, &sp.counters, &sp.stop, every, &|n| sp.ensure(n))
+                })
+                .map_err(|e| Error::Io {
+                    path: PathBuf::from("thread"),
+                    source: e,
+                })?
+        };
+        Ok(Arc::new(Client {
+            pending: (0..lanes_n)
                 .map(|_| Mutex::new(Pending::default()))
                 .collect(),
             cfg,
             opts,
-            queues,
+            lanes,
             counters,
-            threads: Mutex::new(threads),
+            spawner,
+            controller: Mutex::new(Some(controller)),
             stop,
-        });
-        Ok(client)
+        }))
     }
 
     /// Adds samples: `(labels sorted by name, __name__ included; timestamp ms; value)`.
     /// Full batches (`max_samples_per_send`) go to the disk queue at once; call
     /// [`Client::flush`] after a collection round, or [`Client::flush_due`] regularly.
-    pub fn append(&self, rows: &[(Vec<(String, String)>, i64, f64)]) -> Result<(), Error> {
+    pub fn append(&self, rows: &[Row]) -> Result<(), Error> {
         let n = self.pending.len() as u64;
         for (labels, t, v) in rows {
             let h = hash(labels);
@@ -223,7 +272,9 @@ impl Client {
         p.index.clear();
         p.samples = 0;
         p.since = None;
-        self.queues[shard].append(&body, samples)
+        self.lanes.queues[shard].append(&body, samples)?;
+        self.lanes.appended.fetch_add(samples, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Writes every shard's pending samples to the disk queue.
@@ -251,13 +302,16 @@ impl Client {
     pub fn stop(&self) -> Result<(), Error> {
         let res = self.flush();
         self.stop.store(true, Ordering::Relaxed);
-        for q in &self.queues {
+        for q in &self.lanes.queues {
             q.stop();
         }
-        for t in self.threads.lock().drain(..) {
+        if let Some(t) = self.controller.lock().take() {
             let _ = t.join();
         }
-        for q in &self.queues {
+        for t in self.spawner.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        for q in &self.lanes.queues {
             q.save();
         }
         res
@@ -271,19 +325,29 @@ impl Client {
     /// Samples dropped: refused by the receiver (4xx other than 429) or over the disk limit.
     pub fn samples_dropped(&self) -> u64 {
         self.counters.failed.load(Ordering::Relaxed)
-            + self.queues.iter().map(|q| q.dropped_samples()).sum::<u64>()
+            + self
+                .lanes
+                .queues
+                .iter()
+                .map(|q| q.dropped_samples())
+                .sum::<u64>()
+    }
+
+    /// Senders running now (between `min_shards` and `max_shards`).
+    pub fn shards(&self) -> usize {
+        self.lanes.active.load(Ordering::Relaxed)
     }
 
     /// Bytes waiting on disk.
     pub fn pending_bytes(&self) -> u64 {
-        self.queues.iter().map(|q| q.pending_bytes()).sum()
+        self.lanes.queues.iter().map(|q| q.pending_bytes()).sum()
     }
 
     /// Appends the client's self-metrics in Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
         let url = self.cfg.url.replace('\\', r"\\").replace('"', "\\\"");
         let c = &self.counters;
-        let disk_dropped: u64 = self.queues.iter().map(|q| q.dropped_samples()).sum();
+        let disk_dropped: u64 = self.lanes.queues.iter().map(|q| q.dropped_samples()).sum();
         for (name, kind, help, v) in [
             (
                 "vitals_remote_write_sent_samples_total",
@@ -324,8 +388,20 @@ impl Client {
             (
                 "vitals_remote_write_shards",
                 "gauge",
-                "Sending shards.",
-                self.queues.len() as u64,
+                "Sending shards running now (min_shards..max_shards, following the load).",
+                self.shards() as u64,
+            ),
+            (
+                "vitals_remote_write_shards_max",
+                "gauge",
+                "Most sending shards (queue_config.max_shards; one disk lane each).",
+                self.lanes.max() as u64,
+            ),
+            (
+                "vitals_remote_write_reshards_total",
+                "counter",
+                "Changes of the number of sending shards.",
+                self.lanes.reshards.load(Ordering::Relaxed),
             ),
         ] {
             let _ = writeln!(

@@ -1,11 +1,10 @@
-//! Delivery: one thread per shard posts queued records in order, retrying 429, 5xx and
-//! transport errors with doubling waits (or the server's `Retry-After`).
+//! Delivery of one queued record: posted, retrying 429, 5xx and transport errors with doubling waits (or the server's `Retry-After`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::RemoteWriteConfig;
-use crate::queue::Queue;
+use crate::queue::Record;
 use crate::{Counters, Error};
 
 /// What became of one request.
@@ -25,7 +24,11 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub(crate) fn new(cfg: &RemoteWriteConfig) -> Result<Sender, Error> {
-        let agent = ureq::AgentBuilder::new().timeout(cfg.timeout()).build();
+        let agent = cfg
+            .http
+            .agent_builder(cfg.timeout())
+            .map_err(|e| Error::Config(e.to_string()))?
+            .build();
         Ok(Sender {
             agent,
             cfg: cfg.clone(),
@@ -43,10 +46,10 @@ impl Sender {
         for (k, v) in &self.cfg.headers {
             req = req.set(k, v);
         }
-        match self.cfg.auth().header() {
+        match self.cfg.http.header() {
             Ok(Some(a)) => req = req.set("Authorization", &a),
             Ok(None) => {}
-            Err(e) => return Outcome::Retry(None, e),
+            Err(e) => return Outcome::Retry(None, e.to_string()),
         }
         match req.send_bytes(body) {
             Ok(_) => Outcome::Delivered,
@@ -69,7 +72,7 @@ impl Sender {
 }
 
 /// Sleeps `d` in small steps, returning early (false) when `stop` is set.
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+pub(crate) fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     let end = std::time::Instant::now() + d;
     while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
         if stop.load(Ordering::Relaxed) {
@@ -80,48 +83,35 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     !stop.load(Ordering::Relaxed)
 }
 
-/// Sends one shard's queue in order until stopped.
-pub(crate) fn shard_loop(
-    q: &Queue,
+/// Sends one record until it is delivered or refused (true), or the client stops (false).
+pub(crate) fn deliver(
+    rec: &Record,
     s: &Sender,
     c: &Counters,
     stop: &AtomicBool,
     (min_backoff, max_backoff): (Duration, Duration),
-) {
-    while !stop.load(Ordering::Relaxed) {
-        let rec = match q.next(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::error!(error = %e, "remote-write queue: skipping a corrupt segment");
-                q.skip_segment();
-                continue;
+) -> bool {
+    let mut wait = min_backoff;
+    loop {
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        match s.post(&rec.payload) {
+            Outcome::Delivered => {
+                c.sent.fetch_add(rec.samples, Ordering::Relaxed);
+                return true;
             }
-        };
-        let mut wait = min_backoff;
-        loop {
-            c.requests.fetch_add(1, Ordering::Relaxed);
-            match s.post(&rec.payload) {
-                Outcome::Delivered => {
-                    c.sent.fetch_add(rec.samples, Ordering::Relaxed);
-                    q.commit(rec.next);
-                    break;
+            Outcome::Refused(code, msg) => {
+                c.failed.fetch_add(rec.samples, Ordering::Relaxed);
+                tracing::error!(url = %s.cfg.url, code, response = %msg, samples = rec.samples, "remote-write refused; dropping the batch");
+                return true;
+            }
+            Outcome::Retry(after, msg) => {
+                c.retried.fetch_add(rec.samples, Ordering::Relaxed);
+                tracing::warn!(url = %s.cfg.url, error = %msg, "remote-write failed; retrying");
+                let d = after.unwrap_or(wait).min(Duration::from_secs(300));
+                if !sleep_unless_stopped(d, stop) {
+                    return false;
                 }
-                Outcome::Refused(code, msg) => {
-                    c.failed.fetch_add(rec.samples, Ordering::Relaxed);
-                    tracing::error!(url = %s.cfg.url, code, response = %msg, samples = rec.samples, "remote-write refused; dropping the batch");
-                    q.commit(rec.next);
-                    break;
-                }
-                Outcome::Retry(after, msg) => {
-                    c.retried.fetch_add(rec.samples, Ordering::Relaxed);
-                    tracing::warn!(url = %s.cfg.url, error = %msg, "remote-write failed; retrying");
-                    let d = after.unwrap_or(wait).min(Duration::from_secs(300));
-                    if !sleep_unless_stopped(d, stop) {
-                        return;
-                    }
-                    wait = (wait * 2).min(max_backoff);
-                }
+                wait = (wait * 2).min(max_backoff);
             }
         }
     }

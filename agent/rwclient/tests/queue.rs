@@ -81,7 +81,7 @@ fn config(url: &str, shards: usize) -> RemoteWriteConfig {
 }
 
 /// `rounds` rounds of one sample for each of `series` series, at 15 s steps.
-fn rows(round: usize, series: usize) -> Vec<(Vec<(String, String)>, i64, f64)> {
+fn rows(round: usize, series: usize) -> Vec<rwclient::Row> {
     (0..series)
         .map(|s| {
             (
@@ -134,7 +134,7 @@ fn delivers_every_sample_in_order_per_series() {
     let mut opts = Options::new(dir.path(), 64 << 20);
     opts.external_labels = vec![("cluster".into(), "home".into())];
     let mut cfg = config(&url, 3);
-    cfg.bearer_token = Some("t0ken".into());
+    cfg.http.bearer_token = Some("t0ken".into());
     let c = Client::start(cfg, opts).unwrap();
     for round in 0..20 {
         c.append(&rows(round, 50)).unwrap();
