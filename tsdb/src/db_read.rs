@@ -27,6 +27,13 @@ enum Part {
     },
 }
 
+/// The callback of [`Db::for_each_series_par`]: a series' ordinal in label order, its
+/// labels and samples; called from several threads at once.
+pub type ParSeriesFn<'f, E> = dyn Fn(usize, Labels, &[(i64, f64)]) -> Result<(), E> + Sync + 'f;
+
+/// One series' labels and where its data lives.
+type SeriesParts = (Labels, Vec<Part>);
+
 /// Buffers one reading thread reuses from series to series.
 #[derive(Default)]
 struct DecodeBufs {
@@ -196,10 +203,10 @@ impl Db {
         mint: i64,
         maxt: i64,
         threads: usize,
-        f: &(dyn Fn(usize, Labels, &[(i64, f64)]) -> Result<(), E> + Sync),
+        f: &ParSeriesFn<'_, E>,
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
-        let mut parts: Vec<(Labels, Vec<Part>)> = self
+        let mut parts: Vec<SeriesParts> = self
             .series_parts(matchers, mint, maxt)?
             .into_iter()
             .collect();
@@ -217,7 +224,7 @@ impl Db {
             }
             return Ok(());
         }
-        let batches: Vec<parking_lot::Mutex<&mut [(Labels, Vec<Part>)]>> = parts
+        let batches: Vec<parking_lot::Mutex<&mut [SeriesParts]>> = parts
             .chunks_mut(batch)
             .map(parking_lot::Mutex::new)
             .collect();

@@ -32,8 +32,11 @@ fn fmod(l: f64, r: f64) -> f64 {
     l % r
 }
 
+/// The `(name, value)` pairs series are matched on.
+type Signature = Vec<(String, String)>;
+
 /// The matching signature of `l` under `on`/`ignoring`.
-fn signature(l: &Labels, m: &VectorMatching) -> Vec<(String, String)> {
+fn signature(l: &Labels, m: &VectorMatching) -> Signature {
     if m.on {
         l.iter()
             .filter(|x| m.labels.iter().any(|n| *n == x.name))
@@ -204,8 +207,9 @@ impl Ctx<'_> {
             .or(one.first())
             .map(|s| s.vals.len())
             .unwrap_or(0);
-        let mut group_of_sig: HashMap<Vec<(String, String)>, usize> = HashMap::new();
-        let mut groups: Vec<(Vec<(String, String)>, Vec<usize>)> = Vec::new();
+        let mut group_of_sig: HashMap<Signature, usize> = HashMap::new();
+        // Per match group: its signature and the "one" series in it.
+        let mut groups: Vec<(Signature, Vec<usize>)> = Vec::new();
         for (i, s) in one.iter().enumerate() {
             let sig = signature(&s.labels, m);
             let g = *group_of_sig.entry(sig.clone()).or_insert_with(|| {

@@ -176,6 +176,11 @@ pub(crate) struct MatrixArg<'e> {
     pub hi: i64,
 }
 
+/// The callback of [`Ctx::stream_par`]: one series' instant-vector values, or None.
+pub(crate) type ParEvalFn<'f> = dyn for<'c> Fn(&Ctx<'c>, &Held, Labels, &[(i64, f64)]) -> Result<Option<VS>, QueryError>
+    + Sync
+    + 'f;
+
 /// The samples a query holds, counted across the threads evaluating it.
 pub(crate) struct Held {
     loaded: AtomicUsize,
@@ -556,7 +561,7 @@ impl Ctx<'_> {
         sel: &VectorSelector,
         mint: i64,
         maxt: i64,
-        f: &(dyn Fn(&Self, &Held, Labels, &[(i64, f64)]) -> Result<Option<VS>, QueryError> + Sync),
+        f: &ParEvalFn<'_>,
     ) -> Result<Vec<VS>, QueryError> {
         let held = Held {
             loaded: AtomicUsize::new(self.loaded),
