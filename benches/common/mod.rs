@@ -51,7 +51,11 @@ pub struct Target {
 /// `SKIPPED` line) when its binary is not on PATH; panics on an unknown name.
 pub fn target(name: &str, dir_prefix: &str) -> Option<Target> {
     let bin = match name {
-        "vitals" => Some(PathBuf::from(env!("CARGO_BIN_EXE_vitals"))),
+        // `VITALS_BENCH_BIN` runs another build (e.g. a baseline) under the same name.
+        "vitals" => Some(std::env::var_os("VITALS_BENCH_BIN").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_vitals")),
+            PathBuf::from,
+        )),
         "prometheus" => on_path("prometheus"),
         "victoria-metrics" => on_path("victoria-metrics"),
         other => panic!("unknown target {other}"),

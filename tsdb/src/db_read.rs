@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::db::{Db, SeriesSamples};
 use crate::error::{Error, RejectReason};
@@ -25,6 +25,26 @@ enum Part {
         open: Option<(Vec<u8>, i64, i64)>,
         ooo: Vec<(i64, f64)>,
     },
+}
+
+/// The callback of [`Db::for_each_series_par`]: a series' ordinal in label order, its
+/// labels and samples; called from several threads at once.
+pub type ParSeriesFn<'f, E> = dyn Fn(usize, Labels, &[(i64, f64)]) -> Result<(), E> + Sync + 'f;
+
+/// One series' labels and where its data lives.
+type SeriesParts = (Labels, Vec<Part>);
+
+/// Buffers one reading thread reuses from series to series.
+#[derive(Default)]
+struct DecodeBufs {
+    /// Sorted sample runs, one per part (and out-of-order samples).
+    runs: Vec<Vec<(i64, f64)>>,
+    /// The series' merged samples.
+    merged: Vec<(i64, f64)>,
+    /// Head chunk bytes copied out under the chunks lock.
+    scratch: Vec<u8>,
+    /// Encoding and byte range in `scratch` of each copied chunk.
+    spans: Vec<(u8, usize, usize)>,
 }
 
 /// The next cleared run buffer of `runs`.
@@ -164,15 +184,83 @@ impl Db {
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
         let parts = self.series_parts(matchers, mint, maxt)?;
-        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
-        let mut merged: Vec<(i64, f64)> = Vec::new();
+        let mut bufs = DecodeBufs::default();
         for (labels, ps) in parts {
-            self.decode_parts(&ps, mint, maxt, &mut runs, &mut merged)?;
-            if !merged.is_empty() {
-                f(labels, &merged)?;
+            self.decode_parts(&ps, mint, maxt, &mut bufs)?;
+            if !bufs.merged.is_empty() {
+                f(labels, &bufs.merged)?;
             }
         }
         Ok(())
+    }
+
+    /// As [`Db::for_each_series`], but series are decoded and passed to `f` on up to
+    /// `threads` threads at once (the caller's among them), each with its ordinal in label
+    /// order; calls come in no particular order. The first error stops the walk.
+    pub fn for_each_series_par<E: From<Error> + Send>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_, E>,
+    ) -> Result<(), E> {
+        let _reading = self.reads.read_recursive();
+        let mut parts: Vec<SeriesParts> = self
+            .series_parts(matchers, mint, maxt)?
+            .into_iter()
+            .collect();
+        // Series handed to a thread at a time: up to 16, about four batches per thread.
+        let threads = threads.max(1);
+        let batch = (parts.len() / (threads * 4)).clamp(1, 16);
+        let threads = threads.min(parts.len().div_ceil(batch));
+        if threads <= 1 {
+            let mut bufs = DecodeBufs::default();
+            for (i, (labels, ps)) in parts.into_iter().enumerate() {
+                self.decode_parts(&ps, mint, maxt, &mut bufs)?;
+                if !bufs.merged.is_empty() {
+                    f(i, labels, &bufs.merged)?;
+                }
+            }
+            return Ok(());
+        }
+        let batches: Vec<parking_lot::Mutex<&mut [SeriesParts]>> = parts
+            .chunks_mut(batch)
+            .map(parking_lot::Mutex::new)
+            .collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let first_err: parking_lot::Mutex<Option<E>> = parking_lot::Mutex::new(None);
+        let work = || {
+            let mut bufs = DecodeBufs::default();
+            while !failed.load(Ordering::Relaxed) {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                let Some(series) = batches.get(b) else { break };
+                let mut series = series.lock();
+                for (k, (labels, ps)) in series.iter_mut().enumerate() {
+                    let r = match self.decode_parts(ps, mint, maxt, &mut bufs) {
+                        Err(e) => Err(E::from(e)),
+                        Ok(()) if bufs.merged.is_empty() => Ok(()),
+                        Ok(()) => f(b * batch + k, std::mem::take(labels), &bufs.merged),
+                    };
+                    if let Err(e) = r {
+                        failed.store(true, Ordering::Relaxed);
+                        first_err.lock().get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+        };
+        std::thread::scope(|sc| {
+            for _ in 1..threads {
+                sc.spawn(work);
+            }
+            work();
+        });
+        match first_err.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Calls `f` with each series matching all matchers (in label order) and XOR chunks
@@ -188,15 +276,14 @@ impl Db {
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
         let parts = self.series_parts(matchers, mint, maxt)?;
-        let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
-        let mut merged: Vec<(i64, f64)> = Vec::new();
+        let mut bufs = DecodeBufs::default();
         let mut chunks: Vec<RawChunk> = Vec::new();
         for (labels, ps) in parts {
             chunks.clear();
             if !self.stored_xor_chunks(&ps, &mut chunks)? {
                 chunks.clear();
-                self.decode_parts(&ps, mint, maxt, &mut runs, &mut merged)?;
-                for part in merged.chunks(XOR_CHUNK_SAMPLES) {
+                self.decode_parts(&ps, mint, maxt, &mut bufs)?;
+                for part in bufs.merged.chunks(XOR_CHUNK_SAMPLES) {
                     let mut c = crate::chunkenc::XorChunk::new();
                     for &(t, v) in part {
                         c.append(t, v);
@@ -282,25 +369,42 @@ impl Db {
         ps: &[Part],
         mint: i64,
         maxt: i64,
-        runs: &mut Vec<Vec<(i64, f64)>>,
-        merged: &mut Vec<(i64, f64)>,
+        bufs: &mut DecodeBufs,
     ) -> Result<(), Error> {
+        let DecodeBufs {
+            runs,
+            merged,
+            scratch,
+            spans,
+        } = bufs;
         let mut used = 0;
         for p in ps {
             // Head data comes first: it wins ties against blocks.
             match p {
                 Part::Head { mmapped, open, ooo } => {
-                    let run = next_run(runs, &mut used);
+                    // Copy the chunks out under the lock and decode outside it, so that
+                    // parallel reads do not queue behind each other's decoding.
+                    scratch.clear();
+                    spans.clear();
                     if !mmapped.is_empty() {
                         let mut chunks = self.chunks.lock();
                         for c in mmapped {
-                            chunks
-                                .with_chunk(c.chunk_ref, |enc, data| decode_chunk(enc, data, run))?
-                                .map_err(|detail| Error::Corrupt {
-                                    path: self.dir.join("chunks_head"),
-                                    detail,
-                                })?;
+                            let start = scratch.len();
+                            let enc = chunks.with_chunk(c.chunk_ref, |enc, data| {
+                                scratch.extend_from_slice(data);
+                                enc
+                            })?;
+                            spans.push((enc, start, scratch.len()));
                         }
+                    }
+                    let run = next_run(runs, &mut used);
+                    for &(enc, a, b) in spans.iter() {
+                        decode_chunk(enc, &scratch[a..b], run).map_err(|detail| {
+                            Error::Corrupt {
+                                path: self.dir.join("chunks_head"),
+                                detail,
+                            }
+                        })?;
                     }
                     if let Some((open, _, _)) = open {
                         decode_chunk(crate::chunkenc::ENCODING_XOR, open, run).map_err(

@@ -21,7 +21,7 @@ pub mod wal;
 
 pub use cardinality::HeadCardinality;
 pub use db::{AppendOutcome, Db, HeadStats, Limits, Options, SeriesSamples};
-pub use db_read::RawChunk;
+pub use db_read::{ParSeriesFn, RawChunk};
 pub use error::{Error, RejectReason};
 pub use labels::{Label, Labels};
 pub use matcher::{MatchOp, Matcher};

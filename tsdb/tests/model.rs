@@ -65,7 +65,8 @@ fn labels(i: usize) -> [(&'static str, String); 3] {
 
 fn read_all(db: &Db) -> BTreeMap<String, Vec<(i64, u64)>> {
     let m = Matcher::new(MatchOp::Equal, "__name__", "m").unwrap();
-    db.select_samples(&[m], i64::MIN, i64::MAX)
+    let all: BTreeMap<String, Vec<(i64, u64)>> = db
+        .select_samples(std::slice::from_ref(&m), i64::MIN, i64::MAX)
         .unwrap()
         .into_iter()
         .map(|s| {
@@ -74,7 +75,21 @@ fn read_all(db: &Db) -> BTreeMap<String, Vec<(i64, u64)>> {
                 s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
             )
         })
-        .collect()
+        .collect();
+    // The parallel read sees the same series, in the same label order, with the same samples.
+    let par = std::sync::Mutex::new(Vec::new());
+    db.for_each_series_par::<tsdb::Error>(&[m], i64::MIN, i64::MAX, 3, &|i, l, s| {
+        let host = l.get("host").unwrap().to_string();
+        let pts: Vec<(i64, u64)> = s.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        par.lock().unwrap().push((i, host, pts));
+        Ok(())
+    })
+    .unwrap();
+    let mut par = par.into_inner().unwrap();
+    par.sort_by_key(|x| x.0);
+    let par: Vec<(String, Vec<(i64, u64)>)> = par.into_iter().map(|(_, h, p)| (h, p)).collect();
+    assert_eq!(par, all.clone().into_iter().collect::<Vec<_>>());
+    all
 }
 
 fn newest_wal_segment(dir: &Path) -> Option<std::path::PathBuf> {

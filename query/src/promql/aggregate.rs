@@ -75,19 +75,29 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    // Go's sort.Float64s: NaNs first.
-    vals.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+    // Go's sort.Float64s order (NaNs first); only the two ranks interpolated between are
+    // needed, so select them instead of sorting.
+    let cmp = |a: &f64, b: &f64| match (a.is_nan(), b.is_nan()) {
         (true, true) => std::cmp::Ordering::Equal,
         (true, false) => std::cmp::Ordering::Less,
         (false, true) => std::cmp::Ordering::Greater,
         _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
+    };
     let n = vals.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
     let upper = (lower + 1.0).min(n - 1.0);
     let w = rank - lower;
-    vals[lower as usize] * (1.0 - w) + vals[upper as usize] * w
+    let (lo, up) = (lower as usize, upper as usize);
+    let (_, lv, rest) = vals.select_nth_unstable_by(lo, cmp);
+    let lv = *lv;
+    let uv = if up == lo {
+        lv
+    } else {
+        // `rest` holds the ranks above `lo`; its least is rank `lo + 1`.
+        rest.iter().copied().min_by(cmp).unwrap_or(lv)
+    };
+    lv * (1.0 - w) + uv * w
 }
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
@@ -189,6 +199,12 @@ impl Ctx<'_> {
         ) {
             return self.select_k(op, input, &groups, n, scalar_param);
         }
+        if matches!(
+            op,
+            AggOp::Sum | AggOp::Avg | AggOp::Count | AggOp::Group | AggOp::Min | AggOp::Max
+        ) {
+            return Ok(Val::Vector(self.running_aggregate(op, &input, groups, n)?));
+        }
         let mut out = Vec::with_capacity(groups.len());
         let mut buf = Vec::new();
         for (labels, members) in groups {
@@ -228,6 +244,79 @@ impl Ctx<'_> {
             self.check_deadline()?;
         }
         Ok(Val::Vector(out))
+    }
+
+    /// `sum`, `avg`, `count`, `group`, `min`, `max`: each member series is added into the
+    /// group's running values at every step in one pass (members in order, as a per-step
+    /// pass would add them), so values are read in memory order.
+    fn running_aggregate(
+        &mut self,
+        op: AggOp,
+        input: &[VS],
+        groups: Vec<(Labels, Vec<usize>)>,
+        n: usize,
+    ) -> Result<Vec<VS>, QueryError> {
+        let mut out = Vec::with_capacity(groups.len());
+        let mut sums = vec![Kahan::default(); n];
+        let mut counts = vec![0u32; n];
+        let mut extreme = vec![f64::NAN; n];
+        let mut non_finite = vec![false; n];
+        for (labels, members) in groups {
+            sums.fill(Kahan::default());
+            counts.fill(0);
+            extreme.fill(f64::NAN);
+            non_finite.fill(false);
+            for &m in &members {
+                for (i, v) in input[m].vals.iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    counts[i] += 1;
+                    match op {
+                        AggOp::Sum | AggOp::Avg => {
+                            sums[i].add(v);
+                            non_finite[i] |= !v.is_finite();
+                        }
+                        AggOp::Min => {
+                            let a = extreme[i];
+                            if a > v || a.is_nan() {
+                                extreme[i] = v;
+                            }
+                        }
+                        AggOp::Max => {
+                            let a = extreme[i];
+                            if a < v || a.is_nan() {
+                                extreme[i] = v;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let vals = (0..n)
+                .map(|i| {
+                    let c = counts[i];
+                    (c > 0).then(|| match op {
+                        AggOp::Sum => sums[i].value(),
+                        AggOp::Avg => {
+                            let s = sums[i].value();
+                            if s.is_finite() || non_finite[i] {
+                                s / f64::from(c)
+                            } else {
+                                // The sum overflowed: Prometheus' incremental mean.
+                                let vals: Vec<f64> =
+                                    members.iter().filter_map(|&m| input[m].vals[i]).collect();
+                                average(&vals)
+                            }
+                        }
+                        AggOp::Count => f64::from(c),
+                        AggOp::Group => 1.0,
+                        _ => extreme[i],
+                    })
+                })
+                .collect();
+            out.push(VS { labels, vals });
+            self.check_deadline()?;
+        }
+        Ok(out)
     }
 
     fn select_k(
@@ -348,4 +437,39 @@ impl Ctx<'_> {
 /// True for a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, or any UTF-8 in Prometheus 3).
 pub(crate) fn valid_label_name(s: &str) -> bool {
     !s.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+    use proptest::prelude::*;
+
+    /// The definition: sort (Go's order, NaNs first) and interpolate between two ranks.
+    fn quantile_by_sort(q: f64, vals: &[f64]) -> f64 {
+        let mut v = vals.to_vec();
+        v.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            _ => a.partial_cmp(b).unwrap(),
+        });
+        let n = v.len() as f64;
+        let rank = q * (n - 1.0);
+        let lower = rank.floor().max(0.0);
+        let upper = (lower + 1.0).min(n - 1.0);
+        let w = rank - lower;
+        v[lower as usize] * (1.0 - w) + v[upper as usize] * w
+    }
+
+    proptest! {
+        #[test]
+        fn selection_equals_sorting(
+            vals in proptest::collection::vec(prop_oneof![8 => -1e3f64..1e3, 1 => Just(f64::NAN), 1 => Just(7.0)], 1..60),
+            q in 0.0f64..=1.0,
+        ) {
+            let want = quantile_by_sort(q, &vals);
+            let got = quantile(q, &mut vals.clone());
+            prop_assert!(want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()), "{want} != {got}");
+        }
+    }
 }

@@ -32,8 +32,11 @@ fn fmod(l: f64, r: f64) -> f64 {
     l % r
 }
 
+/// The `(name, value)` pairs series are matched on.
+type Signature = Vec<(String, String)>;
+
 /// The matching signature of `l` under `on`/`ignoring`.
-fn signature(l: &Labels, m: &VectorMatching) -> Vec<(String, String)> {
+fn signature(l: &Labels, m: &VectorMatching) -> Signature {
     if m.on {
         l.iter()
             .filter(|x| m.labels.iter().any(|n| *n == x.name))
@@ -191,7 +194,9 @@ impl Ctx<'_> {
         m: &VectorMatching,
         return_bool: bool,
     ) -> Result<Val, QueryError> {
-        // The "many" side is iterated; the "one" side is looked up by signature.
+        // The "many" side is iterated; the "one" side is looked up by signature. Signatures,
+        // match groups and result labels are computed once per series (or pair of series),
+        // not per step; each step then only reads values and checks uniqueness by stamps.
         let (many, one, swapped) = if m.card == Card::OneToMany {
             (rhs, lhs, true)
         } else {
@@ -202,50 +207,58 @@ impl Ctx<'_> {
             .or(one.first())
             .map(|s| s.vals.len())
             .unwrap_or(0);
-        let one_sigs: Vec<Vec<(String, String)>> =
-            one.iter().map(|s| signature(&s.labels, m)).collect();
-        let many_sigs: Vec<Vec<(String, String)>> =
-            many.iter().map(|s| signature(&s.labels, m)).collect();
-        let mut one_by_sig: HashMap<&[(String, String)], Vec<usize>> = HashMap::new();
-        for (i, sig) in one_sigs.iter().enumerate() {
-            one_by_sig.entry(sig.as_slice()).or_default().push(i);
+        let mut group_of_sig: HashMap<Signature, usize> = HashMap::new();
+        // Per match group: its signature and the "one" series in it.
+        let mut groups: Vec<(Signature, Vec<usize>)> = Vec::new();
+        for (i, s) in one.iter().enumerate() {
+            let sig = signature(&s.labels, m);
+            let g = *group_of_sig.entry(sig.clone()).or_insert_with(|| {
+                groups.push((sig, vec![]));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
         }
-        let mut out: HashMap<Labels, VS> = HashMap::new();
-        let mut order: Vec<Labels> = Vec::new();
+        // The match group of each "many" series, if any.
+        let many_group: Vec<Option<usize>> = many
+            .iter()
+            .map(|s| group_of_sig.get(&signature(&s.labels, m)).copied())
+            .collect();
+        drop(group_of_sig);
+        // Per group: the "one" series present at the current step.
+        let mut one_at: Vec<Option<usize>> = vec![None; groups.len()];
+        // Per group: the last step a one-to-one match used it (+1; 0 = never).
+        let mut group_used: Vec<usize> = vec![0; groups.len()];
+        // Output series ids by (many, one) pair and by labels, in first-seen order.
+        let mut pair_out: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut out_by_labels: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<VS> = Vec::new();
+        // Per output series: the last step it got a value (+1; 0 = never).
+        let mut out_step: Vec<usize> = Vec::new();
         for step in 0..n {
-            // Match groups present at this step.
-            let mut one_at: HashMap<&[(String, String)], usize> = HashMap::new();
-            for (sig, idx) in &one_by_sig {
-                let present: Vec<usize> = idx
-                    .iter()
-                    .copied()
-                    .filter(|&i| one[i].vals[step].is_some())
-                    .collect();
-                if present.len() > 1 {
+            for (g, (sig, idx)) in groups.iter().enumerate() {
+                let mut present = idx.iter().copied().filter(|&i| one[i].vals[step].is_some());
+                one_at[g] = present.next();
+                if let (Some(a), Some(b)) = (one_at[g], present.next()) {
                     let side = if swapped { "left" } else { "right" };
                     return Err(QueryError::Execution(format!(
                         "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                         fmt_sig(sig),
-                        fmt_labels(&one[present[0]].labels),
-                        fmt_labels(&one[present[1]].labels)
+                        fmt_labels(&one[a].labels),
+                        fmt_labels(&one[b].labels)
                     )));
                 }
-                if let Some(&i) = present.first() {
-                    one_at.insert(sig, i);
-                }
             }
-            let mut seen_one_to_one: HashMap<&[(String, String)], usize> = HashMap::new();
-            let mut step_labels: HashMap<Labels, ()> = HashMap::new();
             for (i, s) in many.iter().enumerate() {
                 let Some(mv) = s.vals[step] else { continue };
-                let sig = many_sigs[i].as_slice();
-                let Some(&j) = one_at.get(sig) else { continue };
+                let Some(g) = many_group[i] else { continue };
+                let Some(j) = one_at[g] else { continue };
                 if m.card == Card::OneToOne {
-                    if seen_one_to_one.insert(sig, i).is_some() {
+                    if group_used[g] == step + 1 {
                         return Err(QueryError::Execution(
                             "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                         ));
                     }
+                    group_used[g] = step + 1;
                 }
                 let ov = one[j].vals[step].expect("present");
                 let (lv, rv) = if swapped { (ov, mv) } else { (mv, ov) };
@@ -261,29 +274,36 @@ impl Ctx<'_> {
                 } else {
                     continue;
                 };
-                let labels = result_labels(op, &s.labels, &one[j].labels, m, return_bool);
-                if step_labels.insert(labels.clone(), ()).is_some() {
+                let o = match pair_out.get(&(i, j)) {
+                    Some(&o) => o,
+                    None => {
+                        let labels = result_labels(op, &s.labels, &one[j].labels, m, return_bool);
+                        let o = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
+                            out.push(VS {
+                                labels,
+                                vals: vec![None; n],
+                            });
+                            out_step.push(0);
+                            out.len() - 1
+                        });
+                        pair_out.insert((i, j), o);
+                        o
+                    }
+                };
+                if out_step[o] == step + 1 {
                     return Err(QueryError::Execution(
                         "multiple matches for labels: grouping labels must ensure unique matches"
                             .into(),
                     ));
                 }
-                let entry = out.entry(labels.clone()).or_insert_with(|| {
-                    order.push(labels.clone());
-                    VS {
-                        labels,
-                        vals: vec![None; n],
-                    }
-                });
-                entry.vals[step] = Some(value);
+                out_step[o] = step + 1;
+                out[o].vals[step] = Some(value);
             }
             if step % 64 == 0 {
                 self.check_deadline()?;
             }
         }
-        Ok(Val::Vector(
-            order.into_iter().filter_map(|l| out.remove(&l)).collect(),
-        ))
+        Ok(Val::Vector(out))
     }
 }
 

@@ -1,7 +1,10 @@
 //! The evaluator: every node is evaluated once over all steps of the query, so range
 //! queries select each series once and walk its samples with moving cursors.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use tsdb::{Label, Labels};
 
@@ -24,6 +27,8 @@ pub struct EngineOptions {
     /// Prometheus 2 semantics: windows include their left edge and `rate` extrapolates
     /// the 2.x way (3.x windows are left-open). Off by default.
     pub prometheus2_windows: bool,
+    /// Threads one query may use to read and evaluate series (at least 1).
+    pub parallelism: usize,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +39,9 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             default_subquery_step_ms: 60_000,
             prometheus2_windows: false,
+            parallelism: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
         }
     }
 }
@@ -157,6 +165,41 @@ impl Val {
 pub(crate) struct RangeSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+}
+
+/// A matrix-selector argument: its selector, per step the window `(lo, hi]`, and the
+/// span `(lo, hi]` all windows cover.
+pub(crate) struct MatrixArg<'e> {
+    pub sel: &'e VectorSelector,
+    pub windows: Vec<(i64, i64)>,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// The callback of [`Ctx::stream_par`]: one series' instant-vector values, or None.
+pub(crate) type ParEvalFn<'f> = dyn for<'c> Fn(&Ctx<'c>, &Held, Labels, &[(i64, f64)]) -> Result<Option<VS>, QueryError>
+    + Sync
+    + 'f;
+
+/// The samples a query holds, counted across the threads evaluating it.
+pub(crate) struct Held {
+    loaded: AtomicUsize,
+    max: usize,
+}
+
+impl Held {
+    /// Counts `n` more samples held; an error past the limit.
+    pub fn account(&self, n: usize) -> Result<(), QueryError> {
+        if self.loaded.fetch_add(n, Ordering::Relaxed) + n > self.max {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Stops counting `n` samples no longer held.
+    pub fn release(&self, n: usize) {
+        self.loaded.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 /// Evaluation state of one query.
@@ -509,6 +552,45 @@ impl Ctx<'_> {
         })
     }
 
+    /// Streams `sel`'s series with samples in `[mint, maxt]` through `f` on up to
+    /// `parallelism` threads; the series `f` keeps come back in label order. Each series'
+    /// samples count against the limit while `f` holds them, summed over all threads; `f`
+    /// counts what it keeps through [`Held`].
+    pub fn stream_par(
+        &mut self,
+        sel: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        f: &ParEvalFn<'_>,
+    ) -> Result<Vec<VS>, QueryError> {
+        let held = Held {
+            loaded: AtomicUsize::new(self.loaded),
+            max: self.opts.max_samples,
+        };
+        let out: Mutex<Vec<(usize, VS)>> = Mutex::new(Vec::new());
+        let ctx: &Self = self;
+        ctx.st.for_each_par(
+            &sel.matchers,
+            mint,
+            maxt,
+            ctx.opts.parallelism,
+            &|i, labels, samples| {
+                held.account(samples.len())?;
+                ctx.check_deadline()?;
+                let r = f(ctx, &held, labels, samples);
+                held.release(samples.len());
+                if let Some(vs) = r? {
+                    out.lock().push((i, vs));
+                }
+                Ok(())
+            },
+        )?;
+        self.loaded = held.loaded.into_inner();
+        let mut out = out.into_inner();
+        out.sort_unstable_by_key(|x| x.0);
+        Ok(out.into_iter().map(|x| x.1).collect())
+    }
+
     /// Instant-vector selection at every step (values, or sample timestamps in seconds).
     pub fn eval_selector(
         &mut self,
@@ -520,12 +602,11 @@ impl Ctx<'_> {
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
         let n = steps.len();
-        let mut out = Vec::new();
-        self.stream(
+        self.stream_par(
             sel,
             first.min(last) - lb + 1,
             first.max(last),
-            &mut |ctx, labels, samples| {
+            &|ctx, held, labels, samples| {
                 let mut vals = vec![None; n];
                 let mut any = false;
                 let mut cursor = 0usize;
@@ -549,14 +630,36 @@ impl Ctx<'_> {
                     *slot = Some(if timestamps { ts as f64 / 1000.0 } else { v });
                     any = true;
                 }
-                if any {
-                    ctx.account(n)?;
-                    out.push(VS { labels, vals });
+                if !any {
+                    return Ok(None);
                 }
-                Ok(())
+                held.account(n)?;
+                Ok(Some(VS { labels, vals }))
             },
-        )?;
-        Ok(out)
+        )
+    }
+
+    /// The selector, windows `(lo, hi]` per step and their span of a range argument that is
+    /// a matrix selector (in parentheses or not); None for a subquery.
+    pub fn matrix_arg<'e>(
+        &self,
+        e: &'e Expr,
+        steps: Steps,
+    ) -> Result<Option<MatrixArg<'e>>, QueryError> {
+        let mut inner = e;
+        while let Expr::Paren(x) = inner {
+            inner = x;
+        }
+        let Expr::Matrix { sel, .. } = inner else {
+            return Ok(None);
+        };
+        let (windows, lo, hi) = self.range_windows(inner, steps)?;
+        Ok(Some(MatrixArg {
+            sel,
+            windows,
+            lo,
+            hi,
+        }))
     }
 
     /// The windows `(lo, hi]` of a range argument per step, and the span `(lo, hi]` they cover.

@@ -9,6 +9,7 @@ mod eval;
 mod functions;
 pub mod lexer;
 pub mod parser;
+mod range;
 mod storage;
 mod value;
 

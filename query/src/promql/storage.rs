@@ -10,6 +10,11 @@ use super::eval::QueryError;
 /// The callback of [`Storage::for_each`]: one series' labels and samples.
 pub type SeriesFn<'f> = dyn FnMut(Labels, &[(i64, f64)]) -> Result<(), QueryError> + 'f;
 
+/// The callback of [`Storage::for_each_par`]: a series' ordinal in label order, its labels
+/// and samples; it may be called from several threads at once.
+pub type ParSeriesFn<'f> =
+    dyn Fn(usize, Labels, &[(i64, f64)]) -> Result<(), QueryError> + Sync + 'f;
+
 /// A source of series for queries.
 pub trait Storage: Send + Sync {
     /// Calls `f` with each series matching all `matchers`, in label order, and its samples
@@ -21,6 +26,25 @@ pub trait Storage: Send + Sync {
         maxt: i64,
         f: &mut SeriesFn<'_>,
     ) -> Result<(), QueryError>;
+
+    /// As [`Storage::for_each`], but `f` may run on up to `threads` threads at once and gets
+    /// each series' ordinal in label order (calls may come in any order). One thread here
+    /// unless the storage overrides it.
+    fn for_each_par(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_>,
+    ) -> Result<(), QueryError> {
+        let _ = threads;
+        let mut i = 0;
+        self.for_each(matchers, mint, maxt, &mut |labels, samples| {
+            i += 1;
+            f(i - 1, labels, samples)
+        })
+    }
 
     /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
     fn select(
@@ -53,6 +77,17 @@ impl Storage for tsdb::Db {
         f: &mut SeriesFn<'_>,
     ) -> Result<(), QueryError> {
         self.for_each_series(matchers, mint, maxt, f)
+    }
+
+    fn for_each_par(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_>,
+    ) -> Result<(), QueryError> {
+        self.for_each_series_par(matchers, mint, maxt, threads, f)
     }
 }
 
