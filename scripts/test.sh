@@ -17,7 +17,7 @@ fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || cargo install cargo-fuzz
 fi
-TARGETS="remote_write wal_replay head_snapshot xor_chunk promql_parse expo_parse rule_file template scrape_parse web_config"
+TARGETS="remote_write wal_replay head_snapshot xor_chunk promql_parse expo_parse rule_file template scrape_parse web_config cron_parse"
 for target in $TARGETS; do
   mkdir -p "fuzz/corpus/$target"
   cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 3

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use kube_collector::lease::LeaseLock;
-use kube_collector::{volume, KubeState, PodNames};
+use kube_collector::{volume, Flags, KubeState, Options, PodNames};
 
 use crate::local_collect::{self, Collection};
 
@@ -43,6 +43,157 @@ pub struct KubeStateArgs {
     /// How long a Lease holds without renewal.
     #[arg(long = "leader-elect.lease-duration", default_value = "15s")]
     pub lease_duration: String,
+    /// Comma-separated resources to watch (kube-state-metrics' plural names; default: all).
+    #[arg(long = "resources", default_value = "")]
+    pub resources: String,
+    /// Kubernetes labels per resource as label_* of kube_<resource>_labels, e.g.
+    /// `pods=[app,team],namespaces=[*]` (default: no labels metrics).
+    #[arg(long = "metric-labels-allowlist", default_value = "")]
+    pub labels_allowlist: String,
+    /// Kubernetes annotations per resource as annotation_* of kube_<resource>_annotations.
+    #[arg(long = "metric-annotations-allowlist", default_value = "")]
+    pub annotations_allowlist: String,
+    /// Comma-separated regular expressions: expose only matching metric names.
+    #[arg(long = "metric-allowlist", default_value = "")]
+    pub metric_allowlist: String,
+    /// Comma-separated regular expressions: hide matching metric names.
+    #[arg(long = "metric-denylist", default_value = "")]
+    pub metric_denylist: String,
+}
+
+impl KubeStateArgs {
+    /// The collector options these flags select.
+    fn options(&self) -> Result<Options> {
+        selection([
+            &self.resources,
+            &self.labels_allowlist,
+            &self.annotations_allowlist,
+            &self.metric_allowlist,
+            &self.metric_denylist,
+        ])
+    }
+}
+
+/// Options from the selection flags `[resources, labels allowlist, annotations allowlist,
+/// metric allowlist, metric denylist]`.
+fn selection([resources, labels, annotations, allow, deny]: [&String; 5]) -> Result<Options> {
+    Ok(Options::from_flags(&Flags {
+        resources: resources.clone(),
+        labels_allowlist: labels.clone(),
+        annotations_allowlist: annotations.clone(),
+        metric_allowlist: allow.clone(),
+        metric_denylist: deny.clone(),
+    })?)
+}
+
+/// The store's kube-state collector flags (the standalone's, prefixed `kube.`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreKubeArgs {
+    /// Interval of the built-in kube-state collector writing into this store (0s: off).
+    #[arg(long = "kube.scrape-interval", default_value = "0s")]
+    pub interval: String,
+    /// Kubeconfig of the kube-state collector (default: in-cluster, then ~/.kube/config).
+    #[arg(long = "kubeconfig")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Write kube_* only while holding a coordination.k8s.io/v1 Lease (several replicas).
+    #[arg(long = "kube.leader-elect")]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long = "kube.leader-elect.namespace", default_value = "monitoring")]
+    pub lease_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long = "kube.leader-elect.lease-name",
+        default_value = "vitals-store-kube-state"
+    )]
+    pub lease_name: String,
+    /// How long a Lease holds without renewal.
+    #[arg(long = "kube.leader-elect.lease-duration", default_value = "15s")]
+    pub lease_duration: String,
+    /// Comma-separated resources to watch (default: all).
+    #[arg(long = "kube.resources", default_value = "")]
+    pub resources: String,
+    /// As kube-state-metrics' --metric-labels-allowlist.
+    #[arg(long = "kube.metric-labels-allowlist", default_value = "")]
+    pub labels_allowlist: String,
+    /// As kube-state-metrics' --metric-annotations-allowlist.
+    #[arg(long = "kube.metric-annotations-allowlist", default_value = "")]
+    pub annotations_allowlist: String,
+    /// As kube-state-metrics' --metric-allowlist.
+    #[arg(long = "kube.metric-allowlist", default_value = "")]
+    pub metric_allowlist: String,
+    /// As kube-state-metrics' --metric-denylist.
+    #[arg(long = "kube.metric-denylist", default_value = "")]
+    pub metric_denylist: String,
+}
+
+impl StoreKubeArgs {
+    /// The collector options these flags select.
+    pub fn options(&self) -> Result<Options> {
+        selection([
+            &self.resources,
+            &self.labels_allowlist,
+            &self.annotations_allowlist,
+            &self.metric_allowlist,
+            &self.metric_denylist,
+        ])
+    }
+
+    /// `(flag, value)` pairs for /api/v1/status/flags.
+    pub fn status_flags(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("kube.scrape-interval", self.interval.clone()),
+            (
+                "kubeconfig",
+                self.kubeconfig
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("kube.leader-elect", self.leader_elect.to_string()),
+            ("kube.leader-elect.namespace", self.lease_namespace.clone()),
+            ("kube.leader-elect.lease-name", self.lease_name.clone()),
+            (
+                "kube.leader-elect.lease-duration",
+                self.lease_duration.clone(),
+            ),
+            ("kube.resources", self.resources.clone()),
+            (
+                "kube.metric-labels-allowlist",
+                self.labels_allowlist.clone(),
+            ),
+            (
+                "kube.metric-annotations-allowlist",
+                self.annotations_allowlist.clone(),
+            ),
+            ("kube.metric-allowlist", self.metric_allowlist.clone()),
+            ("kube.metric-denylist", self.metric_denylist.clone()),
+        ]
+    }
+}
+
+/// Starts competing for the Lease `namespace/name` (held `duration` per renewal) as this
+/// host; the returned flag is true while this process holds it.
+fn elect(
+    client: kube_collector::Client,
+    namespace: &str,
+    name: &str,
+    duration: &str,
+) -> Result<Arc<AtomicBool>> {
+    let ms = crate::parse_duration_ms(duration).context("lease duration")?;
+    let leader = Arc::new(AtomicBool::new(false));
+    // Unique per process, as client-go's `<hostname>_<uuid>`: replicas sharing a host
+    // (and a restarted holder) are distinct candidates.
+    let identity = format!("{}_{}", crate::node_cmd::hostname(), std::process::id());
+    let lock = LeaseLock::new(
+        client,
+        namespace,
+        name,
+        &identity,
+        Duration::from_millis(ms.max(1000) as u64),
+    );
+    tokio::spawn(lock.run(leader.clone()));
+    Ok(leader)
 }
 
 /// The store's kube-state caches once started, shared with the cgroup collector for pod
@@ -64,8 +215,8 @@ pub fn target_labels(instance: &str) -> Vec<(String, String)> {
 }
 
 /// Starts the watches and a task that flags the first complete list of every resource.
-fn start(client: kube_collector::Client) -> (Arc<KubeState>, Arc<AtomicBool>) {
-    let state = Arc::new(KubeState::start(client));
+fn start(client: kube_collector::Client, options: Options) -> (Arc<KubeState>, Arc<AtomicBool>) {
+    let state = Arc::new(KubeState::start_with(client, options));
     let synced = Arc::new(AtomicBool::new(false));
     let (s, f) = (state.clone(), synced.clone());
     tokio::spawn(async move {
@@ -108,23 +259,37 @@ fn volume_collector(
     }
 }
 
-/// Watches the cluster and writes kube-state metrics into `db` every `interval`, and this
-/// node's claim volume statistics as kubelet's `/metrics` (`job="kubelet"`).
+/// Watches the cluster and writes kube-state metrics into `db` every `interval` (with
+/// `--kube.leader-elect`, only while this replica holds the Lease), and this node's claim
+/// volume statistics as kubelet's `/metrics` (`job="kubelet"`).
 pub async fn store_loop(
     db: Arc<tsdb::Db>,
+    args: StoreKubeArgs,
+    options: Options,
     interval: Duration,
-    kubeconfig: Option<PathBuf>,
     instance: String,
     cache: PodCache,
 ) {
-    let client = match kube_collector::client(kubeconfig.as_deref()).await {
+    let client = match kube_collector::client(args.kubeconfig.as_deref()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "kube-state collector disabled");
             return;
         }
     };
-    let (state, synced) = start(client);
+    let leader = if args.leader_elect {
+        let lease = (&args.lease_namespace, &args.lease_name);
+        match elect(client.clone(), lease.0, lease.1, &args.lease_duration) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "kube-state collector disabled");
+                return;
+            }
+        }
+    } else {
+        Arc::new(AtomicBool::new(true))
+    };
+    let (state, synced) = start(client, options);
     *cache.write().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
     let kubelet: Vec<(String, String)> = [
         ("instance", instance.as_str()),
@@ -136,10 +301,30 @@ pub async fn store_loop(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let volumes = volume_collector(state.clone(), instance.clone());
-    let kube = collector(state, synced);
+    let target = target_labels(&instance);
+    let kube = async {
+        // A follower writes nothing for the job, not even `up`.
+        loop {
+            while !leader.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let collect = collector(state.clone(), synced.clone());
+            let task = tokio::spawn(local_collect::collect_loop(
+                db.clone(),
+                collect,
+                interval,
+                target.clone(),
+            ));
+            while leader.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            task.abort();
+            tracing::info!("kube-state collection stopped: lease lost");
+        }
+    };
     tokio::join!(
-        local_collect::collect_loop(db.clone(), kube, interval, target_labels(&instance)),
-        local_collect::collect_loop(db, volumes, interval, kubelet),
+        kube,
+        local_collect::collect_loop(db.clone(), volumes, interval, kubelet)
     );
 }
 
@@ -151,27 +336,25 @@ struct Served {
 
 /// Serves `/metrics` until interrupted.
 pub fn run(args: KubeStateArgs) -> Result<()> {
-    let lease_ms =
-        crate::parse_duration_ms(&args.lease_duration).context("--leader-elect.lease-duration")?;
+    crate::parse_duration_ms(&args.lease_duration).context("--leader-elect.lease-duration")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let options = args.options()?;
     rt.block_on(async move {
         let client = kube_collector::client(args.kubeconfig.as_deref()).await?;
-        let (state, _synced) = start(client.clone());
-        let leader = Arc::new(AtomicBool::new(!args.leader_elect));
-        if args.leader_elect {
-            let identity = crate::node_cmd::hostname();
-            let lock = LeaseLock::new(
+        let (state, _synced) = start(client.clone(), options);
+        let leader = if args.leader_elect {
+            elect(
                 client,
                 &args.lease_namespace,
                 &args.lease_name,
-                &identity,
-                Duration::from_millis(lease_ms.max(1000) as u64),
-            );
-            tokio::spawn(lock.run(leader.clone()));
-        }
+                &args.lease_duration,
+            )?
+        } else {
+            Arc::new(AtomicBool::new(true))
+        };
         let app = axum::Router::new()
             .route("/metrics", get(metrics))
             .with_state(Arc::new(Served { state, leader }));

@@ -129,12 +129,8 @@ struct StoreArgs {
     /// The NVML library the GPU collector loads (default: the driver's libnvidia-ml.so.1).
     #[arg(long = "gpu.nvml-library")]
     gpu_nvml_library: Option<PathBuf>,
-    /// Interval of the built-in kube-state collector writing into this store (0s: off).
-    #[arg(long = "kube.scrape-interval", default_value = "0s")]
-    kube_interval: String,
-    /// Kubeconfig of the kube-state collector (default: in-cluster, then ~/.kube/config).
-    #[arg(long = "kubeconfig")]
-    kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    kube: kube_cmd::StoreKubeArgs,
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
@@ -307,11 +303,21 @@ fn run_store(args: StoreArgs) -> Result<()> {
                 pods.clone(),
             ))
         });
-        let kube_ms = parse_duration_ms(&args.kube_interval).context("--kube.scrape-interval")?;
+        let kube_ms = parse_duration_ms(&args.kube.interval).context("--kube.scrape-interval")?;
+        parse_duration_ms(&args.kube.lease_duration)
+            .context("--kube.leader-elect.lease-duration")?;
+        let kube_opts = args.kube.options()?;
         let kube = (kube_ms > 0).then(|| {
             let every = Duration::from_millis(kube_ms as u64);
-            let (cfg, host) = (args.kubeconfig.clone(), node_cmd::hostname());
-            tokio::spawn(kube_cmd::store_loop(db.clone(), every, cfg, host, pods))
+            let (kube, host) = (args.kube.clone(), node_cmd::hostname());
+            tokio::spawn(kube_cmd::store_loop(
+                db.clone(),
+                kube,
+                kube_opts,
+                every,
+                host,
+                pods,
+            ))
         });
         let gpu_ms = parse_duration_ms(&args.gpu_interval).context("--gpu.scrape-interval")?;
         let gpu = (gpu_ms > 0).then(|| {
@@ -376,16 +382,9 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         ),
-        ("kube.scrape-interval", a.kube_interval.clone()),
-        (
-            "kubeconfig",
-            a.kubeconfig
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-        ),
     ]
     .into_iter()
+    .chain(a.kube.status_flags())
     .chain(a.rules.status_flags())
     .chain(a.web.status_flags())
     .chain(a.limits.status_flags())

@@ -1,15 +1,14 @@
 //! Cluster-scoped and storage metrics: namespaces, persistent volumes and claims,
 //! services, resource quotas.
 
-use expo::MetricSet;
 use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolume, PersistentVolumeClaim, ResourceQuota, Service,
 };
 
-use crate::{fam, gauge, one_if, quantity, s, Metric};
+use crate::{fam, gauge, one_if, quantity, s, Metric, Out};
 
 /// Adds one series per phase in `phases` with label `phase`, 1 for `current`.
-fn phases(set: &mut MetricSet, m: &Metric, base: &[(&str, &str)], phases: &[&str], current: &str) {
+fn phases(set: &mut Out, m: &Metric, base: &[(&str, &str)], phases: &[&str], current: &str) {
     let f = fam(set, m);
     for p in phases {
         let mut l = base.to_vec();
@@ -25,8 +24,9 @@ const NS_PHASE: Metric = gauge(
 const NS_CREATED: Metric = gauge("kube_namespace_created", "Unix creation timestamp");
 
 /// Renders one namespace.
-pub(crate) fn namespace(n: &Namespace, set: &mut MetricSet) {
+pub(crate) fn namespace(n: &Namespace, set: &mut Out) {
     let base = [("namespace", s(&n.metadata.name))];
+    crate::meta::render(set, "namespaces", &base, &n.metadata);
     if let Some(t) = &n.metadata.creation_timestamp {
         fam(set, &NS_CREATED).add(&base, crate::secs(t));
     }
@@ -38,10 +38,6 @@ pub(crate) fn namespace(n: &Namespace, set: &mut MetricSet) {
 const PVC_INFO: Metric = gauge(
     "kube_persistentvolumeclaim_info",
     "Information about persistent volume claim.",
-);
-const PVC_LABELS: Metric = gauge(
-    "kube_persistentvolumeclaim_labels",
-    "Kubernetes labels converted to Prometheus labels.",
 );
 const PVC_PHASE: Metric = gauge(
     "kube_persistentvolumeclaim_status_phase",
@@ -57,11 +53,12 @@ const PVC_ACCESS: Metric = gauge(
 );
 
 /// Renders one persistent volume claim.
-pub(crate) fn pvc(p: &PersistentVolumeClaim, set: &mut MetricSet) {
+pub(crate) fn pvc(p: &PersistentVolumeClaim, set: &mut Out) {
     let base = [
         ("namespace", s(&p.metadata.namespace)),
         ("persistentvolumeclaim", s(&p.metadata.name)),
     ];
+    crate::meta::render(set, "persistentvolumeclaims", &base, &p.metadata);
     let spec = p.spec.as_ref();
     let mut l = base.to_vec();
     l.extend([
@@ -79,7 +76,6 @@ pub(crate) fn pvc(p: &PersistentVolumeClaim, set: &mut MetricSet) {
         ),
     ]);
     fam(set, &PVC_INFO).add(&l, 1.0);
-    fam(set, &PVC_LABELS).add(&base, 1.0);
     if let Some(ph) = p.status.as_ref().and_then(|st| st.phase.as_deref()) {
         phases(set, &PVC_PHASE, &base, &["Lost", "Bound", "Pending"], ph);
     }
@@ -116,8 +112,9 @@ const PV_CLAIM: Metric = gauge(
 );
 
 /// Renders one persistent volume.
-pub(crate) fn pv(p: &PersistentVolume, set: &mut MetricSet) {
+pub(crate) fn pv(p: &PersistentVolume, set: &mut Out) {
     let base = [("persistentvolume", s(&p.metadata.name))];
+    crate::meta::render(set, "persistentvolumes", &base, &p.metadata);
     if let Some(ph) = p.status.as_ref().and_then(|st| st.phase.as_deref()) {
         phases(
             set,
@@ -144,13 +141,14 @@ const SVC_INFO: Metric = gauge("kube_service_info", "Information about service."
 const SVC_TYPE: Metric = gauge("kube_service_spec_type", "Type about service.");
 
 /// Renders one service.
-pub(crate) fn service(svc: &Service, set: &mut MetricSet) {
+pub(crate) fn service(svc: &Service, set: &mut Out) {
     let m = &svc.metadata;
     let base = [
         ("namespace", s(&m.namespace)),
         ("service", s(&m.name)),
         ("uid", s(&m.uid)),
     ];
+    crate::meta::render(set, "services", &base, m);
     let spec = svc.spec.as_ref();
     let lb_ip = svc
         .status
@@ -180,11 +178,12 @@ pub(crate) fn service(svc: &Service, set: &mut MetricSet) {
 const QUOTA: Metric = gauge("kube_resourcequota", "Information about resource quota.");
 
 /// Renders one resource quota: `type="hard"` and `type="used"` per resource.
-pub(crate) fn resourcequota(q: &ResourceQuota, set: &mut MetricSet) {
+pub(crate) fn resourcequota(q: &ResourceQuota, set: &mut Out) {
     let base = [
         ("namespace", s(&q.metadata.namespace)),
         ("resourcequota", s(&q.metadata.name)),
     ];
+    crate::meta::render(set, "resourcequotas", &base, &q.metadata);
     let Some(st) = &q.status else { return };
     for (typ, list) in [("hard", &st.hard), ("used", &st.used)] {
         for (res, qty) in list.iter().flatten() {

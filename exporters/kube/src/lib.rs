@@ -2,6 +2,7 @@
 //! cache of each resource ([`watch`]), and rendering the cache is a pure function
 //! ([`render`]) of the cached objects into an [`expo::MetricSet`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use expo::{Family, MetricSet, MetricType};
@@ -15,15 +16,22 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 
 mod cluster;
+pub mod cron;
+mod cronjob;
 pub mod lease;
+pub mod meta;
 mod node;
+pub mod options;
 mod pod;
+mod pod_init;
 pub mod quantity;
 pub mod volume;
 pub mod watch;
 mod workload;
 
+pub use jiff;
 pub use kube::Client;
+pub use options::{Flags, Options};
 pub use watch::{KubeState, PodNames};
 
 /// Errors of the Kubernetes client, watchers and leader election.
@@ -35,6 +43,21 @@ pub enum Error {
     /// A request to the API server failed.
     #[error("kubernetes API: {0}")]
     Api(#[from] kube::Error),
+    /// A resource name that kube-state-metrics does not know.
+    #[error("resource {0} does not exist")]
+    UnknownResource(String),
+    /// A labels or annotations allowlist that is not `resource=[key,…],…`.
+    #[error("invalid allowlist {0:?}: want resource=[key,...],...")]
+    AllowListFormat(String),
+    /// An allowlist key with more than one `*`.
+    #[error("invalid allowlist {0:?}: at most one '*' per key")]
+    AllowListWildcards(String),
+    /// Both `--metric-allowlist` and `--metric-denylist` given.
+    #[error("metric allowlist and denylist are mutually exclusive")]
+    AllowAndDeny,
+    /// A metric allow- or denylist entry that is not a regular expression.
+    #[error("metric allow/denylist: {0}")]
+    MetricRegex(String),
 }
 
 /// A client from the kubeconfig at `kubeconfig`, else the in-cluster service account,
@@ -90,40 +113,76 @@ pub struct Objects {
     pub quotas: Vec<Arc<ResourceQuota>>,
 }
 
-/// Renders every resource's `kube_*` families into `set` (unsorted; call `set.sort()`).
+/// Renders every resource's `kube_*` families into `set` (unsorted; call `set.sort()`)
+/// with the default [`Options`].
 pub fn render(objs: &Objects, set: &mut MetricSet) {
-    objs.pods.iter().for_each(|p| pod::render(p, set));
-    objs.nodes.iter().for_each(|n| node::render(n, set));
-    objs.deployments
-        .iter()
-        .for_each(|d| workload::deployment(d, set));
-    objs.daemonsets
-        .iter()
-        .for_each(|d| workload::daemonset(d, set));
-    objs.statefulsets
-        .iter()
-        .for_each(|s| workload::statefulset(s, set));
-    objs.replicasets
-        .iter()
-        .for_each(|r| workload::replicaset(r, set));
-    objs.jobs.iter().for_each(|j| workload::job(j, set));
-    objs.cronjobs.iter().for_each(|c| workload::cronjob(c, set));
-    objs.hpas.iter().for_each(|h| workload::hpa(h, set));
-    objs.pdbs.iter().for_each(|p| workload::pdb(p, set));
-    objs.namespaces
-        .iter()
-        .for_each(|n| cluster::namespace(n, set));
-    objs.pvcs.iter().for_each(|p| cluster::pvc(p, set));
-    objs.pvs.iter().for_each(|p| cluster::pv(p, set));
-    objs.services.iter().for_each(|s| cluster::service(s, set));
-    objs.quotas
-        .iter()
-        .for_each(|q| cluster::resourcequota(q, set));
+    render_with(objs, &Options::default(), set);
+}
+
+/// Renders the `kube_*` families of the resources `opts` enables, with its labels and
+/// annotations allowlists, keeping only the families its metric filter admits.
+pub fn render_with(objs: &Objects, opts: &Options, set: &mut MetricSet) {
+    let mut out = Out::new(set, opts);
+    let o = &mut out;
+    let on = |r: &str| opts.enabled(r);
+    macro_rules! each {
+        ($field:ident, $resource:literal, $f:path) => {
+            if on($resource) {
+                objs.$field.iter().for_each(|x| $f(x, o));
+            }
+        };
+    }
+    each!(pods, "pods", pod::render);
+    each!(nodes, "nodes", node::render);
+    each!(deployments, "deployments", workload::deployment);
+    each!(daemonsets, "daemonsets", workload::daemonset);
+    each!(statefulsets, "statefulsets", workload::statefulset);
+    each!(replicasets, "replicasets", workload::replicaset);
+    each!(jobs, "jobs", workload::job);
+    each!(cronjobs, "cronjobs", cronjob::render);
+    each!(hpas, "horizontalpodautoscalers", workload::hpa);
+    each!(pdbs, "poddisruptionbudgets", workload::pdb);
+    each!(namespaces, "namespaces", cluster::namespace);
+    each!(pvcs, "persistentvolumeclaims", cluster::pvc);
+    each!(pvs, "persistentvolumes", cluster::pv);
+    each!(services, "services", cluster::service);
+    each!(quotas, "resourcequotas", cluster::resourcequota);
+}
+
+/// Where resources render: the output set, the options, and a throw-away set for the
+/// families the metric filter drops (decided once per family name).
+pub(crate) struct Out<'a> {
+    set: &'a mut MetricSet,
+    pub(crate) options: &'a Options,
+    kept: HashMap<&'static str, bool>,
+    dropped: MetricSet,
+}
+
+impl<'a> Out<'a> {
+    fn new(set: &'a mut MetricSet, options: &'a Options) -> Out<'a> {
+        Out {
+            set,
+            options,
+            kept: HashMap::new(),
+            dropped: MetricSet::new(),
+        }
+    }
 }
 
 /// The family `name` as kube-state-metrics registers it: STABLE metrics' HELP carries the
 /// `[STABLE] ` prefix, experimental ones none.
-pub(crate) fn fam<'a>(set: &'a mut MetricSet, m: &Metric) -> &'a mut Family {
+pub(crate) fn fam<'a>(out: &'a mut Out<'_>, m: &Metric) -> &'a mut Family {
+    let filter = &out.options.metrics;
+    let keep = filter.is_empty()
+        || *out
+            .kept
+            .entry(m.name)
+            .or_insert_with(|| filter.includes(m.name));
+    let set = if keep {
+        &mut *out.set
+    } else {
+        &mut out.dropped
+    };
     if m.stable {
         let help = format!("[STABLE] {}", m.help);
         set.family(m.name, &help, m.kind)

@@ -1,9 +1,8 @@
 //! Node metrics: `kube_node_*`.
 
-use expo::MetricSet;
 use k8s_openapi::api::core::v1::Node;
 
-use crate::{add_condition, fam, gauge, gauge_exp, one_if, quantity, s, Metric};
+use crate::{add_condition, fam, gauge, gauge_exp, one_if, quantity, s, Metric, Out};
 
 const INFO: Metric = gauge("kube_node_info", "Information about a cluster node.");
 const ROLE: Metric = gauge_exp("kube_node_role", "The role of a cluster node.");
@@ -30,9 +29,10 @@ const CREATED: Metric = gauge("kube_node_created", "Unix creation timestamp");
 const ROLE_PREFIX: &str = "node-role.kubernetes.io/";
 
 /// Renders one node.
-pub(crate) fn render(node: &Node, set: &mut MetricSet) {
+pub(crate) fn render(node: &Node, set: &mut Out) {
     let name = s(&node.metadata.name);
     let base = [("node", name)];
+    crate::meta::render(set, "nodes", &base, &node.metadata);
     let status = node.status.as_ref();
     let info = status.and_then(|st| st.node_info.as_ref());
     let spec = node.spec.as_ref();

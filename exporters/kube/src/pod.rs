@@ -1,10 +1,10 @@
 //! Pod metrics: `kube_pod_*` and `kube_pod_container_*`.
 
-use expo::{MetricSet, MetricType};
-use k8s_openapi::api::core::v1::Pod;
+use expo::MetricType;
+use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::{
-    add_condition, add_owners, bool_str, fam, gauge, gauge_exp, one_if, quantity, s, Metric,
+    add_condition, add_owners, bool_str, fam, gauge, gauge_exp, one_if, quantity, s, Metric, Out,
 };
 
 const INFO: Metric = gauge("kube_pod_info", "Information about pod.");
@@ -75,10 +75,11 @@ const REASONS: [&str; 5] = [
 ];
 
 /// Renders one pod.
-pub(crate) fn render(pod: &Pod, set: &mut MetricSet) {
+pub(crate) fn render(pod: &Pod, set: &mut Out) {
     let m = &pod.metadata;
     let (ns, name, uid) = (s(&m.namespace), s(&m.name), s(&m.uid));
     let base = [("namespace", ns), ("pod", name), ("uid", uid)];
+    crate::meta::render(set, "pods", &base, m);
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
     let node = spec.map(|sp| s(&sp.node_name)).unwrap_or("");
@@ -175,9 +176,23 @@ pub(crate) fn render(pod: &Pod, set: &mut MetricSet) {
         }
     }
 
-    for c in spec.map(|sp| sp.containers.as_slice()).unwrap_or_default() {
+    let containers = spec.map(|sp| sp.containers.as_slice()).unwrap_or_default();
+    resources(set, &base, node, containers, [&REQUESTS, &LIMITS]);
+    crate::pod_init::render(pod, &base, node, set);
+}
+
+/// `*_resource_requests` / `*_resource_limits` `{container,node,resource,unit}` of
+/// `containers` into `metrics` (requests, limits).
+pub(crate) fn resources(
+    set: &mut Out,
+    base: &[(&str, &str)],
+    node: &str,
+    containers: &[Container],
+    metrics: [&Metric; 2],
+) {
+    for c in containers {
         let Some(res) = &c.resources else { continue };
-        for (metric, list) in [(&REQUESTS, &res.requests), (&LIMITS, &res.limits)] {
+        for (metric, list) in metrics.into_iter().zip([&res.requests, &res.limits]) {
             for (rname, q) in list.iter().flatten() {
                 let Some((resource, unit, v)) = quantity::resource(rname, &q.0) else {
                     continue;

@@ -14,7 +14,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use crate::{s, Objects};
+use crate::{s, Objects, Options};
 
 /// List and watch outcomes per resource: `(resource, "list"|"watch", result) → count`.
 #[derive(Default)]
@@ -43,42 +43,65 @@ impl Counters {
 
 /// The reflector caches of every resource; dropping it stops the watches.
 pub struct KubeState {
-    pods: Store<Pod>,
-    nodes: Store<k8s_openapi::api::core::v1::Node>,
-    deployments: Store<k8s_openapi::api::apps::v1::Deployment>,
-    daemonsets: Store<k8s_openapi::api::apps::v1::DaemonSet>,
-    statefulsets: Store<k8s_openapi::api::apps::v1::StatefulSet>,
-    replicasets: Store<k8s_openapi::api::apps::v1::ReplicaSet>,
-    jobs: Store<k8s_openapi::api::batch::v1::Job>,
-    cronjobs: Store<k8s_openapi::api::batch::v1::CronJob>,
-    namespaces: Store<k8s_openapi::api::core::v1::Namespace>,
-    pvcs: Store<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
-    pvs: Store<k8s_openapi::api::core::v1::PersistentVolume>,
-    services: Store<k8s_openapi::api::core::v1::Service>,
-    hpas: Store<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>,
-    pdbs: Store<k8s_openapi::api::policy::v1::PodDisruptionBudget>,
-    quotas: Store<k8s_openapi::api::core::v1::ResourceQuota>,
+    pods: Option<Store<Pod>>,
+    nodes: Option<Store<k8s_openapi::api::core::v1::Node>>,
+    deployments: Option<Store<k8s_openapi::api::apps::v1::Deployment>>,
+    daemonsets: Option<Store<k8s_openapi::api::apps::v1::DaemonSet>>,
+    statefulsets: Option<Store<k8s_openapi::api::apps::v1::StatefulSet>>,
+    replicasets: Option<Store<k8s_openapi::api::apps::v1::ReplicaSet>>,
+    jobs: Option<Store<k8s_openapi::api::batch::v1::Job>>,
+    cronjobs: Option<Store<k8s_openapi::api::batch::v1::CronJob>>,
+    namespaces: Option<Store<k8s_openapi::api::core::v1::Namespace>>,
+    pvcs: Option<Store<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
+    pvs: Option<Store<k8s_openapi::api::core::v1::PersistentVolume>>,
+    services: Option<Store<k8s_openapi::api::core::v1::Service>>,
+    hpas: Option<Store<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>>,
+    pdbs: Option<Store<k8s_openapi::api::policy::v1::PodDisruptionBudget>>,
+    quotas: Option<Store<k8s_openapi::api::core::v1::ResourceQuota>>,
+    options: Options,
     counters: Arc<Counters>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Starts a reflector of every object of `K` in the cluster on the current tokio runtime.
+/// Waits for the first complete list of `store`, if its resource is watched (a dropped
+/// writer, i.e. an ended task, also ends the wait).
+async fn ready<K: Resource<DynamicType = ()> + Clone>(store: &Option<Store<K>>) {
+    if let Some(s) = store {
+        let _ = s.wait_until_ready().await;
+    }
+}
+
+/// The cached objects of `store` (none when its resource is not watched).
+fn state<K: Resource<DynamicType = ()> + Clone>(store: &Option<Store<K>>) -> Vec<Arc<K>> {
+    store.as_ref().map(Store::state).unwrap_or_default()
+}
+
+/// Starts a reflector of every object of `K` in the cluster on the current tokio runtime
+/// when `opts` enables `plural`.
 fn reflect<K>(
     client: &Client,
+    opts: &Options,
+    plural: &'static str,
     resource: &'static str,
     counters: &Arc<Counters>,
     tasks: &mut Vec<JoinHandle<()>>,
-) -> Store<K>
+) -> Option<Store<K>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
+    if !opts.enabled(plural) {
+        return None;
+    }
+    let annotations = opts.annotations.get(plural).cloned();
     let (reader, writer) = reflector::store();
     let api: Api<K> = Api::all(client.clone());
-    // Managed fields and annotations (last-applied configurations) are never reported:
-    // dropping them before caching saves most of a large object's memory.
-    let objects = watcher(api, watcher::Config::default()).modify(|o: &mut K| {
+    // Managed fields and annotations (last-applied configurations) other than allowlisted
+    // ones are never reported: dropping them before caching saves most of a large
+    // object's memory.
+    let objects = watcher(api, watcher::Config::default()).modify(move |o: &mut K| {
         o.managed_fields_mut().clear();
-        o.annotations_mut().clear();
+        o.annotations_mut()
+            .retain(|k, _| crate::meta::keep_key(annotations.as_ref(), k));
     });
     let stream = reflector::reflector(writer, objects).default_backoff();
     let counters = counters.clone();
@@ -91,82 +114,122 @@ where
             counters.record(resource, &item);
         }
     }));
-    reader
+    Some(reader)
 }
 
 impl KubeState {
     /// Starts watching every resource through `client` (call inside a tokio runtime).
     pub fn start(client: Client) -> KubeState {
+        KubeState::start_with(client, Options::default())
+    }
+
+    /// Starts watching the resources `options` enables; [`KubeState::render`] applies its
+    /// allowlists and metric filter.
+    pub fn start_with(client: Client, options: Options) -> KubeState {
         let counters = Arc::new(Counters::default());
         let mut t = Vec::new();
-        let c = &client;
+        let (c, o) = (&client, &options);
         KubeState {
-            pods: reflect(c, "*v1.Pod", &counters, &mut t),
-            nodes: reflect(c, "*v1.Node", &counters, &mut t),
-            deployments: reflect(c, "*v1.Deployment", &counters, &mut t),
-            daemonsets: reflect(c, "*v1.DaemonSet", &counters, &mut t),
-            statefulsets: reflect(c, "*v1.StatefulSet", &counters, &mut t),
-            replicasets: reflect(c, "*v1.ReplicaSet", &counters, &mut t),
-            jobs: reflect(c, "*v1.Job", &counters, &mut t),
-            cronjobs: reflect(c, "*v1.CronJob", &counters, &mut t),
-            namespaces: reflect(c, "*v1.Namespace", &counters, &mut t),
-            pvcs: reflect(c, "*v1.PersistentVolumeClaim", &counters, &mut t),
-            pvs: reflect(c, "*v1.PersistentVolume", &counters, &mut t),
-            services: reflect(c, "*v1.Service", &counters, &mut t),
-            hpas: reflect(c, "*v2.HorizontalPodAutoscaler", &counters, &mut t),
-            pdbs: reflect(c, "*v1.PodDisruptionBudget", &counters, &mut t),
-            quotas: reflect(c, "*v1.ResourceQuota", &counters, &mut t),
+            pods: reflect(c, o, "pods", "*v1.Pod", &counters, &mut t),
+            nodes: reflect(c, o, "nodes", "*v1.Node", &counters, &mut t),
+            deployments: reflect(c, o, "deployments", "*v1.Deployment", &counters, &mut t),
+            daemonsets: reflect(c, o, "daemonsets", "*v1.DaemonSet", &counters, &mut t),
+            statefulsets: reflect(c, o, "statefulsets", "*v1.StatefulSet", &counters, &mut t),
+            replicasets: reflect(c, o, "replicasets", "*v1.ReplicaSet", &counters, &mut t),
+            jobs: reflect(c, o, "jobs", "*v1.Job", &counters, &mut t),
+            cronjobs: reflect(c, o, "cronjobs", "*v1.CronJob", &counters, &mut t),
+            namespaces: reflect(c, o, "namespaces", "*v1.Namespace", &counters, &mut t),
+            pvcs: reflect(
+                c,
+                o,
+                "persistentvolumeclaims",
+                "*v1.PersistentVolumeClaim",
+                &counters,
+                &mut t,
+            ),
+            pvs: reflect(
+                c,
+                o,
+                "persistentvolumes",
+                "*v1.PersistentVolume",
+                &counters,
+                &mut t,
+            ),
+            services: reflect(c, o, "services", "*v1.Service", &counters, &mut t),
+            hpas: reflect(
+                c,
+                o,
+                "horizontalpodautoscalers",
+                "*v2.HorizontalPodAutoscaler",
+                &counters,
+                &mut t,
+            ),
+            pdbs: reflect(
+                c,
+                o,
+                "poddisruptionbudgets",
+                "*v1.PodDisruptionBudget",
+                &counters,
+                &mut t,
+            ),
+            quotas: reflect(
+                c,
+                o,
+                "resourcequotas",
+                "*v1.ResourceQuota",
+                &counters,
+                &mut t,
+            ),
             counters,
             tasks: t,
+            options,
         }
     }
 
     /// Waits until every resource has completed its first list.
     pub async fn wait_synced(&self) {
-        // A store is ready once its writer applied the first complete list; a dropped
-        // writer (task ended) also ends the wait, so errors are ignored.
-        let _ = self.pods.wait_until_ready().await;
-        let _ = self.nodes.wait_until_ready().await;
-        let _ = self.deployments.wait_until_ready().await;
-        let _ = self.daemonsets.wait_until_ready().await;
-        let _ = self.statefulsets.wait_until_ready().await;
-        let _ = self.replicasets.wait_until_ready().await;
-        let _ = self.jobs.wait_until_ready().await;
-        let _ = self.cronjobs.wait_until_ready().await;
-        let _ = self.namespaces.wait_until_ready().await;
-        let _ = self.pvcs.wait_until_ready().await;
-        let _ = self.pvs.wait_until_ready().await;
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.hpas.wait_until_ready().await;
-        let _ = self.pdbs.wait_until_ready().await;
-        let _ = self.quotas.wait_until_ready().await;
+        ready(&self.pods).await;
+        ready(&self.nodes).await;
+        ready(&self.deployments).await;
+        ready(&self.daemonsets).await;
+        ready(&self.statefulsets).await;
+        ready(&self.replicasets).await;
+        ready(&self.jobs).await;
+        ready(&self.cronjobs).await;
+        ready(&self.namespaces).await;
+        ready(&self.pvcs).await;
+        ready(&self.pvs).await;
+        ready(&self.services).await;
+        ready(&self.hpas).await;
+        ready(&self.pdbs).await;
+        ready(&self.quotas).await;
     }
 
     /// The cached objects now.
     pub fn objects(&self) -> Objects {
         Objects {
-            pods: self.pods.state(),
-            nodes: self.nodes.state(),
-            deployments: self.deployments.state(),
-            daemonsets: self.daemonsets.state(),
-            statefulsets: self.statefulsets.state(),
-            replicasets: self.replicasets.state(),
-            jobs: self.jobs.state(),
-            cronjobs: self.cronjobs.state(),
-            namespaces: self.namespaces.state(),
-            pvcs: self.pvcs.state(),
-            pvs: self.pvs.state(),
-            services: self.services.state(),
-            hpas: self.hpas.state(),
-            pdbs: self.pdbs.state(),
-            quotas: self.quotas.state(),
+            pods: state(&self.pods),
+            nodes: state(&self.nodes),
+            deployments: state(&self.deployments),
+            daemonsets: state(&self.daemonsets),
+            statefulsets: state(&self.statefulsets),
+            replicasets: state(&self.replicasets),
+            jobs: state(&self.jobs),
+            cronjobs: state(&self.cronjobs),
+            namespaces: state(&self.namespaces),
+            pvcs: state(&self.pvcs),
+            pvs: state(&self.pvs),
+            services: state(&self.services),
+            hpas: state(&self.hpas),
+            pdbs: state(&self.pdbs),
+            quotas: state(&self.quotas),
         }
     }
 
     /// Renders every `kube_*` family of the cached objects and the watch counters into
     /// `set`, sorted.
     pub fn render(&self, set: &mut MetricSet) {
-        crate::render(&self.objects(), set);
+        crate::render_with(&self.objects(), &self.options, set);
         self.render_self(set);
         set.sort();
     }
@@ -205,7 +268,7 @@ impl KubeState {
 
     /// Pod and container names by pod UID, for the cgroup collector.
     pub fn pod_names(&self) -> PodNames {
-        PodNames::new(&self.pods.state())
+        PodNames::new(&state(&self.pods))
     }
 }
 

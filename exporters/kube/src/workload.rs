@@ -1,17 +1,16 @@
-//! Workload metrics: deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs,
+//! Workload metrics: deployments, daemonsets, statefulsets, replicasets, jobs,
 //! horizontal pod autoscalers and pod disruption budgets.
 
-use expo::MetricSet;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::{add_condition, add_owners, fam, gauge, one_if, s, secs, Metric};
+use crate::{add_condition, add_owners, fam, gauge, s, secs, Metric, Out};
 
 /// Adds `(metric, value)` pairs with labels `base`, skipping absent values.
-fn gauges(set: &mut MetricSet, base: &[(&str, &str)], values: &[(&Metric, Option<f64>)]) {
+pub(crate) fn gauges(set: &mut Out, base: &[(&str, &str)], values: &[(&Metric, Option<f64>)]) {
     for (m, v) in values {
         if let Some(v) = v {
             fam(set, m).add(base, *v);
@@ -20,7 +19,7 @@ fn gauges(set: &mut MetricSet, base: &[(&str, &str)], values: &[(&Metric, Option
 }
 
 /// `[(kind label, name), ("namespace", ns)]` of an object.
-fn ident<'a>(label: &'a str, m: &'a ObjectMeta) -> [(&'a str, &'a str); 2] {
+pub(crate) fn ident<'a>(label: &'a str, m: &'a ObjectMeta) -> [(&'a str, &'a str); 2] {
     [("namespace", s(&m.namespace)), (label, s(&m.name))]
 }
 
@@ -77,8 +76,9 @@ const DEP_CONDITION: Metric = gauge(
 );
 
 /// Renders one deployment.
-pub(crate) fn deployment(d: &Deployment, set: &mut MetricSet) {
+pub(crate) fn deployment(d: &Deployment, set: &mut Out) {
     let base = ident("deployment", &d.metadata);
+    crate::meta::render(set, "deployments", &base, &d.metadata);
     let st = d.status.clone().unwrap_or_default();
     gauges(
         set,
@@ -139,8 +139,9 @@ const DS_UPDATED: Metric = gauge(
 );
 
 /// Renders one daemonset.
-pub(crate) fn daemonset(d: &DaemonSet, set: &mut MetricSet) {
+pub(crate) fn daemonset(d: &DaemonSet, set: &mut Out) {
     let base = ident("daemonset", &d.metadata);
+    crate::meta::render(set, "daemonsets", &base, &d.metadata);
     let st = d.status.clone().unwrap_or_default();
     gauges(
         set,
@@ -191,8 +192,9 @@ const STS_UPDATE_REV: Metric = gauge(
 );
 
 /// Renders one statefulset.
-pub(crate) fn statefulset(sts: &StatefulSet, set: &mut MetricSet) {
+pub(crate) fn statefulset(sts: &StatefulSet, set: &mut Out) {
     let base = ident("statefulset", &sts.metadata);
+    crate::meta::render(set, "statefulsets", &base, &sts.metadata);
     let st = sts.status.clone().unwrap_or_default();
     gauges(
         set,
@@ -239,8 +241,9 @@ const RS_READY: Metric = gauge(
 );
 
 /// Renders one replicaset.
-pub(crate) fn replicaset(rs: &ReplicaSet, set: &mut MetricSet) {
+pub(crate) fn replicaset(rs: &ReplicaSet, set: &mut Out) {
     let base = ident("replicaset", &rs.metadata);
+    crate::meta::render(set, "replicasets", &base, &rs.metadata);
     add_owners(
         fam(set, &RS_OWNER),
         &base,
@@ -286,8 +289,9 @@ const JOB_COMPLETE: Metric = gauge("kube_job_complete", "The job has completed i
 const JOB_FAILED: Metric = gauge("kube_job_failed", "The job has failed its execution.");
 
 /// Renders one job.
-pub(crate) fn job(j: &Job, set: &mut MetricSet) {
+pub(crate) fn job(j: &Job, set: &mut Out) {
     let base = ident("job_name", &j.metadata);
+    crate::meta::render(set, "jobs", &base, &j.metadata);
     add_owners(
         fam(set, &JOB_OWNER),
         &base,
@@ -315,56 +319,6 @@ pub(crate) fn job(j: &Job, set: &mut MetricSet) {
     }
 }
 
-const CJ_INFO: Metric = gauge("kube_cronjob_info", "Info about cronjob.");
-const CJ_SUSPEND: Metric = gauge(
-    "kube_cronjob_spec_suspend",
-    "Suspend flag tells the controller to suspend subsequent executions.",
-);
-const CJ_ACTIVE: Metric = gauge(
-    "kube_cronjob_status_active",
-    "Active holds pointers to currently running jobs.",
-);
-const CJ_LAST: Metric = gauge(
-    "kube_cronjob_status_last_schedule_time",
-    "LastScheduleTime keeps information of when was the last time the job was successfully scheduled.",
-);
-const CJ_LAST_SUCCESS: Metric = gauge(
-    "kube_cronjob_status_last_successful_time",
-    "LastSuccessfulTime keeps information of when was the last time the job was completed successfully.",
-);
-
-/// Renders one cronjob.
-pub(crate) fn cronjob(cj: &CronJob, set: &mut MetricSet) {
-    let base = ident("cronjob", &cj.metadata);
-    let spec = cj.spec.as_ref();
-    let mut l = base.to_vec();
-    l.extend([
-        (
-            "schedule",
-            spec.map(|sp| sp.schedule.as_str()).unwrap_or(""),
-        ),
-        (
-            "concurrency_policy",
-            spec.map(|sp| s(&sp.concurrency_policy)).unwrap_or(""),
-        ),
-    ]);
-    fam(set, &CJ_INFO).add(&l, 1.0);
-    let st = cj.status.clone().unwrap_or_default();
-    gauges(
-        set,
-        &base,
-        &[
-            (
-                &CJ_SUSPEND,
-                Some(one_if(spec.and_then(|sp| sp.suspend).unwrap_or(false))),
-            ),
-            (&CJ_ACTIVE, Some(st.active.map_or(0, |a| a.len()) as f64)),
-            (&CJ_LAST, st.last_schedule_time.as_ref().map(secs)),
-            (&CJ_LAST_SUCCESS, st.last_successful_time.as_ref().map(secs)),
-        ],
-    );
-}
-
 const HPA_MAX: Metric = gauge(
     "kube_horizontalpodautoscaler_spec_max_replicas",
     "Upper limit for the number of pods that can be set by the autoscaler; cannot be smaller than MinReplicas.",
@@ -383,8 +337,9 @@ const HPA_DESIRED: Metric = gauge(
 );
 
 /// Renders one horizontal pod autoscaler.
-pub(crate) fn hpa(h: &HorizontalPodAutoscaler, set: &mut MetricSet) {
+pub(crate) fn hpa(h: &HorizontalPodAutoscaler, set: &mut Out) {
     let base = ident("horizontalpodautoscaler", &h.metadata);
+    crate::meta::render(set, "horizontalpodautoscalers", &base, &h.metadata);
     let spec = h.spec.as_ref();
     let st = h.status.as_ref();
     gauges(
@@ -420,8 +375,9 @@ const PDB_EXPECTED: Metric = gauge(
 );
 
 /// Renders one pod disruption budget.
-pub(crate) fn pdb(p: &PodDisruptionBudget, set: &mut MetricSet) {
+pub(crate) fn pdb(p: &PodDisruptionBudget, set: &mut Out) {
     let base = ident("poddisruptionbudget", &p.metadata);
+    crate::meta::render(set, "poddisruptionbudgets", &base, &p.metadata);
     if let Some(st) = &p.status {
         gauges(
             set,

@@ -9,12 +9,25 @@ use std::path::Path;
 use cgroup_collector::PodResolver;
 use common::load;
 use expo::{Format, MetricSet};
-use kube_collector::{Objects, PodNames};
+use kube_collector::{Flags, Objects, Options, PodNames};
+
+/// Options with zone-less cron schedules read in UTC.
+fn utc() -> Options {
+    Options {
+        local_tz: jiff::tz::TimeZone::UTC,
+        ..Options::default()
+    }
+}
 
 /// Renders `objs` sorted as text 0.0.4.
 fn text(objs: &Objects) -> String {
+    text_with(objs, &utc())
+}
+
+/// Renders `objs` with `opts`, sorted as text 0.0.4.
+fn text_with(objs: &Objects, opts: &Options) -> String {
     let mut set = MetricSet::new();
-    kube_collector::render(objs, &mut set);
+    kube_collector::render_with(objs, opts, &mut set);
     set.sort();
     let mut out = String::new();
     expo::render(&set, Format::Text, &mut out);
@@ -80,4 +93,89 @@ fn pod_names_resolve_containers_by_runtime_id() {
     );
     assert!(names.resolve(uid, "unknown").is_none());
     assert!(names.resolve("no-such-uid", "").is_none());
+}
+
+/// Every resource's objects from the fixtures.
+fn all() -> Objects {
+    Objects {
+        pods: load("pods"),
+        nodes: load("nodes"),
+        deployments: load("deployments"),
+        daemonsets: load("daemonsets"),
+        statefulsets: load("statefulsets"),
+        replicasets: load("replicasets"),
+        jobs: load("jobs"),
+        cronjobs: load("cronjobs"),
+        namespaces: load("namespaces"),
+        pvcs: load("persistentvolumeclaims"),
+        pvs: load("persistentvolumes"),
+        services: load("services"),
+        hpas: load("horizontalpodautoscalers"),
+        pdbs: load("poddisruptionbudgets"),
+        quotas: load("resourcequotas"),
+    }
+}
+
+/// Options from kube-state-metrics flags, cron schedules in UTC.
+fn flags(f: Flags) -> Options {
+    Options {
+        local_tz: jiff::tz::TimeZone::UTC,
+        ..Options::from_flags(&f).unwrap()
+    }
+}
+
+#[test]
+fn labels_and_annotations_allowlists() {
+    let opts = flags(Flags {
+        labels_allowlist: "pods=[app,app.kubernetes.io/*,missing],cronjobs=[*],namespaces=[]"
+            .into(),
+        annotations_allowlist: "pods=[prometheus.io/scrape],cronjobs=[owner]".into(),
+        metric_allowlist: "_labels$,_annotations$".into(),
+        ..Default::default()
+    });
+    check("allowlists", &text_with(&all(), &opts));
+}
+
+#[test]
+fn no_labels_metrics_by_default() {
+    let out = text(&all());
+    assert!(!out.contains("_labels{"), "labels metric without allowlist");
+    assert!(
+        !out.contains("_annotations{"),
+        "annotations metric without allowlist"
+    );
+}
+
+#[test]
+fn wildcard_resource_allowlist_covers_enabled_resources() {
+    let opts = flags(Flags {
+        resources: "namespaces,nodes".into(),
+        labels_allowlist: "*=[*]".into(),
+        ..Default::default()
+    });
+    let out = text_with(&all(), &opts);
+    assert!(out.contains("kube_namespace_labels{"));
+    assert!(out.contains("kube_node_labels{"));
+    // Only the enabled resources render.
+    assert!(!out.contains("kube_pod_"), "{out}");
+    assert!(!out.contains("kube_deployment_"));
+}
+
+#[test]
+fn metric_denylist_drops_families() {
+    let opts = flags(Flags {
+        metric_denylist: "kube_pod_container_.*,^kube_pod_init_container_info$".into(),
+        ..Default::default()
+    });
+    let out = text_with(
+        &Objects {
+            pods: load("pods"),
+            ..Default::default()
+        },
+        &opts,
+    );
+    assert!(!out.contains("kube_pod_container_"));
+    assert!(!out.contains("kube_pod_init_container_info"));
+    assert!(out.contains("kube_pod_init_container_status_running{"));
+    assert!(out.contains("kube_pod_info{"));
 }
