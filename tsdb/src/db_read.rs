@@ -27,6 +27,22 @@ enum Part {
     },
 }
 
+/// Fewest chunks for which [`Db::for_each_series_par`] starts threads: below this, starting
+/// and waking them costs more than decoding (and a woken thread may wait a scheduler tick).
+const MIN_PARALLEL_CHUNKS: usize = 512;
+
+impl Part {
+    /// Number of chunks to decode (an out-of-order buffer counts as one).
+    fn num_chunks(&self) -> usize {
+        match self {
+            Part::Block(_, metas) => metas.len(),
+            Part::Head { mmapped, open, ooo } => {
+                mmapped.len() + usize::from(open.is_some()) + usize::from(!ooo.is_empty())
+            }
+        }
+    }
+}
+
 /// The callback of [`Db::for_each_series_par`]: a series' ordinal in label order, its
 /// labels and samples; called from several threads at once.
 pub type ParSeriesFn<'f, E> = dyn Fn(usize, Labels, &[(i64, f64)]) -> Result<(), E> + Sync + 'f;
@@ -214,7 +230,11 @@ impl Db {
         let threads = threads.max(1);
         let batch = (parts.len() / (threads * 4)).clamp(1, 16);
         let threads = threads.min(parts.len().div_ceil(batch));
-        if threads <= 1 {
+        let work_chunks: usize = parts
+            .iter()
+            .flat_map(|(_, ps)| ps.iter().map(Part::num_chunks))
+            .sum();
+        if threads <= 1 || work_chunks < MIN_PARALLEL_CHUNKS {
             let mut bufs = DecodeBufs::default();
             for (i, (labels, ps)) in parts.into_iter().enumerate() {
                 self.decode_parts(&ps, mint, maxt, &mut bufs)?;
