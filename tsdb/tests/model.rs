@@ -12,6 +12,9 @@ use tsdb::{Db, MatchOp, Matcher, Options, RejectReason};
 
 const SERIES: usize = 5;
 
+/// One series of an append batch.
+type Entry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 #[derive(Clone, Debug)]
 enum Action {
     /// Append at `last + dt` to `series` (batched with `extra` more series at the same time).
@@ -138,7 +141,7 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                     .collect();
                 let samples: Vec<[(i64, f64); 1]> =
                     targets.iter().map(|_| [(t, v as f64)]).collect();
-                let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+                let batch: Vec<Entry> = pairs
                     .iter()
                     .zip(&samples)
                     .map(|(p, s)| (p.as_slice(), s.as_slice()))
