@@ -5,8 +5,8 @@
 //!   fsynced WAL record, block tombstones in each block's fsynced `tombstones` file.
 //! - Deletions and maintenance (block cuts, compaction) exclude each other, so a block being
 //!   compacted never loses tombstones added meanwhile.
-//! - Intervals are clamped to the data each series holds, so samples appended later at
-//!   newer times stay visible.
+//! - Intervals end no later than the newest sample of each series (block intervals also start
+//!   at its first), so samples appended later at newer times stay visible.
 
 use crate::db::{Db, HeadState};
 use crate::error::Error;
@@ -58,9 +58,9 @@ impl Db {
             if !s.has_data() {
                 continue;
             }
-            let (a, z) = (mint.max(s.min_time()), maxt.min(s.max_time()));
-            if a <= z {
-                entries.push((r as u64, a, z));
+            let z = maxt.min(s.max_time());
+            if mint <= z {
+                entries.push((r as u64, mint, z));
             }
         }
         if !entries.is_empty() {
