@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str, &str, u16)] = &[
         "admin",
         503,
     ),
+    ("PUT", "/api/v1/admin/tsdb/clean_tombstones", "admin", 503),
 ];
 
 fn body(path: &str) -> Vec<u8> {
@@ -342,7 +343,7 @@ fn non_loopback_without_authentication_warns_naming_the_address() {
 }
 
 #[test]
-fn admin_api_snapshot_needs_the_flag_and_the_admin_right() {
+fn admin_api_needs_the_flag_and_the_admin_right() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = web_config(dir.path(), "");
     let port = common::free_port();
@@ -365,6 +366,21 @@ fn admin_api_snapshot_needs_the_flag_and_the_admin_right() {
     assert!(data.join("snapshots").join(name).is_dir(), "{v}");
     let no_skip = "/api/v1/admin/tsdb/snapshot";
     assert_eq!(call(&agent, &url, "POST", no_skip, Some(&alice)).0, 400);
-    let del = "/api/v1/admin/tsdb/delete_series?match[]=up";
-    assert_eq!(call(&agent, &url, "POST", del, Some(&alice)).0, 503);
+    for (method, path) in [
+        ("POST", "/api/v1/admin/tsdb/delete_series?match[]=up"),
+        (
+            "PUT",
+            "/api/v1/admin/tsdb/delete_series?match[]=up&start=0&end=10",
+        ),
+        ("POST", "/api/v1/admin/tsdb/clean_tombstones"),
+        ("PUT", "/api/v1/admin/tsdb/clean_tombstones"),
+    ] {
+        assert_eq!(call(&agent, &url, method, path, None).0, 401, "{path}");
+        let wrong = basic("alice", "nope");
+        assert_eq!(call(&agent, &url, method, path, Some(&wrong)).0, 401);
+        assert_eq!(call(&agent, &url, method, path, Some(&reader)).0, 403);
+        assert_eq!(call(&agent, &url, method, path, Some(&alice)).0, 204);
+    }
+    let no_match = "/api/v1/admin/tsdb/delete_series";
+    assert_eq!(call(&agent, &url, "POST", no_match, Some(&alice)).0, 400);
 }

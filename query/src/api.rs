@@ -109,7 +109,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000) + frac_ms)
 }
 
-fn range(p: &Params) -> Result<(i64, i64), ApiError> {
+pub(crate) fn range(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = match p.get("start") {
         Some(s) => parse_time(s)
             .map_err(|e| ApiError::BadData(format!("invalid parameter \"start\": {e}")))?,
@@ -137,7 +137,7 @@ fn limit(p: &Params) -> Result<usize, ApiError> {
     }
 }
 
-fn selectors(p: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
+pub(crate) fn selectors(p: &Params) -> Result<Vec<Vec<tsdb::Matcher>>, ApiError> {
     p.all("match[]")
         .into_iter()
         .map(|s| parse_selector(s).map_err(ApiError::BadData))

@@ -42,7 +42,7 @@ pub struct ApiOptions {
     pub flags: Vec<(String, String)>,
     /// Process start, shown by `/api/v1/status/runtimeinfo`.
     pub start_time: std::time::SystemTime,
-    /// Serve `POST /api/v1/admin/tsdb/snapshot` (`--web.enable-admin-api`).
+    /// Serve the TSDB admin API: snapshot, delete_series, clean_tombstones (`--web.enable-admin-api`).
     pub enable_admin: bool,
     /// More self-metrics appended to `/metrics` (rule evaluation, notifier).
     pub extra_metrics: Vec<MetricsHook>,
@@ -130,10 +130,19 @@ pub fn router(db: Arc<tsdb::Db>, opts: ApiOptions) -> Router {
         .route("/-/healthy", get(|| async { "Healthy.\n" }))
         .route("/-/ready", get(|| async { "Ready.\n" }));
     let router = if admin {
-        router.route(
-            "/api/v1/admin/tsdb/snapshot",
-            post(admin::snapshot).put(admin::snapshot),
-        )
+        router
+            .route(
+                "/api/v1/admin/tsdb/snapshot",
+                post(admin::snapshot).put(admin::snapshot),
+            )
+            .route(
+                "/api/v1/admin/tsdb/delete_series",
+                post(admin::delete_series).put(admin::delete_series),
+            )
+            .route(
+                "/api/v1/admin/tsdb/clean_tombstones",
+                post(admin::clean_tombstones).put(admin::clean_tombstones),
+            )
     } else {
         router
     };

@@ -39,6 +39,8 @@ pub(crate) struct SeriesSnap {
     mmapped: Vec<MmapChunk>,
     open: Option<(Vec<u8>, i64, i64, u16)>,
     ooo: Vec<(i64, f64)>,
+    /// Deleted intervals (tombstones) of the series.
+    deleted: crate::tombstones::Intervals,
 }
 
 /// Opens every complete block under `dir`, removing leftovers of interrupted writes/compactions.
@@ -85,9 +87,15 @@ pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
 }
 
 /// Copies out (under the head lock) what a block of [bmin, bmax) needs from each series.
-pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> HeadSnapshot {
+pub(crate) fn snapshot_head_range(
+    idx: &HeadIndex,
+    tombstones: &crate::tombstones::Tombstones,
+    bmin: i64,
+    bmax: i64,
+) -> HeadSnapshot {
     let mut out = Vec::new();
-    for s in idx.series.iter().flatten() {
+    for (r, s) in idx.series.iter().enumerate() {
+        let Some(s) = s else { continue };
         let mmapped: Vec<MmapChunk> = s
             .mmapped
             .iter()
@@ -117,6 +125,7 @@ pub(crate) fn snapshot_head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> Head
             mmapped,
             open,
             ooo,
+            deleted: tombstones.get(r as u64).to_vec(),
         });
     }
     let syms = idx.symbols.snapshot();
@@ -198,11 +207,12 @@ pub(crate) fn write_head_block(
                 return None;
             }
         }
-        let all = if s.ooo.is_empty() {
+        let mut all = if s.ooo.is_empty() {
             all
         } else {
             merge_samples(vec![all, s.ooo])
         };
+        crate::tombstones::filter_samples(&s.deleted, &mut all);
         let chunks = dense_chunks(&all);
         let labels = Labels::from_sorted(
             s.labels
@@ -215,6 +225,7 @@ pub(crate) fn write_head_block(
         );
         Some((labels, chunks))
     });
+    let series = series.filter(|(_, c)| !c.is_empty());
     let meta = write_block(&db.dir, bmin, bmax, 1, Vec::new(), series);
     if let Some(e) = err.into_inner() {
         if let Ok(m) = &meta {
@@ -268,19 +279,8 @@ pub(crate) fn compact(db: &Db) -> Result<(), Error> {
             }
         }
         let Some(group) = plan else { return Ok(()) };
-        match compact_blocks(db, &group) {
+        match compact_blocks(db, &group).and_then(|meta| replace_blocks(db, &group, meta)) {
             Ok(meta) => {
-                let new_block = Arc::new(Block::open(&db.dir.join(&meta.ulid))?);
-                {
-                    let mut bl = db.blocks.write();
-                    let ids: HashSet<&str> = group.iter().map(|b| b.meta().ulid.as_str()).collect();
-                    bl.retain(|b| !ids.contains(b.meta().ulid.as_str()));
-                    bl.push(new_block);
-                    bl.sort_by_key(|b| b.meta().min_time);
-                }
-                for b in &group {
-                    fs::remove_dir_all(b.dir()).map_err(|e| Error::io(b.dir(), e))?;
-                }
                 db.metrics.compactions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(block = %meta.ulid, sources = group.len(), min_time = meta.min_time, max_time = meta.max_time, "compacted blocks");
             }
@@ -294,8 +294,29 @@ pub(crate) fn compact(db: &Db) -> Result<(), Error> {
     }
 }
 
-/// Merges `group` (sorted by time) into one block with dense chunks.
-fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
+/// Loads the new block `meta` in place of `group`, then deletes the old blocks' files.
+pub(crate) fn replace_blocks(
+    db: &Db,
+    group: &[Arc<Block>],
+    meta: BlockMeta,
+) -> Result<BlockMeta, Error> {
+    let new_block = Arc::new(Block::open(&db.dir.join(&meta.ulid))?);
+    {
+        let mut bl = db.blocks.write();
+        let ids: HashSet<&str> = group.iter().map(|b| b.meta().ulid.as_str()).collect();
+        bl.retain(|b| !ids.contains(b.meta().ulid.as_str()));
+        bl.push(new_block);
+        bl.sort_by_key(|b| b.meta().min_time);
+    }
+    for b in group {
+        fs::remove_dir_all(b.dir()).map_err(|e| Error::io(b.dir(), e))?;
+    }
+    Ok(meta)
+}
+
+/// Merges `group` (sorted by time) into one block with dense chunks, dropping tombstoned
+/// samples.
+pub(crate) fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
     let min_time = group
         .iter()
         .map(|b| b.meta().min_time)
@@ -321,13 +342,13 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
         .map(|(i, b)| (i, b.all_series_ids(), 0))
         .collect();
     let err: RefCell<Option<Error>> = RefCell::new(None);
-    let mut heads: Vec<Option<(Labels, Vec<crate::block::ChunkMeta>)>> =
+    let mut heads: Vec<Option<(Labels, Vec<crate::block::ChunkMeta>, u32)>> =
         (0..group.len()).map(|_| None).collect();
     let next_series = std::iter::from_fn(|| {
         for (bi, ids, pos) in cursors.iter_mut() {
             if heads[*bi].is_none() && *pos < ids.len() {
                 match group[*bi].series(ids[*pos]) {
-                    Ok(s) => heads[*bi] = Some(s),
+                    Ok((l, c)) => heads[*bi] = Some((l, c, ids[*pos])),
                     Err(e) => {
                         *err.borrow_mut() = Some(e);
                         return None;
@@ -336,11 +357,11 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
                 *pos += 1;
             }
         }
-        let min_labels = heads.iter().flatten().map(|(l, _)| l).min()?.clone();
+        let min_labels = heads.iter().flatten().map(|(l, ..)| l).min()?.clone();
         let mut runs = Vec::new();
         for (bi, h) in heads.iter_mut().enumerate() {
-            if h.as_ref().is_some_and(|(l, _)| *l == min_labels) {
-                let (_, metas) = h.take().expect("checked");
+            if h.as_ref().is_some_and(|(l, ..)| *l == min_labels) {
+                let (_, metas, id) = h.take().expect("checked");
                 let mut out = Vec::new();
                 for m in &metas {
                     let res = group[bi].chunk(m.chunk_ref).and_then(|(enc, data)| {
@@ -354,6 +375,7 @@ fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
                         return None;
                     }
                 }
+                crate::tombstones::filter_samples(group[bi].tombstones().get(id as u64), &mut out);
                 runs.push(out);
             }
         }

@@ -190,6 +190,8 @@ pub(crate) struct HeadState {
     pub min_valid: i64,
     pub min_time: i64,
     pub max_time: i64,
+    /// Deleted intervals of head series, by ref (logged in the WAL).
+    pub tombstones: crate::tombstones::Tombstones,
     series_buf: Vec<u8>,
     sample_recs: Vec<SampleRecord>,
     ooo_recs: Vec<SampleRecord>,
@@ -238,6 +240,7 @@ impl Db {
         let wal_dir = dir.join("wal");
         let bd = opts.block_duration_ms;
         let mut replay_err: Option<Error> = None;
+        let mut tombstones = crate::tombstones::Tombstones::default();
         let from = crate::head_snapshot::load_on_open(
             &dir,
             min_valid,
@@ -323,6 +326,13 @@ impl Db {
                         }
                     }
                 }
+                Record::Tombstones(list) => {
+                    for (r, mint, maxt) in list {
+                        if idx.series.get(r as usize).is_some_and(|x| x.is_some()) {
+                            tombstones.add(r, mint, maxt);
+                        }
+                    }
+                }
             }
             Ok(())
         })?;
@@ -348,6 +358,7 @@ impl Db {
             min_valid,
             min_time,
             max_time,
+            tombstones,
             series_buf: Vec::new(),
             sample_recs: Vec::new(),
             ooo_recs: Vec::new(),
@@ -615,7 +626,7 @@ impl Db {
         let snapshot = {
             let mut st = self.head.write();
             st.min_valid = st.min_valid.max(bmax);
-            crate::compact::snapshot_head_range(&st.idx, bmin, bmax)
+            crate::compact::snapshot_head_range(&st.idx, &st.tombstones, bmin, bmax)
         };
         let meta = crate::compact::write_head_block(self, snapshot, bmin, bmax)?;
         if let Some(meta) = &meta {
@@ -662,6 +673,10 @@ impl Db {
             } else {
                 new_min.max(bmax)
             };
+            let HeadState {
+                idx, tombstones, ..
+            } = &mut *st;
+            tombstones.retain(|r| idx.series.get(r as usize).is_some_and(|x| x.is_some()));
             if st.idx.num_series == 0 {
                 st.max_time = i64::MIN;
                 st.min_time = i64::MAX;

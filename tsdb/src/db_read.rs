@@ -10,6 +10,7 @@ use crate::head::merge_samples;
 use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
+use crate::tombstones::{covers, Intervals};
 
 /// Where one series' data in a read lives.
 enum Part {
@@ -17,6 +18,7 @@ enum Part {
     Block(
         std::sync::Arc<crate::block::Block>,
         Vec<crate::block::ChunkMeta>,
+        Intervals,
     ),
     /// Head chunks: memory-mapped, the open chunk's bytes, out-of-order samples.
     Head {
@@ -24,6 +26,8 @@ enum Part {
         /// The open chunk's bytes and first and last sample times.
         open: Option<(Vec<u8>, i64, i64)>,
         ooo: Vec<(i64, f64)>,
+        /// Deleted intervals (tombstones).
+        deleted: Intervals,
     },
 }
 
@@ -35,10 +39,17 @@ impl Part {
     /// Number of chunks to decode (an out-of-order buffer counts as one).
     fn num_chunks(&self) -> usize {
         match self {
-            Part::Block(_, metas) => metas.len(),
-            Part::Head { mmapped, open, ooo } => {
-                mmapped.len() + usize::from(open.is_some()) + usize::from(!ooo.is_empty())
-            }
+            Part::Block(_, metas, _) => metas.len(),
+            Part::Head {
+                mmapped, open, ooo, ..
+            } => mmapped.len() + usize::from(open.is_some()) + usize::from(!ooo.is_empty()),
+        }
+    }
+
+    /// The part's deleted intervals.
+    fn deleted(&self) -> &[(i64, i64)] {
+        match self {
+            Part::Block(_, _, d) | Part::Head { deleted: d, .. } => d,
         }
     }
 }
@@ -101,6 +112,11 @@ pub(crate) fn decode_chunk(
     crate::chunkenc::decode_any(encoding, data, out).map_err(|e| e.to_string())
 }
 
+/// A matcher every series passes (`__name__=~".*"`).
+fn match_all() -> Matcher {
+    Matcher::new(crate::matcher::MatchOp::Regex, "__name__", ".*").expect("BUG: constant regex")
+}
+
 /// Samples per chunk when a read re-encodes XOR chunks (as Prometheus cuts them).
 const XOR_CHUNK_SAMPLES: usize = 120;
 
@@ -148,6 +164,9 @@ impl Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Labels>, Error> {
+        if self.has_tombstones() {
+            return self.select_series_decoded(matchers, mint, maxt);
+        }
         let mut set: BTreeSet<Labels> = BTreeSet::new();
         self.for_each_block_series(matchers, mint, maxt, |_, labels, chunks| {
             if chunks
@@ -168,6 +187,39 @@ impl Db {
             }
         }
         Ok(set.into_iter().collect())
+    }
+
+    /// Whether the head or a loaded block holds tombstones.
+    pub(crate) fn has_tombstones(&self) -> bool {
+        !self.head.read().tombstones.is_empty()
+            || self
+                .blocks
+                .read()
+                .iter()
+                .any(|b| !b.tombstones().is_empty())
+    }
+
+    /// [`Db::select_series`] when tombstones exist: a series with deleted intervals is
+    /// decoded and listed only if samples in [mint, maxt] remain.
+    fn select_series_decoded(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, Error> {
+        let _reading = self.reads.read_recursive();
+        let mut bufs = DecodeBufs::default();
+        let mut out = Vec::new();
+        for (labels, ps) in self.series_parts(matchers, mint, maxt)? {
+            if ps.iter().any(|p| !p.deleted().is_empty()) {
+                self.decode_parts(&ps, mint, maxt, &mut bufs)?;
+                if bufs.merged.is_empty() {
+                    continue;
+                }
+            }
+            out.push(labels);
+        }
+        Ok(out)
     }
 
     /// Samples in [mint, maxt] of series matching all matchers, sorted by labels.
@@ -336,7 +388,8 @@ impl Db {
                 let s = st.idx.series[r as usize]
                     .as_ref()
                     .expect("BUG: postings point at a removed series");
-                if !s.overlaps(mint, maxt) {
+                let deleted = st.tombstones.get(r as u64);
+                if !s.overlaps(mint, maxt) || covers(deleted, mint, maxt) {
                     continue;
                 }
                 let open = (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint)
@@ -355,6 +408,7 @@ impl Db {
                         .filter(|x| x.0 >= mint && x.0 <= maxt)
                         .copied()
                         .collect(),
+                    deleted: deleted.to_vec(),
                 };
                 parts.insert(st.idx.labels_of(s), vec![head]);
             }
@@ -365,17 +419,21 @@ impl Db {
             if m.max_time <= mint || m.min_time > maxt {
                 continue;
             }
+            let tombstones = b.tombstones();
             for id in b.select(matchers)? {
                 let (labels, chunks) = b.series(id)?;
+                let deleted = tombstones.get(id as u64);
                 let chunks: Vec<_> = chunks
                     .into_iter()
                     .filter(|c| c.min_time <= maxt && c.max_time >= mint)
+                    .filter(|c| !covers(deleted, c.min_time, c.max_time))
                     .collect();
                 if !chunks.is_empty() {
-                    parts
-                        .entry(labels)
-                        .or_default()
-                        .push(Part::Block(b.clone(), chunks));
+                    parts.entry(labels).or_default().push(Part::Block(
+                        b.clone(),
+                        chunks,
+                        deleted.to_vec(),
+                    ));
                 }
             }
         }
@@ -399,9 +457,12 @@ impl Db {
         } = bufs;
         let mut used = 0;
         for p in ps {
+            let first_run = used;
             // Head data comes first: it wins ties against blocks.
             match p {
-                Part::Head { mmapped, open, ooo } => {
+                Part::Head {
+                    mmapped, open, ooo, ..
+                } => {
                     // Copy the chunks out under the lock and decode outside it, so that
                     // parallel reads do not queue behind each other's decoding.
                     scratch.clear();
@@ -438,7 +499,7 @@ impl Db {
                         next_run(runs, &mut used).extend_from_slice(ooo);
                     }
                 }
-                Part::Block(b, chunks) => {
+                Part::Block(b, chunks, _) => {
                     let run = next_run(runs, &mut used);
                     for c in chunks {
                         let (enc, data) = b.chunk(c.chunk_ref)?;
@@ -448,6 +509,9 @@ impl Db {
                         })?;
                     }
                 }
+            }
+            for r in &mut runs[first_run..used] {
+                crate::tombstones::filter_samples(p.deleted(), r);
             }
         }
         for r in &mut runs[..used] {
@@ -462,8 +526,14 @@ impl Db {
     fn stored_xor_chunks(&self, ps: &[Part], out: &mut Vec<RawChunk>) -> Result<bool, Error> {
         use crate::chunkenc::ENCODING_XOR;
         for p in ps {
+            if !p.deleted().is_empty() {
+                // Tombstoned samples are cut: the chunks are re-encoded.
+                return Ok(false);
+            }
             match p {
-                Part::Head { mmapped, open, ooo } => {
+                Part::Head {
+                    mmapped, open, ooo, ..
+                } => {
                     if !ooo.is_empty() {
                         return Ok(false);
                     }
@@ -487,7 +557,7 @@ impl Db {
                         });
                     }
                 }
-                Part::Block(b, chunks) => {
+                Part::Block(b, chunks, _) => {
                     for c in chunks {
                         let (enc, data) = b.chunk(c.chunk_ref)?;
                         if enc != ENCODING_XOR {
@@ -514,6 +584,9 @@ impl Db {
         maxt: i64,
     ) -> Result<Vec<String>, Error> {
         let mut names: BTreeSet<String> = BTreeSet::new();
+        if matchers.is_empty() && self.has_tombstones() {
+            return self.label_names(&[match_all()], mint, maxt);
+        }
         if matchers.is_empty() {
             for b in self.blocks.read().iter() {
                 let m = b.meta();
@@ -547,6 +620,9 @@ impl Db {
         maxt: i64,
     ) -> Result<Vec<String>, Error> {
         let mut values: BTreeSet<String> = BTreeSet::new();
+        if matchers.is_empty() && self.has_tombstones() {
+            return self.label_values(name, &[match_all()], mint, maxt);
+        }
         if matchers.is_empty() {
             for b in self.blocks.read().iter() {
                 let m = b.meta();

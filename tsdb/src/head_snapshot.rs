@@ -473,6 +473,8 @@ impl Db {
         let seg = st.wal.cut_segment()?;
         let bytes = encode(&st.idx, seg, st.min_valid);
         write(&self.dir, &bytes)?;
+        // The snapshot holds no tombstones: they are re-logged in the segment replayed after it.
+        Db::log_head_tombstones(&mut st)?;
         tracing::info!(
             series = st.idx.num_series,
             bytes = bytes.len(),

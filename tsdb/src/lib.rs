@@ -9,6 +9,7 @@ pub mod chunkenc;
 mod compact;
 mod db;
 mod db_read;
+mod delete;
 pub mod error;
 mod head;
 pub mod head_chunks;
@@ -17,6 +18,7 @@ pub mod labels;
 pub mod matcher;
 pub mod postings;
 mod snapshot;
+pub mod tombstones;
 pub mod wal;
 
 pub use cardinality::HeadCardinality;

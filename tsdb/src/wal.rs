@@ -13,7 +13,7 @@ mod segment;
 
 pub use record::{
     decode_record, encode_samples, encode_series, encode_series_refs, Record, SampleRecord,
-    SeriesRecord, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES,
+    SeriesRecord, RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES, RECORD_TOMBSTONES,
 };
 pub use segment::{
     checkpoint, checkpoint_index, replay, replay_from, CheckpointStats, ReplayStats, Wal,

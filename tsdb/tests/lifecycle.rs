@@ -1,6 +1,8 @@
 //! The whole life of data: head → block cuts → compaction into dense blocks → retention,
 //! with reopen in between and reads that merge blocks and head.
 
+mod common;
+
 use tsdb::{Db, MatchOp, Matcher, Options};
 
 const HOUR: i64 = 3_600_000;
@@ -14,33 +16,9 @@ fn opts(retention_ms: i64) -> Options {
 }
 
 fn write(db: &Db, from: i64, to: i64, series: usize) {
-    let owned: Vec<Vec<(String, String)>> = (0..series)
-        .map(|i| {
-            vec![
-                ("__name__".into(), "node_cpu_seconds_total".into()),
-                ("cpu".into(), i.to_string()),
-                ("job".into(), "node".into()),
-            ]
-        })
-        .collect();
-    let pairs: Vec<Vec<(&str, &str)>> = owned
-        .iter()
-        .map(|l| l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect())
-        .collect();
-    let mut t = from;
-    while t < to {
-        let samples: Vec<[(i64, f64); 1]> = (0..series)
-            .map(|i| [(t, (t / 1000) as f64 * 0.25 + i as f64)])
-            .collect();
-        let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
-            .iter()
-            .zip(&samples)
-            .map(|(p, s)| (p.as_slice(), s.as_slice()))
-            .collect();
-        let out = db.append_batch(&batch).unwrap();
-        assert_eq!(out.appended, series as u64);
-        t += 60_000;
-    }
+    common::append_minutely(db, "node_cpu_seconds_total", from, to, series, |t, i| {
+        (t / 1000) as f64 * 0.25 + i as f64
+    });
 }
 
 fn count(db: &Db, mint: i64, maxt: i64) -> usize {

@@ -12,6 +12,9 @@ use tsdb::{Db, MatchOp, Matcher, Options, RejectReason};
 
 const SERIES: usize = 5;
 
+/// One series of an append batch.
+type Entry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
 #[derive(Clone, Debug)]
 enum Action {
     /// Append at `last + dt` to `series` (batched with `extra` more series at the same time).
@@ -29,6 +32,8 @@ enum Action {
     Reopen,
     /// Clean shutdown (head snapshot written) and reopen.
     CleanReopen,
+    /// Delete series `series` in [last − back − len, last − back].
+    Delete { series: usize, back: i64, len: i64 },
     /// Close, cut the newest WAL segment at a fraction of its length, flip a byte maybe, reopen.
     CrashTruncate { frac: u8, flip: bool },
 }
@@ -40,6 +45,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => Just(Action::Maintenance),
         1 => Just(Action::Reopen),
         1 => Just(Action::CleanReopen),
+        1 => (0..SERIES, 0i64..200, 0i64..300).prop_map(|(series, back, len)| Action::Delete { series, back, len }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(frac, flip)| Action::CrashTruncate { frac, flip }),
     ]
 }
@@ -111,6 +117,12 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
     let mut last: [i64; SERIES] = [1000; SERIES];
     // Samples stored through the out-of-order window: a crash may lose them independently.
     let mut ooo: std::collections::BTreeSet<(String, i64)> = Default::default();
+    // Deleted samples (and samples written later into a deleted interval), per series.
+    let mut ghosts: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+    // Deleted intervals: a sample written into one later stays invisible.
+    let mut hidden: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    // The newest WAL segment and its length after the last fsync: a crash cannot tear that.
+    let mut synced: Option<(std::path::PathBuf, u64)> = None;
     for a in actions {
         match a {
             Action::Append {
@@ -138,7 +150,7 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                     .collect();
                 let samples: Vec<[(i64, f64); 1]> =
                     targets.iter().map(|_| [(t, v as f64)]).collect();
-                let batch: Vec<(&[(&str, &str)], &[(i64, f64)])> = pairs
+                let batch: Vec<Entry> = pairs
                     .iter()
                     .zip(&samples)
                     .map(|(p, s)| (p.as_slice(), s.as_slice()))
@@ -175,15 +187,24 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                     .append_batch(&[(pairs.as_slice(), s.as_slice())])
                     .unwrap();
                 let host = format!("h{series}");
-                let newest = model.get(&host).and_then(|m| {
-                    m.keys()
-                        .rev()
-                        .find(|&&k| !ooo.contains(&(host.clone(), k)))
-                        .copied()
-                });
+                let in_order_newest = |m: Option<&BTreeMap<i64, u64>>| {
+                    m.and_then(|m| {
+                        m.keys()
+                            .rev()
+                            .find(|&&k| !ooo.contains(&(host.clone(), k)))
+                            .copied()
+                    })
+                };
+                let newest =
+                    in_order_newest(model.get(&host)).max(in_order_newest(ghosts.get(&host)));
                 let back = newest.map_or(0, |n| n - t);
-                let m = model.entry(host).or_default();
+                let is_hidden = hidden
+                    .get(&host)
+                    .is_some_and(|iv| iv.iter().any(|&(a, b)| a <= t && t <= b));
+                let ghost = ghosts.get(&host).and_then(|g| g.get(&t)).copied();
+                let m = model.entry(host.clone()).or_default();
                 let existing = m.get(&t).copied();
+                let existing_any = existing.or(ghost);
                 if out.appended == 1 {
                     prop_assert!(
                         back <= 50,
@@ -196,15 +217,22 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                             "duplicate accepted with another value"
                         );
                     }
-                    if existing.is_none() && newest.is_some_and(|n| t < n) {
+                    if existing_any.is_none() && newest.is_some_and(|n| t < n) {
                         ooo.insert((format!("h{series}"), t));
                     }
-                    m.insert(t, (v as f64).to_bits());
+                    if is_hidden {
+                        ghosts
+                            .entry(host)
+                            .or_default()
+                            .insert(t, (v as f64).to_bits());
+                    } else {
+                        m.insert(t, (v as f64).to_bits());
+                    }
                 } else {
                     let (reason, _) = out.rejected[0];
                     match reason {
                         RejectReason::TooOld => prop_assert!(back > 50, "too old at back {back} t {t} newest {newest:?} model {:?} outcome {out:?}", model.get(&format!("h{series}"))),
-                        RejectReason::DuplicateTimestamp => prop_assert!(existing.is_some_and(|b| b != (v as f64).to_bits()) || back == 0),
+                        RejectReason::DuplicateTimestamp => prop_assert!(existing_any.is_some_and(|b| b != (v as f64).to_bits()) || back == 0),
                         RejectReason::OutOfBounds => {}
                         r => prop_assert!(false, "unexpected rejection {r:?} with default limits"),
                     }
@@ -215,19 +243,54 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                 drop(db.take());
                 db = Some(Db::open(dir.path(), opts()).unwrap());
             }
+            Action::Delete { series, back, len } => {
+                let host = format!("h{series}");
+                let (t0, t1) = (last[series] - back - len, last[series] - back);
+                let m = Matcher::new(MatchOp::Equal, "host", &host).unwrap();
+                db.as_ref().unwrap().delete_series(&[m], t0, t1).unwrap();
+                let newest =
+                    |x: Option<&BTreeMap<i64, u64>>| x.and_then(|m| m.keys().next_back().copied());
+                if let Some(n) = newest(model.get(&host)).max(newest(ghosts.get(&host))) {
+                    if t0 <= t1.min(n) {
+                        hidden
+                            .entry(host.clone())
+                            .or_default()
+                            .push((t0, t1.min(n)));
+                    }
+                }
+                if let Some(m) = model.get_mut(&host) {
+                    let gone: Vec<i64> = m.range(t0..=t1).map(|(k, _)| *k).collect();
+                    for k in gone {
+                        let v = m.remove(&k).unwrap();
+                        ghosts.entry(host.clone()).or_default().insert(k, v);
+                    }
+                }
+                synced = newest_wal_segment(dir.path()).map(|p| {
+                    let n = fs::metadata(&p).unwrap().len();
+                    (p, n)
+                });
+            }
             Action::CleanReopen => {
                 db.take().unwrap().close().unwrap();
+                synced = newest_wal_segment(dir.path()).map(|p| {
+                    let n = fs::metadata(&p).unwrap().len();
+                    (p, n)
+                });
                 db = Some(Db::open(dir.path(), opts()).unwrap());
             }
             Action::CrashTruncate { frac, flip } => {
                 drop(db.take());
                 if let Some(seg) = newest_wal_segment(dir.path()) {
                     let len = fs::metadata(&seg).unwrap().len();
-                    let cut = len * frac as u64 / 255;
+                    let floor = synced
+                        .as_ref()
+                        .filter(|(p, _)| *p == seg)
+                        .map_or(0, |s| s.1);
+                    let cut = (len * frac as u64 / 255).max(floor.min(len));
                     let f = fs::OpenOptions::new().write(true).open(&seg).unwrap();
                     f.set_len(cut).unwrap();
                     drop(f);
-                    if flip && cut > 16 {
+                    if flip && cut > 16 && cut > floor {
                         let mut bytes = fs::read(&seg).unwrap();
                         let i = (cut as usize) - 1;
                         bytes[i] ^= 0x5a;
@@ -263,7 +326,10 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                     .into_iter()
                     .map(|(h, s)| (h, s.into_iter().collect()))
                     .collect();
-                ooo.retain(|(h, t)| model.get(h).is_some_and(|m| m.contains_key(t)));
+                ooo.retain(|(h, t)| {
+                    model.get(h).is_some_and(|m| m.contains_key(t))
+                        || ghosts.get(h).is_some_and(|m| m.contains_key(t))
+                });
                 continue;
             }
         }

@@ -17,20 +17,15 @@ fn unavailable(msg: &'static str) -> Response {
 }
 
 /// `/api/v1/admin/tsdb/{snapshot,delete_series,clean_tombstones}`: `unavailable` with
-/// "admin APIs disabled" unless `enabled`. When enabled, the snapshot route is the API's
-/// own and is left out here; the others answer that Vitals does not implement them.
+/// "admin APIs disabled" unless `enabled`; when enabled the routes are the API's own and
+/// this router is empty.
 pub fn admin_router(enabled: bool) -> Router {
-    let msg = if enabled {
-        "admin API not implemented by vitals"
-    } else {
-        "admin APIs disabled"
-    };
-    let h = move || async move { unavailable(msg) };
-    let r = if enabled {
-        Router::new()
-    } else {
-        Router::new().route("/api/v1/admin/tsdb/snapshot", post(h).put(h))
-    };
-    r.route("/api/v1/admin/tsdb/delete_series", post(h).put(h))
+    if enabled {
+        return Router::new();
+    }
+    let h = || async { unavailable("admin APIs disabled") };
+    Router::new()
+        .route("/api/v1/admin/tsdb/snapshot", post(h).put(h))
+        .route("/api/v1/admin/tsdb/delete_series", post(h).put(h))
         .route("/api/v1/admin/tsdb/clean_tombstones", post(h).put(h))
 }

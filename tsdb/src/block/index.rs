@@ -222,6 +222,8 @@ pub struct Block {
     postings: (usize, usize),
     num_series: usize,
     info: BlockInfo,
+    /// Deleted intervals by series id, mirrored in the block's `tombstones` file.
+    tombstones: parking_lot::RwLock<crate::tombstones::Tombstones>,
 }
 
 impl Block {
@@ -322,7 +324,23 @@ impl Block {
             symbols,
             table,
             info,
+            tombstones: parking_lot::RwLock::new(crate::tombstones::read_block(dir)?),
         })
+    }
+
+    /// The block's tombstones (series id → deleted intervals).
+    pub fn tombstones(&self) -> parking_lot::RwLockReadGuard<'_, crate::tombstones::Tombstones> {
+        self.tombstones.read()
+    }
+
+    /// Adds tombstones and rewrites the block's `tombstones` file before returning.
+    pub fn add_tombstones(&self, new: &crate::tombstones::Tombstones) -> Result<(), Error> {
+        let mut t = self.tombstones.write();
+        let mut merged = t.clone();
+        merged.merge(new);
+        crate::tombstones::write_block(&self.dir, &merged)?;
+        *t = merged;
+        Ok(())
     }
 
     /// The block's metadata.

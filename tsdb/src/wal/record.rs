@@ -9,6 +9,8 @@ pub const RECORD_SERIES: u8 = 1;
 pub const RECORD_SAMPLES: u8 = 2;
 /// Record type of samples stored through the out-of-order window.
 pub const RECORD_OOO_SAMPLES: u8 = 3;
+/// Record type of tombstones: deleted intervals of head series.
+pub const RECORD_TOMBSTONES: u8 = 4;
 
 /// A series definition: its ref and labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +41,8 @@ pub enum Record {
     Samples(Vec<SampleRecord>),
     /// Out-of-order samples.
     OooSamples(Vec<SampleRecord>),
+    /// Deleted intervals: `(series ref, mint, maxt)`, inclusive.
+    Tombstones(Vec<(u64, i64, i64)>),
 }
 
 /// Appends one series definition to a Series payload.
@@ -135,6 +139,7 @@ pub fn decode_record(typ: u8, p: &[u8]) -> Option<Record> {
                 Record::OooSamples(out)
             })
         }
+        RECORD_TOMBSTONES => crate::tombstones::decode_entries(p).map(Record::Tombstones),
         _ => None,
     }
 }
@@ -191,5 +196,15 @@ mod tests {
             let _ = decode_record(RECORD_SAMPLES, &b[..n]);
         }
         assert_eq!(decode_record(9, &b), None);
+        let mut b = Vec::new();
+        crate::tombstones::encode_entries(&[(3, -5, 7), (4, i64::MIN, i64::MAX)], &mut b);
+        assert_eq!(
+            decode_record(RECORD_TOMBSTONES, &b),
+            Some(Record::Tombstones(vec![
+                (3, -5, 7),
+                (4, i64::MIN, i64::MAX)
+            ]))
+        );
+        assert_eq!(decode_record(RECORD_TOMBSTONES, &b[..b.len() - 1]), None);
     }
 }

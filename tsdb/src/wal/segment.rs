@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::{
     decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES,
-    RECORD_SERIES,
+    RECORD_SERIES, RECORD_TOMBSTONES,
 };
 use crate::db::fsync_dir;
 use crate::error::Error;
@@ -511,6 +511,14 @@ pub fn checkpoint(
                         out.log(RECORD_SERIES, &payload)?;
                     }
                 }
+                Record::Tombstones(mut v) => {
+                    // Kept while the head holds the series and the interval reaches `mint`.
+                    v.retain(|&(r, _, maxt)| maxt >= mint && keep_series(r));
+                    crate::tombstones::encode_entries(&v, &mut payload);
+                    if !payload.is_empty() {
+                        out.log(RECORD_TOMBSTONES, &payload)?;
+                    }
+                }
                 Record::Samples(mut v) | Record::OooSamples(mut v) => {
                     v.retain(|s| s.t >= mint && keep_series(s.series_ref));
                     stats.samples += v.len() as u64;
@@ -671,7 +679,7 @@ mod tests {
                 Record::Samples(s) => {
                     ts.extend(s.iter().filter(|s| s.series_ref == 1).map(|s| s.t))
                 }
-                Record::OooSamples(_) => unreachable!(),
+                Record::OooSamples(_) | Record::Tombstones(_) => unreachable!(),
             }
         }
         // Series 1 samples kept from t >= 20 plus all in the live segment.
