@@ -29,15 +29,9 @@ pub struct AgentArgs {
     /// This node's name: the `instance` (and `node`) label of its metrics.
     #[arg(long = "node-name", env = "NODE_NAME")]
     pub node_name: Option<String>,
-    /// procfs mountpoint.
-    #[arg(long = "path.procfs", default_value = "/proc")]
-    pub procfs: PathBuf,
-    /// sysfs mountpoint (cgroups are read under `<sysfs>/fs/cgroup`).
-    #[arg(long = "path.sysfs", default_value = "/sys")]
-    pub sysfs: PathBuf,
-    /// rootfs mountpoint.
-    #[arg(long = "path.rootfs", default_value = "/")]
-    pub rootfs: PathBuf,
+    /// Where the host's procfs, sysfs (cgroups under `<sysfs>/fs/cgroup`) and `/` are mounted.
+    #[command(flatten)]
+    pub paths: crate::node_cmd::HostPaths,
     /// Interval of the node, cgroup and GPU collections.
     #[arg(long = "collect.interval", default_value = "15s")]
     pub interval: String,
@@ -193,9 +187,9 @@ async fn run_async(
     fanout: Arc<Fanout>,
 ) -> Result<()> {
     let node_cfg = node_collector::Config {
-        procfs: args.procfs.clone(),
-        sysfs: args.sysfs.clone(),
-        rootfs: args.rootfs.clone(),
+        procfs: args.paths.procfs.clone(),
+        sysfs: args.paths.sysfs.clone(),
+        rootfs: args.paths.rootfs.clone(),
         ..Default::default()
     };
     let mut tasks = vec![
@@ -207,7 +201,7 @@ async fn run_async(
         )),
         tokio::spawn(crate::cadvisor_cmd::collect_into(
             fanout.clone(),
-            cgroup_options(args),
+            args.paths.cgroup_options(),
             interval,
             node.clone(),
         )),
@@ -250,17 +244,6 @@ async fn run_async(
     }
     tracing::info!("agent stopping: unsent data stays in the disk queue");
     Ok(())
-}
-
-/// cgroup collector options for the host mounted at the agent's `--path.*` flags.
-fn cgroup_options(args: &AgentArgs) -> cgroup_collector::Options {
-    cgroup_collector::Options {
-        cgroup_root: args.sysfs.join("fs/cgroup"),
-        sysfs: args.sysfs.clone(),
-        procfs: args.procfs.clone(),
-        rootfs: args.rootfs.clone(),
-        ..Default::default()
-    }
 }
 
 /// `GET /metrics`: the remote-write clients' self-metrics.

@@ -92,14 +92,9 @@ pub struct CadvisorArgs {
 impl CadvisorArgs {
     /// The collector options these flags describe.
     pub fn options(&self) -> Options {
-        let p = &self.paths;
         Options {
-            cgroup_root: p.sysfs.join("fs/cgroup"),
-            sysfs: p.sysfs.clone(),
-            procfs: p.procfs.clone(),
-            rootfs: p.rootfs.clone(),
             task_states: !self.no_tasks_state,
-            ..Default::default()
+            ..self.paths.cgroup_options()
         }
     }
 }

@@ -29,6 +29,20 @@ pub struct HostPaths {
     pub rootfs: PathBuf,
 }
 
+impl HostPaths {
+    /// Options of the cgroup collector for the host mounted at these paths (cgroups under
+    /// `<sysfs>/fs/cgroup`).
+    pub fn cgroup_options(&self) -> cgroup_collector::Options {
+        cgroup_collector::Options {
+            cgroup_root: self.sysfs.join("fs/cgroup"),
+            sysfs: self.sysfs.clone(),
+            procfs: self.procfs.clone(),
+            rootfs: self.rootfs.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Flags of `vitals node-exporter` (node_exporter's names).
 #[derive(Args, Debug, Clone)]
 pub struct NodeExporterArgs {

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, label, read, Server};
@@ -32,19 +32,8 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Starts `vitals agent` for `node` on the fixture tree `root`, pushing to `store`.
 fn agent(node: &str, root: &Path, store: &str, dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .arg("agent")
+    common::agent_command(node, root, dir)
         .args(["--remote-write.url", &format!("{store}/api/v1/write")])
-        .args(["--node-name", node])
-        .arg(format!("--path.procfs={}", root.join("proc").display()))
-        .arg(format!("--path.sysfs={}", root.join("sys").display()))
-        .arg(format!("--path.rootfs={}", root.join("root").display()))
-        .args(["--collect.interval", "1s"])
-        .arg(format!("--storage.agent.path={}", dir.display()))
-        .args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pki::{basic, bcrypt_hash, start, Pki};
+use common::pki::{basic, start, write_tls_basic_auth_web_config, Pki};
 use common::{free_port, peer_binary};
 
 /// The node fixture the agent collects from.
@@ -23,19 +23,8 @@ fn fixture() -> PathBuf {
 /// Starts `vitals agent` for node `node` with `config`; stderr is captured.
 fn agent(config: &Path, node: &str, dir: &Path) -> Child {
     let root = fixture();
-    Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .arg("agent")
+    common::agent_command(node, &root, dir)
         .arg(format!("--config.file={}", config.display()))
-        .args(["--node-name", node])
-        .arg(format!("--path.procfs={}", root.join("proc").display()))
-        .arg(format!("--path.sysfs={}", root.join("sys").display()))
-        .arg(format!("--path.rootfs={}", root.join("root").display()))
-        .args(["--collect.interval", "1s"])
-        .arg(format!("--storage.agent.path={}", dir.display()))
-        .args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -160,15 +149,7 @@ fn agent_writes_to_prometheus_over_tls_with_basic_auth() {
     let pki = Pki::generate(d);
     // Prometheus' --web.config.file checks basic_auth_users only: it has no bearer tokens,
     // so this path uses basic auth (bearer to Vitals is the test above).
-    let web = d.join("web.yml");
-    std::fs::write(
-        &web,
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: {}\n",
-            bcrypt_hash("pr0m-s3cret")
-        ),
-    )
-    .unwrap();
+    let web = write_tls_basic_auth_web_config(d, "alice", "pr0m-s3cret");
     std::fs::write(d.join("prometheus.yml"), "global: {}\n").unwrap();
     let pport = free_port();
     let mut p = Command::new(prom)

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pki::{basic, bcrypt_hash, start, Pki};
+use common::pki::{basic, start, write_tls_basic_auth_web_config, Pki};
 use common::{free_port, peer_binary};
 
 #[test]
@@ -19,15 +19,7 @@ fn prometheus_writes_over_tls_with_basic_auth_and_promtool_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let pki = Pki::generate(d);
-    let web = d.join("web.yml");
-    std::fs::write(
-        &web,
-        format!(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: {}\n",
-            bcrypt_hash("s3cret")
-        ),
-    )
-    .unwrap();
+    let web = write_tls_basic_auth_web_config(d, "alice", "s3cret");
     let check = Command::new(&promtool)
         .args(["check", "web-config"])
         .arg(&web)

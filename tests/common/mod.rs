@@ -14,6 +14,25 @@ use remote::prost::Message;
 pub mod exporter;
 pub mod pki;
 
+/// A `vitals agent` command for node `node` on the fixture tree `root` (`proc`, `sys`,
+/// `root`), collecting every second, its disk queue in `dir`, its own HTTP on a free port;
+/// callers add where to push, the log level and stdio.
+pub fn agent_command(node: &str, root: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vitals"));
+    c.arg("agent")
+        .args(["--node-name", node])
+        .arg(format!("--path.procfs={}", root.join("proc").display()))
+        .arg(format!("--path.sysfs={}", root.join("sys").display()))
+        .arg(format!("--path.rootfs={}", root.join("root").display()))
+        .args(["--collect.interval", "1s"])
+        .arg(format!("--storage.agent.path={}", dir.display()))
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{}", free_port()),
+        ]);
+    c
+}
+
 /// `name` on PATH; None with a loud SKIPPED message if absent (a panic if VITALS_REQUIRE_PEERS=1).
 pub fn peer_binary(name: &str) -> Option<std::path::PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {

@@ -84,6 +84,21 @@ impl Pki {
     }
 }
 
+/// Writes `dir/web.yml`, a `--web.config.file` serving TLS with the generated server
+/// certificate (in `dir`) and one basic-auth user; returns its path.
+pub fn write_tls_basic_auth_web_config(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let web = dir.join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  {user}: {}\n",
+            bcrypt_hash(password)
+        ),
+    )
+    .unwrap();
+    web
+}
+
 /// A bcrypt hash of `password` (low cost: tests only).
 pub fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).unwrap()
