@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::manifests::{self, docs, kustomize};
+
 use query::promql::{self, Expr};
 use serde_yaml::Value;
 use std::collections::BTreeSet;
@@ -443,25 +445,6 @@ fn dashboard_metrics_are_produced_by_vitals() {
 
 fn kube_dir() -> PathBuf {
     root().join("deploy/kubernetes")
-}
-
-/// The documents of a multi-document YAML stream (split at `---` lines).
-fn docs(text: &str, at: &str) -> Vec<Value> {
-    let mut parts = vec![String::new()];
-    for line in text.lines() {
-        if line.trim_end() == "---" {
-            parts.push(String::new());
-        } else {
-            let last = parts.last_mut().unwrap();
-            last.push_str(line);
-            last.push('\n');
-        }
-    }
-    parts
-        .iter()
-        .map(|p| serde_yaml::from_str::<Value>(p).unwrap_or_else(|e| panic!("{at}: {e}")))
-        .filter(|v| !v.is_null())
-        .collect()
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -1002,33 +985,12 @@ fn grafana_provisioning_points_at_the_store() {
 
 // ---------------------------------------------------------------- kubectl
 
-fn kustomize(kubectl: &Path, dir: &str) -> Vec<Value> {
-    let out = std::process::Command::new(kubectl)
-        .args(["kustomize", dir])
-        .current_dir(root())
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {dir}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    docs(&String::from_utf8(out.stdout).unwrap(), dir)
-}
-
 #[test]
 fn kubectl_kustomize_builds_base_and_overlay() {
-    // kubectl is not one of the Debian peers `.ci/run` installs: absent, this check skips
-    // loudly even with VITALS_REQUIRE_PEERS=1 (the parse checks above always run).
-    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("kubectl"))
-            .find(|c| c.is_file())
-    }) else {
-        eprintln!("\n!!! SKIPPED: kubectl not on PATH: kustomize build not checked !!!\n");
+    let Some(kubectl) = manifests::kubectl() else {
         return;
     };
-    let base = kustomize(&kubectl, "deploy/kubernetes");
+    let base = kustomize(&kubectl, &root(), "deploy/kubernetes");
     for m in &base {
         let kind = s(m, &["kind"]);
         if !matches!(kind, "Namespace" | "ClusterRole" | "ClusterRoleBinding") {
@@ -1091,7 +1053,7 @@ fn kubectl_kustomize_builds_base_and_overlay() {
         .unwrap();
     assert_eq!(dash["data"].as_mapping().unwrap().len(), DASHBOARDS.len());
 
-    let ov = kustomize(&kubectl, "deploy/overlays/nodeport-gpu");
+    let ov = kustomize(&kubectl, &root(), "deploy/overlays/nodeport-gpu");
     let svc = ov
         .iter()
         .find(|m| s(m, &["kind"]) == "Service" && s(m, &["metadata", "name"]) == "vitals-store")

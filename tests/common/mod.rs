@@ -12,6 +12,7 @@ use remote::prompb::{
 use remote::prost::Message;
 
 pub mod exporter;
+pub mod manifests;
 pub mod pki;
 
 /// A `vitals agent` command for node `node` on the fixture tree `root` (`proc`, `sys`,
