@@ -8,15 +8,11 @@
 
 mod common;
 
-use common::manifests::{docs, kubectl, kustomize};
+use common::manifests::{docs, kubectl, kustomize, root};
 use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
 use k8s_openapi::Resource;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `doc` deserialized as `T` and serialized back.
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(

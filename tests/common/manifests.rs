@@ -1,7 +1,46 @@
-//! Reading Kubernetes manifests for the deploy tests: YAML streams, `kubectl kustomize`.
+//! Reading the repository's deploy files for the deploy tests: YAML streams, dashboards,
+//! `kubectl kustomize`.
 
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Files below `dir` whose extension is one of `exts`, sorted, appended to `out`.
+pub fn files_with(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_with(&p, exts, out);
+        } else if exts
+            .iter()
+            .any(|x| p.extension().and_then(|e| e.to_str()) == Some(x))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// The text of `p`; a panic naming the file when it cannot be read.
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The dashboards under `dashboards/` the manifests provision.
+pub const DASHBOARDS: &[&str] = &[
+    "cluster-overview.json",
+    "node-detail.json",
+    "kubernetes-resources.json",
+    "gpu.json",
+    "vitals-self.json",
+];
 
 /// The documents of a multi-document YAML stream (split at `---` lines); `at` names the source.
 pub fn docs(text: &str, at: &str) -> Vec<Value> {
