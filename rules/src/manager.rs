@@ -373,8 +373,13 @@ impl Manager {
         st.external_labels = cfg.global.external_labels;
         st.group_opts = group_opts;
         st.first = false;
+        let external: Vec<(String, String)> = st
+            .external_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         drop(st);
-        self.notifier.reload(cfg.alerting);
+        self.notifier.reload(cfg.alerting, external);
         Ok(())
     }
 

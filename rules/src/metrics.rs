@@ -43,16 +43,28 @@ impl Summary {
 
     fn render(&self, out: &mut String, name: &str, help: &str, quantiles: &[f64]) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+        self.render_samples(out, name, "", quantiles);
+    }
+
+    /// The summary's samples without HELP/TYPE; `labels` is empty or `name="value"` pairs
+    /// (escaped, comma-separated) put before `quantile`.
+    pub fn render_samples(&self, out: &mut String, name: &str, labels: &str, quantiles: &[f64]) {
+        let sep = if labels.is_empty() { "" } else { "," };
         for q in quantiles {
             let _ = writeln!(
                 out,
-                "{name}{{quantile=\"{}\"}} {}",
+                "{name}{{{labels}{sep}quantile=\"{}\"}} {}",
                 go_float(*q),
                 go_float(self.quantile(*q))
             );
         }
-        let _ = writeln!(out, "{name}_sum {}", go_float(self.sum));
-        let _ = writeln!(out, "{name}_count {}", self.count);
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", go_float(self.sum));
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
     }
 }
 

@@ -12,6 +12,8 @@ use promconfig::HttpClientConfig;
 use serde::Deserialize;
 use tsdb::Labels;
 
+use crate::metrics::Summary;
+
 /// One alert as Alertmanager's API v2 receives it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -151,7 +153,8 @@ struct Target {
 /// Notifier settings that do not come from the `alerting` block.
 #[derive(Clone, Debug)]
 pub struct NotifierOptions {
-    /// Labels added to every alert that lacks them (`global.external_labels`).
+    /// Labels added to every alert that lacks them (`global.external_labels`; replaced by
+    /// [`Notifier::reload`]).
     pub external_labels: Vec<(String, String)>,
     /// Most alerts queued; the oldest are dropped (and counted) beyond it.
     pub queue_capacity: usize,
@@ -191,7 +194,18 @@ struct Shared {
     wake: Condvar,
     dropped: AtomicU64,
     config: Mutex<AlertingConfig>,
+    /// `global.external_labels` as of the last reload.
+    external_labels: Mutex<Vec<(String, String)>>,
     stats: Mutex<BTreeMap<String, DeliveryStats>>,
+    /// Request latency per Alertmanager URL (`prometheus_notifications_latency_seconds`).
+    latency: Mutex<BTreeMap<String, Summary>>,
+}
+
+impl Shared {
+    /// The request body for `batch`, with the current external labels.
+    fn encode(&self, batch: &[Alert]) -> String {
+        encode_batch(batch, &self.external_labels.lock())
+    }
 }
 
 #[derive(Default)]
@@ -211,12 +225,14 @@ impl Notifier {
     /// [`AlertingConfig::validate`] are still tried (check configs before).
     pub fn new(cfg: AlertingConfig, opts: NotifierOptions) -> Arc<Notifier> {
         let shared = Arc::new(Shared {
+            external_labels: Mutex::new(opts.external_labels.clone()),
             opts,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             dropped: AtomicU64::new(0),
             config: Mutex::new(cfg),
             stats: Mutex::new(BTreeMap::new()),
+            latency: Mutex::new(BTreeMap::new()),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -260,9 +276,11 @@ impl Notifier {
         self.shared.wake.notify_one();
     }
 
-    /// Replaces the Alertmanager configuration (on reload).
-    pub fn reload(&self, cfg: AlertingConfig) {
+    /// Replaces the Alertmanager configuration and the external labels (on reload);
+    /// batches sent from now on use both.
+    pub fn reload(&self, cfg: AlertingConfig, external_labels: Vec<(String, String)>) {
         *self.shared.config.lock() = cfg;
+        *self.shared.external_labels.lock() = external_labels;
     }
 
     /// Alerts dropped: queue overflow, or no Alertmanager accepted their batch.
@@ -345,6 +363,15 @@ impl Notifier {
                 let _ = writeln!(out, "{name}{{alertmanager=\"{}\"}} {}", escape(am), get(d));
             }
         }
+        let name = "prometheus_notifications_latency_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Latency quantiles for sending alert notifications.\n# TYPE {name} summary"
+        );
+        for (am, sum) in s.latency.lock().iter() {
+            let labels = format!("alertmanager=\"{}\"", escape(am));
+            sum.render_samples(out, name, &labels, &[0.5, 0.9, 0.99]);
+        }
     }
 }
 
@@ -379,7 +406,7 @@ fn deliver_loop(s: &Shared) {
         if targets.is_empty() {
             continue;
         }
-        let body = encode_batch(&batch, &s.opts.external_labels);
+        let body = s.encode(&batch);
         let attempts = if stopping {
             1
         } else {
@@ -429,7 +456,14 @@ fn post_with_retries(s: &Shared, t: &Target, body: &str, attempts: u32) -> bool 
         if let Some(a) = &auth {
             req = req.set("Authorization", a);
         }
-        let retry = match req.send_string(body) {
+        let begin = std::time::Instant::now();
+        let sent = req.send_string(body);
+        s.latency
+            .lock()
+            .entry(t.url.clone())
+            .or_default()
+            .observe(begin.elapsed().as_secs_f64());
+        let retry = match sent {
             Ok(_) => return true,
             Err(ureq::Error::Status(code, resp)) => {
                 let msg: String = resp.into_string().unwrap_or_default();
@@ -528,6 +562,122 @@ mod tests {
                 "generatorURL": "http://h/graph",
             }])
         );
+    }
+
+    #[test]
+    fn reload_replaces_external_labels() {
+        let n = Notifier::new(
+            AlertingConfig::default(),
+            NotifierOptions {
+                external_labels: vec![("cluster".into(), "old".into())],
+                ..Default::default()
+            },
+        );
+        let a = Alert {
+            labels: Labels::from_pairs(&[("alertname", "X")]),
+            annotations: Labels::default(),
+            starts_at_ms: 0,
+            ends_at_ms: 0,
+            generator_url: String::new(),
+        };
+        let labels = |n: &Notifier| -> serde_json::Value {
+            let v: serde_json::Value =
+                serde_json::from_str(&n.shared.encode(std::slice::from_ref(&a))).unwrap();
+            v[0]["labels"].clone()
+        };
+        assert_eq!(
+            labels(&n),
+            serde_json::json!({"alertname": "X", "cluster": "old"})
+        );
+        n.reload(
+            AlertingConfig::default(),
+            vec![
+                ("cluster".into(), "new".into()),
+                ("region".into(), "eu".into()),
+            ],
+        );
+        assert_eq!(
+            labels(&n),
+            serde_json::json!({"alertname": "X", "cluster": "new", "region": "eu"})
+        );
+        n.stop();
+    }
+
+    #[test]
+    fn delivery_is_counted_and_timed_per_alertmanager() {
+        // A one-connection-at-a-time HTTP server answering 200 to every request.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for mut c in listener.incoming().flatten() {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut got = Vec::new();
+                while let Ok(n) = c.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(h) = text.find("\r\n\r\n") {
+                        let len = text[..h]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= h + 4 + len {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        let cfg: AlertingConfig = serde_json::from_value(serde_json::json!({
+            "alertmanagers": [{"static_configs": [{"targets": [format!("127.0.0.1:{port}")]}]}]
+        }))
+        .unwrap();
+        let n = Notifier::new(cfg, NotifierOptions::default());
+        n.send(vec![Alert {
+            labels: Labels::from_pairs(&[("alertname", "X")]),
+            annotations: Labels::default(),
+            starts_at_ms: 0,
+            ends_at_ms: 0,
+            generator_url: String::new(),
+        }]);
+        let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while n.stats().get(&url).map(|d| d.sent) != Some(1) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", n.stats());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut out = String::new();
+        n.render_metrics(&mut out);
+        n.stop();
+        assert!(
+            out.contains(&format!(
+                "prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 1\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "prometheus_notifications_latency_seconds_count{{alertmanager=\"{url}\"}} 1\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "prometheus_notifications_latency_seconds{{alertmanager=\"{url}\",quantile=\"0.99\"}} "
+            )),
+            "{out}"
+        );
+        assert!(out.contains("# TYPE prometheus_notifications_latency_seconds summary\n"));
     }
 
     #[test]
