@@ -1,4 +1,4 @@
-//! Kubernetes SD: list + watch of nodes, pods, services and endpoints over the API
+//! Kubernetes SD: list + watch of nodes, pods, services, endpoints and endpoint slices over the API
 //! server's JSON API, turned into target groups with Prometheus' `__meta_kubernetes_*`
 //! labels. In-cluster (service account token and CA) or `api_server` with credentials.
 
@@ -37,11 +37,6 @@ pub struct Discovery {
 impl Discovery {
     /// Resolves the API server (in-cluster from the environment when `api_server` is unset).
     pub fn new(cfg: KubernetesSdConfig) -> Result<Discovery, Error> {
-        if cfg.role == Role::Endpointslice {
-            return Err(Error::Discovery(
-                "role endpointslice is not supported; use endpoints".into(),
-            ));
-        }
         let (base, http) = match &cfg.api_server {
             Some(s) => (s.trim_end_matches('/').to_string(), cfg.http.clone()),
             None => {
@@ -87,7 +82,8 @@ impl Discovery {
             Role::Node => &["nodes"],
             Role::Pod => &["pods"],
             Role::Service => &["services"],
-            Role::Endpoints | Role::Endpointslice => &["endpoints", "pods", "services"],
+            Role::Endpoints => &["endpoints", "pods", "services"],
+            Role::Endpointslice => &["endpointslices", "pods", "services"],
         }
     }
 
@@ -116,9 +112,13 @@ impl Discovery {
     }
 
     fn url(&self, kind: &str, ns: &Option<String>) -> String {
+        let api = match kind {
+            "endpointslices" => "apis/discovery.k8s.io/v1",
+            _ => "api/v1",
+        };
         match ns {
-            Some(ns) => format!("{}/api/v1/namespaces/{ns}/{kind}", self.base),
-            None => format!("{}/api/v1/{kind}", self.base),
+            Some(ns) => format!("{}/{api}/namespaces/{ns}/{kind}", self.base),
+            None => format!("{}/{api}/{kind}", self.base),
         }
     }
 
@@ -279,9 +279,12 @@ fn groups(role: Role, st: &State) -> Vec<TargetGroup> {
         Role::Node => objs("nodes").map(node).collect(),
         Role::Pod => objs("pods").map(pod).collect(),
         Role::Service => objs("services").map(service).collect(),
-        Role::Endpoints | Role::Endpointslice => {
-            objs("endpoints").map(|e| endpoints(e, st)).collect()
-        }
+        Role::Endpoints => objs("endpoints")
+            .map(|e| endpoints::endpoints(e, st))
+            .collect(),
+        Role::Endpointslice => objs("endpointslices")
+            .map(|e| endpoints::endpointslice(e, st))
+            .collect(),
     }
 }
 
@@ -477,67 +480,6 @@ fn service(svc: &Value) -> TargetGroup {
     }
 }
 
-fn endpoints(ep: &Value, st: &State) -> TargetGroup {
-    let m = &ep["metadata"];
-    let ns = s(&m["namespace"]);
-    let mut labels = LabelSet::new();
-    set(&mut labels, "namespace", ns.clone());
-    set(&mut labels, "endpoints_name", s(&m["name"]));
-    object_meta(&mut labels, "endpoints", m);
-    if let Some(svc) = st.get("services").and_then(|x| x.get(&key(ep))) {
-        labels.extend(service_labels(svc));
-    }
-    let mut targets = Vec::new();
-    for subset in ep["subsets"].as_array().into_iter().flatten() {
-        for (field, ready) in [("addresses", "true"), ("notReadyAddresses", "false")] {
-            for addr in subset[field].as_array().into_iter().flatten() {
-                for port in subset["ports"].as_array().into_iter().flatten() {
-                    let mut ls = LabelSet::new();
-                    let n = port["port"].as_u64().unwrap_or(0);
-                    ls.insert("__address__".into(), join_host_port(&s(&addr["ip"]), n));
-                    set(&mut ls, "endpoint_ready", ready);
-                    set(&mut ls, "endpoint_port_name", s(&port["name"]));
-                    set(&mut ls, "endpoint_port_protocol", s(&port["protocol"]));
-                    set(&mut ls, "endpoint_hostname", s(&addr["hostname"]));
-                    set(&mut ls, "endpoint_node_name", s(&addr["nodeName"]));
-                    let tr = &addr["targetRef"];
-                    set(&mut ls, "endpoint_address_target_kind", s(&tr["kind"]));
-                    set(&mut ls, "endpoint_address_target_name", s(&tr["name"]));
-                    let pod = (tr["kind"] == "Pod")
-                        .then(|| {
-                            st.get("pods")
-                                .and_then(|p| p.get(&format!("{ns}/{}", s(&tr["name"]))))
-                        })
-                        .flatten();
-                    if let Some(p) = pod {
-                        ls.extend(pod_labels(p));
-                        let found = p["spec"]["containers"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .find_map(|c| {
-                                c["ports"]
-                                    .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .find(|cp| cp["containerPort"].as_u64() == Some(n))
-                                    .map(|cp| (c, cp))
-                            });
-                        if let Some((c, cp)) = found {
-                            ls.extend(container_labels(p, c, false, Some(cp)));
-                        }
-                    }
-                    targets.push(ls);
-                }
-            }
-        }
-    }
-    TargetGroup {
-        source: format!("endpoints/{}", key(ep)),
-        targets,
-        labels,
-    }
-}
-
+mod endpoints;
 #[cfg(test)]
 mod tests;

@@ -233,6 +233,118 @@ fn services_and_endpoints_join_pods() {
 }
 
 #[test]
+fn endpointslices_join_services_and_pods_and_add_uncovered_ports() {
+    let svc = json!({"metadata": {"name": "web", "namespace": "default", "annotations": {"prometheus.io/scrape": "true"}},
+        "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.5", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}});
+    let slice = json!({"metadata": {"name": "web-x7k2p", "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false},
+             "nodeName": "n1", "zone": "z1", "targetRef": {"kind": "Pod", "name": "a", "namespace": "default"}},
+            {"addresses": ["10.0.0.9"], "conditions": {"ready": false}, "hostname": "h9"}],
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP", "appProtocol": "http"}]});
+    // The pod also declares a metrics port no slice port covers.
+    let ports = json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]);
+    let routes = vec![
+        ("/api/v1/services", list(vec![svc]), vec![]),
+        (
+            "/apis/discovery.k8s.io/v1/endpointslices",
+            list(vec![slice]),
+            vec![],
+        ),
+        (
+            "/api/v1/pods",
+            list(vec![pod_json("a", "10.0.0.1", ports)]),
+            vec![],
+        ),
+    ];
+    let (api, _) = fake_api(routes);
+    let g = run_role(Role::Endpointslice, &api, |g| {
+        g.len() == 1
+            && g[0].labels.contains_key("__meta_kubernetes_service_name")
+            && g[0].targets.len() == 3
+    });
+    let g = &g[0];
+    assert_eq!(g.source, "endpointslice/default/web-x7k2p");
+    assert_eq!(meta(&g.labels, g, "endpointslice_name"), "web-x7k2p");
+    assert_eq!(meta(&g.labels, g, "endpointslice_address_type"), "IPv4");
+    assert_eq!(
+        meta(
+            &g.labels,
+            g,
+            "endpointslice_label_kubernetes_io_service_name"
+        ),
+        "web"
+    );
+    assert_eq!(
+        meta(&g.labels, g, "service_annotation_prometheus_io_scrape"),
+        "true"
+    );
+    let (ready, not_ready, extra) = (&g.targets[0], &g.targets[1], &g.targets[2]);
+    assert_eq!(ready["__address__"], "10.0.0.1:8080");
+    for (name, want) in [
+        ("endpointslice_port", "8080"),
+        ("endpointslice_port_name", "http"),
+        ("endpointslice_port_protocol", "TCP"),
+        ("endpointslice_port_app_protocol", "http"),
+        ("endpointslice_endpoint_conditions_ready", "true"),
+        ("endpointslice_endpoint_conditions_serving", "true"),
+        ("endpointslice_endpoint_conditions_terminating", "false"),
+        ("endpointslice_endpoint_node_name", "n1"),
+        ("endpointslice_endpoint_zone", "z1"),
+        ("endpointslice_address_target_kind", "Pod"),
+        ("endpointslice_address_target_name", "a"),
+        ("pod_name", "a"),
+        ("pod_container_name", "c"),
+        ("pod_container_port_name", "http"),
+    ] {
+        assert_eq!(meta(ready, g, name), want, "{name}");
+    }
+    assert_eq!(not_ready["__address__"], "10.0.0.9:8080");
+    assert_eq!(
+        meta(not_ready, g, "endpointslice_endpoint_conditions_ready"),
+        "false"
+    );
+    assert_eq!(meta(not_ready, g, "endpointslice_endpoint_hostname"), "h9");
+    // Conditions a slice leaves out get no label; no pod, no pod labels.
+    assert!(!not_ready.contains_key("__meta_kubernetes_endpointslice_endpoint_conditions_serving"));
+    assert!(!not_ready.contains_key("__meta_kubernetes_pod_name"));
+    // The uncovered container port: pod and container labels, no endpoint labels.
+    assert_eq!(extra["__address__"], "10.0.0.1:9100");
+    assert_eq!(meta(extra, g, "pod_container_port_name"), "metrics");
+    assert_eq!(meta(extra, g, "pod_name"), "a");
+    assert!(!extra.contains_key("__meta_kubernetes_endpointslice_port"));
+}
+
+#[test]
+fn endpoints_add_uncovered_container_ports() {
+    let ep = json!({"metadata": {"name": "web", "namespace": "default"},
+        "subsets": [{"addresses": [{"ip": "10.0.0.1", "targetRef": {"kind": "Pod", "name": "a"}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]});
+    let ports = json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]);
+    let routes = vec![
+        ("/api/v1/services", list(vec![]), vec![]),
+        ("/api/v1/endpoints", list(vec![ep]), vec![]),
+        (
+            "/api/v1/pods",
+            list(vec![pod_json("a", "10.0.0.1", ports)]),
+            vec![],
+        ),
+    ];
+    let (api, _) = fake_api(routes);
+    let g = run_role(Role::Endpoints, &api, |g| {
+        g.len() == 1 && g[0].targets.len() == 2
+    });
+    let extra = &g[0].targets[1];
+    assert_eq!(extra["__address__"], "10.0.0.1:9100");
+    assert_eq!(meta(extra, &g[0], "pod_container_port_number"), "9100");
+    assert!(!extra.contains_key("__meta_kubernetes_endpoint_ready"));
+}
+
+#[test]
 fn in_cluster_needs_the_environment() {
     let cfg = KubernetesSdConfig {
         role: Role::Pod,
