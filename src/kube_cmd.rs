@@ -59,31 +59,35 @@ pub struct KubeStateArgs {
     /// Comma-separated regular expressions: hide matching metric names.
     #[arg(long = "metric-denylist", default_value = "")]
     pub metric_denylist: String,
+    /// Comma-separated namespaces whose objects are watched (default: all).
+    #[arg(long = "namespaces", default_value = "")]
+    pub namespaces: String,
+    /// Comma-separated namespaces whose objects are not watched.
+    #[arg(long = "namespaces-denylist", default_value = "")]
+    pub namespaces_denylist: String,
+}
+
+/// The kube-state-metrics selection [`Flags`] of an args struct with fields of the same
+/// names (the standalone's and the store's `kube.`-prefixed flags).
+macro_rules! selection_flags {
+    ($a:expr) => {
+        Flags {
+            resources: $a.resources.clone(),
+            labels_allowlist: $a.labels_allowlist.clone(),
+            annotations_allowlist: $a.annotations_allowlist.clone(),
+            metric_allowlist: $a.metric_allowlist.clone(),
+            metric_denylist: $a.metric_denylist.clone(),
+            namespaces: $a.namespaces.clone(),
+            namespaces_denylist: $a.namespaces_denylist.clone(),
+        }
+    };
 }
 
 impl KubeStateArgs {
     /// The collector options these flags select.
     fn options(&self) -> Result<Options> {
-        selection([
-            &self.resources,
-            &self.labels_allowlist,
-            &self.annotations_allowlist,
-            &self.metric_allowlist,
-            &self.metric_denylist,
-        ])
+        Ok(Options::from_flags(&selection_flags!(self))?)
     }
-}
-
-/// Options from the selection flags `[resources, labels allowlist, annotations allowlist,
-/// metric allowlist, metric denylist]`.
-fn selection([resources, labels, annotations, allow, deny]: [&String; 5]) -> Result<Options> {
-    Ok(Options::from_flags(&Flags {
-        resources: resources.clone(),
-        labels_allowlist: labels.clone(),
-        annotations_allowlist: annotations.clone(),
-        metric_allowlist: allow.clone(),
-        metric_denylist: deny.clone(),
-    })?)
 }
 
 /// The store's kube-state collector flags (the standalone's, prefixed `kube.`).
@@ -125,18 +129,18 @@ pub struct StoreKubeArgs {
     /// As kube-state-metrics' --metric-denylist.
     #[arg(long = "kube.metric-denylist", default_value = "")]
     pub metric_denylist: String,
+    /// As kube-state-metrics' --namespaces.
+    #[arg(long = "kube.namespaces", default_value = "")]
+    pub namespaces: String,
+    /// As kube-state-metrics' --namespaces-denylist.
+    #[arg(long = "kube.namespaces-denylist", default_value = "")]
+    pub namespaces_denylist: String,
 }
 
 impl StoreKubeArgs {
     /// The collector options these flags select.
     pub fn options(&self) -> Result<Options> {
-        selection([
-            &self.resources,
-            &self.labels_allowlist,
-            &self.annotations_allowlist,
-            &self.metric_allowlist,
-            &self.metric_denylist,
-        ])
+        Ok(Options::from_flags(&selection_flags!(self))?)
     }
 
     /// `(flag, value)` pairs for /api/v1/status/flags.
@@ -168,6 +172,8 @@ impl StoreKubeArgs {
             ),
             ("kube.metric-allowlist", self.metric_allowlist.clone()),
             ("kube.metric-denylist", self.metric_denylist.clone()),
+            ("kube.namespaces", self.namespaces.clone()),
+            ("kube.namespaces-denylist", self.namespaces_denylist.clone()),
         ]
     }
 }

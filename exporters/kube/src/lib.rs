@@ -58,6 +58,9 @@ pub enum Error {
     /// A metric allow- or denylist entry that is not a regular expression.
     #[error("metric allow/denylist: {0}")]
     MetricRegex(String),
+    /// `--namespaces-denylist` removes every namespace `--namespaces` names.
+    #[error("--namespaces-denylist leaves none of --namespaces to watch")]
+    NoNamespaces,
 }
 
 /// A client from the kubeconfig at `kubeconfig`, else the in-cluster service account,

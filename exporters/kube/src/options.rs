@@ -1,5 +1,6 @@
-//! kube-state-metrics' selection flags: `--resources`, `--metric-labels-allowlist`,
-//! `--metric-annotations-allowlist`, `--metric-allowlist` and `--metric-denylist`.
+//! kube-state-metrics' selection flags: `--resources`, `--namespaces`,
+//! `--namespaces-denylist`, `--metric-labels-allowlist`, `--metric-annotations-allowlist`,
+//! `--metric-allowlist` and `--metric-denylist`.
 
 use std::collections::BTreeMap;
 
@@ -66,6 +67,10 @@ pub struct Options {
     pub metrics: MetricFilter,
     /// The zone of cron schedules without one (kube-state-metrics' `time.Local`).
     pub local_tz: jiff::tz::TimeZone,
+    /// Namespaces whose namespaced objects are watched, one watch each (empty: all).
+    pub namespaces: Vec<String>,
+    /// Namespaces left out of the all-namespaces watches (a field selector).
+    pub namespaces_denylist: Vec<String>,
 }
 
 impl Default for Options {
@@ -77,6 +82,8 @@ impl Default for Options {
             annotations: AllowList::new(),
             metrics: MetricFilter::default(),
             local_tz: jiff::tz::TimeZone::system(),
+            namespaces: Vec::new(),
+            namespaces_denylist: Vec::new(),
         }
     }
 }
@@ -94,6 +101,10 @@ pub struct Flags {
     pub metric_allowlist: String,
     /// `--metric-denylist`: comma-separated regular expressions.
     pub metric_denylist: String,
+    /// `--namespaces`: comma-separated namespaces to watch (empty: all).
+    pub namespaces: String,
+    /// `--namespaces-denylist`: comma-separated namespaces not to watch.
+    pub namespaces_denylist: String,
 }
 
 impl Options {
@@ -119,11 +130,29 @@ impl Options {
         let labels = expand(parse_allowlist(&flags.labels_allowlist)?, &resources)?;
         let annotations = expand(parse_allowlist(&flags.annotations_allowlist)?, &resources)?;
         let metrics = MetricFilter::new(&flags.metric_allowlist, &flags.metric_denylist)?;
+        let mut namespaces_denylist: Vec<String> = split_list(&flags.namespaces_denylist)
+            .map(String::from)
+            .collect();
+        namespaces_denylist.sort();
+        namespaces_denylist.dedup();
+        let mut namespaces: Vec<String> = split_list(&flags.namespaces).map(String::from).collect();
+        namespaces.sort();
+        namespaces.dedup();
+        // Both given: the listed namespaces without the denied ones (kube-state-metrics).
+        if !namespaces.is_empty() {
+            namespaces.retain(|n| !namespaces_denylist.contains(n));
+            if namespaces.is_empty() {
+                return Err(Error::NoNamespaces);
+            }
+            namespaces_denylist.clear();
+        }
         Ok(Options {
             resources,
             labels,
             annotations,
             metrics,
+            namespaces,
+            namespaces_denylist,
             ..Options::default()
         })
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use expo::{MetricSet, MetricType};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -43,41 +44,45 @@ impl Counters {
 
 /// The reflector caches of every resource; dropping it stops the watches.
 pub struct KubeState {
-    pods: Option<Store<Pod>>,
-    nodes: Option<Store<k8s_openapi::api::core::v1::Node>>,
-    deployments: Option<Store<k8s_openapi::api::apps::v1::Deployment>>,
-    daemonsets: Option<Store<k8s_openapi::api::apps::v1::DaemonSet>>,
-    statefulsets: Option<Store<k8s_openapi::api::apps::v1::StatefulSet>>,
-    replicasets: Option<Store<k8s_openapi::api::apps::v1::ReplicaSet>>,
-    jobs: Option<Store<k8s_openapi::api::batch::v1::Job>>,
-    cronjobs: Option<Store<k8s_openapi::api::batch::v1::CronJob>>,
-    namespaces: Option<Store<k8s_openapi::api::core::v1::Namespace>>,
-    pvcs: Option<Store<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
-    pvs: Option<Store<k8s_openapi::api::core::v1::PersistentVolume>>,
-    services: Option<Store<k8s_openapi::api::core::v1::Service>>,
-    hpas: Option<Store<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>>,
-    pdbs: Option<Store<k8s_openapi::api::policy::v1::PodDisruptionBudget>>,
-    quotas: Option<Store<k8s_openapi::api::core::v1::ResourceQuota>>,
+    pods: Option<Stores<Pod>>,
+    nodes: Option<Stores<k8s_openapi::api::core::v1::Node>>,
+    deployments: Option<Stores<k8s_openapi::api::apps::v1::Deployment>>,
+    daemonsets: Option<Stores<k8s_openapi::api::apps::v1::DaemonSet>>,
+    statefulsets: Option<Stores<k8s_openapi::api::apps::v1::StatefulSet>>,
+    replicasets: Option<Stores<k8s_openapi::api::apps::v1::ReplicaSet>>,
+    jobs: Option<Stores<k8s_openapi::api::batch::v1::Job>>,
+    cronjobs: Option<Stores<k8s_openapi::api::batch::v1::CronJob>>,
+    namespaces: Option<Stores<k8s_openapi::api::core::v1::Namespace>>,
+    pvcs: Option<Stores<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
+    pvs: Option<Stores<k8s_openapi::api::core::v1::PersistentVolume>>,
+    services: Option<Stores<k8s_openapi::api::core::v1::Service>>,
+    hpas: Option<Stores<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>>,
+    pdbs: Option<Stores<k8s_openapi::api::policy::v1::PodDisruptionBudget>>,
+    quotas: Option<Stores<k8s_openapi::api::core::v1::ResourceQuota>>,
     options: Options,
     counters: Arc<Counters>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Waits for the first complete list of `store`, if its resource is watched (a dropped
-/// writer, i.e. an ended task, also ends the wait).
-async fn ready<K: Resource<DynamicType = ()> + Clone>(store: &Option<Store<K>>) {
-    if let Some(s) = store {
+/// The caches of one resource: one per watched namespace, or one for all.
+type Stores<K> = Vec<Store<K>>;
+
+/// Waits for the first complete list of every cache of `stores`, if its resource is
+/// watched (a dropped writer, i.e. an ended task, also ends the wait).
+async fn ready<K: Resource<DynamicType = ()> + Clone>(stores: &Option<Stores<K>>) {
+    for s in stores.iter().flatten() {
         let _ = s.wait_until_ready().await;
     }
 }
 
-/// The cached objects of `store` (none when its resource is not watched).
-fn state<K: Resource<DynamicType = ()> + Clone>(store: &Option<Store<K>>) -> Vec<Arc<K>> {
-    store.as_ref().map(Store::state).unwrap_or_default()
+/// The cached objects of `stores` (none when its resource is not watched).
+fn state<K: Resource<DynamicType = ()> + Clone>(stores: &Option<Stores<K>>) -> Vec<Arc<K>> {
+    stores.iter().flatten().flat_map(Store::state).collect()
 }
 
-/// Starts a reflector of every object of `K` in the cluster on the current tokio runtime
-/// when `opts` enables `plural`.
+/// Starts reflectors of a namespaced resource `K` when `opts` enables `plural`: one per
+/// namespace of `--namespaces`, else one for all namespaces but those of
+/// `--namespaces-denylist`.
 fn reflect<K>(
     client: &Client,
     opts: &Options,
@@ -85,20 +90,87 @@ fn reflect<K>(
     resource: &'static str,
     counters: &Arc<Counters>,
     tasks: &mut Vec<JoinHandle<()>>,
-) -> Option<Store<K>>
+) -> Option<Stores<K>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    if !opts.enabled(plural) {
+        return None;
+    }
+    if !opts.namespaces.is_empty() {
+        let apis = opts
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns));
+        return Some(
+            apis.map(|api| spawn(api, opts, plural, resource, None, counters, tasks))
+                .collect(),
+        );
+    }
+    let fields = (!opts.namespaces_denylist.is_empty()).then(|| {
+        opts.namespaces_denylist
+            .iter()
+            .map(|ns| format!("metadata.namespace!={ns}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let api = Api::all(client.clone());
+    Some(vec![spawn(
+        api, opts, plural, resource, fields, counters, tasks,
+    )])
+}
+
+/// Starts the reflector of a cluster-scoped resource `K` when `opts` enables `plural`.
+fn reflect_cluster<K>(
+    client: &Client,
+    opts: &Options,
+    plural: &'static str,
+    resource: &'static str,
+    counters: &Arc<Counters>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Option<Stores<K>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     if !opts.enabled(plural) {
         return None;
     }
+    let api = Api::all(client.clone());
+    Some(vec![spawn(
+        api, opts, plural, resource, None, counters, tasks,
+    )])
+}
+
+/// Starts one reflector over `api` (with the field selector `fields`) on the current tokio
+/// runtime; returns its cache.
+fn spawn<K>(
+    api: Api<K>,
+    opts: &Options,
+    plural: &'static str,
+    resource: &'static str,
+    fields: Option<String>,
+    counters: &Arc<Counters>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
     let annotations = opts.annotations.get(plural).cloned();
     let (reader, writer) = reflector::store();
-    let api: Api<K> = Api::all(client.clone());
+    let mut config = watcher::Config::default();
+    if let Some(f) = &fields {
+        config = config.fields(f);
+    }
     // Managed fields and annotations (last-applied configurations) other than allowlisted
     // ones are never reported: dropping them before caching saves most of a large
     // object's memory.
-    let objects = watcher(api, watcher::Config::default()).modify(move |o: &mut K| {
+    let objects = watcher(api, config).modify(move |o: &mut K| {
         o.managed_fields_mut().clear();
         o.annotations_mut()
             .retain(|k, _| crate::meta::keep_key(annotations.as_ref(), k));
@@ -114,7 +186,7 @@ where
             counters.record(resource, &item);
         }
     }));
-    Some(reader)
+    reader
 }
 
 impl KubeState {
@@ -131,14 +203,14 @@ impl KubeState {
         let (c, o) = (&client, &options);
         KubeState {
             pods: reflect(c, o, "pods", "*v1.Pod", &counters, &mut t),
-            nodes: reflect(c, o, "nodes", "*v1.Node", &counters, &mut t),
+            nodes: reflect_cluster(c, o, "nodes", "*v1.Node", &counters, &mut t),
             deployments: reflect(c, o, "deployments", "*v1.Deployment", &counters, &mut t),
             daemonsets: reflect(c, o, "daemonsets", "*v1.DaemonSet", &counters, &mut t),
             statefulsets: reflect(c, o, "statefulsets", "*v1.StatefulSet", &counters, &mut t),
             replicasets: reflect(c, o, "replicasets", "*v1.ReplicaSet", &counters, &mut t),
             jobs: reflect(c, o, "jobs", "*v1.Job", &counters, &mut t),
             cronjobs: reflect(c, o, "cronjobs", "*v1.CronJob", &counters, &mut t),
-            namespaces: reflect(c, o, "namespaces", "*v1.Namespace", &counters, &mut t),
+            namespaces: reflect_cluster(c, o, "namespaces", "*v1.Namespace", &counters, &mut t),
             pvcs: reflect(
                 c,
                 o,
@@ -147,7 +219,7 @@ impl KubeState {
                 &counters,
                 &mut t,
             ),
-            pvs: reflect(
+            pvs: reflect_cluster(
                 c,
                 o,
                 "persistentvolumes",
