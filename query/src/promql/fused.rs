@@ -108,3 +108,85 @@ impl Ctx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::{Engine, MemStorage, Value};
+    use tsdb::Labels;
+
+    fn store() -> MemStorage {
+        let st = MemStorage::new();
+        for (name, a, slope) in [("foo", "1", 1.0), ("foo", "2", 2.5), ("bar", "1", 0.5)] {
+            let l = Labels::from_pairs(&[("__name__", name), ("a", a), ("b", "x")]);
+            for i in 0..80 {
+                st.add(
+                    l.clone(),
+                    i * 15_000,
+                    slope * (i * i % 17) as f64 + i as f64,
+                );
+            }
+        }
+        st
+    }
+
+    fn range(st: &MemStorage, q: &str) -> Value {
+        Engine::default()
+            .range(st, q, 300_000, 1_200_000, 30_000)
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .value
+    }
+
+    /// Each grouped aggregation equals the same aggregation of an input the grouped path
+    /// does not take (`* 1` and `> -Inf` change no value).
+    #[test]
+    fn grouped_inputs_equal_the_general_path() {
+        let st = store();
+        for (grouped, general) in [
+            (
+                "sum by (b) (rate(foo[5m]))",
+                "sum by (b) (rate(foo[5m]) * 1)",
+            ),
+            ("avg without (a) (foo)", "avg without (a) (foo * 1)"),
+            (
+                "max by (__name__) (rate(foo[5m]))",
+                "max by (__name__) (rate(foo[5m]) * 1)",
+            ),
+            (
+                "count by (__name__) (foo)",
+                "count by (__name__) (foo > -Inf)",
+            ),
+            (
+                "min by (a) (last_over_time({b=\"x\"}[1m]))",
+                "min by (a) ({b=\"x\"} > -Inf)",
+            ),
+            (
+                "group without () (increase(bar[2m]))",
+                "group without () (increase(bar[2m]) * 1)",
+            ),
+        ] {
+            let (a, b) = (range(&st, grouped), range(&st, general));
+            assert_eq!(a, b, "{grouped} vs {general}");
+            let Value::Matrix(m) = a else { panic!() };
+            assert!(!m.is_empty(), "{grouped}");
+        }
+        let Value::Matrix(m) = range(&st, "count by (__name__) (foo)") else {
+            panic!()
+        };
+        assert_eq!(m[0].labels.get("__name__"), Some("foo"));
+    }
+
+    /// Series that collide once their names are dropped still fail as in Prometheus.
+    #[test]
+    fn colliding_names_still_fail() {
+        let err = Engine::default()
+            .range(
+                &store(),
+                "sum(rate({b=\"x\"}[5m]))",
+                300_000,
+                600_000,
+                30_000,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("same labelset"), "{err}");
+    }
+}
