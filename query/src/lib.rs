@@ -4,6 +4,7 @@
 mod admin;
 mod api;
 mod error;
+mod json_fmt;
 mod metrics;
 pub mod promql;
 mod query_api;

@@ -1,6 +1,5 @@
 //! `/api/v1/query`, `/api/v1/query_range` and `/api/v1/format_query`.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -10,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::{parse_time, Params};
 use crate::error::ApiError;
+use crate::json_fmt::{self, push_time};
 use crate::promql::{self, QueryError, QueryOutput, Value};
 use crate::ApiState;
 
@@ -79,32 +79,11 @@ fn map_err(e: QueryError) -> ApiError {
     }
 }
 
-/// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`).
+/// Formats a sample value as Prometheus does (`strconv.FormatFloat(v, 'f', -1, 64)`), quoted.
 fn push_value(out: &mut String, v: f64) {
     out.push('"');
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let _ = write!(out, "{v}");
-    }
+    json_fmt::push_float(out, v);
     out.push('"');
-}
-
-/// Formats a timestamp (ms) as JSON seconds with up to three decimals.
-fn push_time(out: &mut String, t: i64) {
-    let secs = t.div_euclid(1000);
-    let ms = t.rem_euclid(1000);
-    if ms == 0 {
-        let _ = write!(out, "{secs}");
-    } else if t < 0 && secs < 0 {
-        // -1.5 s is secs=-2, ms=500 → print as a float.
-        let _ = write!(out, "{}", t as f64 / 1000.0);
-    } else {
-        let frac = format!("{ms:03}");
-        let _ = write!(out, "{secs}.{}", frac.trim_end_matches('0'));
-    }
 }
 
 fn push_labels(out: &mut String, l: &tsdb::Labels) {
@@ -113,9 +92,9 @@ fn push_labels(out: &mut String, l: &tsdb::Labels) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(&x.name).unwrap_or_default());
+        json_fmt::push_str(out, &x.name);
         out.push(':');
-        out.push_str(&serde_json::to_string(&x.value).unwrap_or_default());
+        json_fmt::push_str(out, &x.value);
     }
     out.push('}');
 }
@@ -306,20 +285,4 @@ pub(crate) async fn format_query(
         axum::Json(serde_json::json!({"status": "success", "data": expr.to_string()}))
             .into_response(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        let mut s = String::new();
-        push_time(&mut s, 1_435_781_451_781);
-        s.push(' ');
-        push_time(&mut s, 4000);
-        s.push(' ');
-        push_time(&mut s, 1500);
-        assert_eq!(s, "1435781451.781 4 1.5");
-    }
 }

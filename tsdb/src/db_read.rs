@@ -1,6 +1,6 @@
 //! Reads over blocks and the head: series, samples, label names and values, self-metrics.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -83,6 +83,30 @@ fn next_run<'a>(runs: &'a mut Vec<Vec<(i64, f64)>>, used: &mut usize) -> &'a mut
     let r = &mut runs[*used - 1];
     r.clear();
     r
+}
+
+/// Merges a block's series (sorted by labels) into `acc` (sorted by labels): a series already
+/// there gets the block's part appended, others are inserted in order.
+fn merge_parts(acc: Vec<SeriesParts>, found: Vec<(Labels, Part)>) -> Vec<SeriesParts> {
+    if found.is_empty() {
+        return acc;
+    }
+    let mut out: Vec<SeriesParts> = Vec::with_capacity(acc.len() + found.len());
+    let mut acc = acc.into_iter().peekable();
+    for (labels, part) in found {
+        while let Some(a) = acc.next_if(|a| a.0 < labels) {
+            out.push(a);
+        }
+        match acc.next_if(|a| a.0 == labels) {
+            Some(mut a) => {
+                a.1.push(part);
+                out.push(a);
+            }
+            None => out.push((labels, vec![part])),
+        }
+    }
+    out.extend(acc);
+    out
 }
 
 /// Merges sorted runs into `out` by time; on equal timestamps the earlier run wins.
@@ -274,10 +298,7 @@ impl Db {
         f: &ParSeriesFn<'_, E>,
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
-        let mut parts: Vec<SeriesParts> = self
-            .series_parts(matchers, mint, maxt)?
-            .into_iter()
-            .collect();
+        let mut parts: Vec<SeriesParts> = self.series_parts(matchers, mint, maxt)?;
         // Series handed to a thread at a time: up to 16, about four batches per thread.
         let threads = threads.max(1);
         let batch = (parts.len() / (threads * 4)).clamp(1, 16);
@@ -374,14 +395,16 @@ impl Db {
         Ok(())
     }
 
-    /// Where the data of each series matching `matchers` in [mint, maxt] lives, by labels.
+    /// Where the data of each series matching `matchers` in [mint, maxt] lives, sorted by
+    /// labels (head part first, then blocks in order). Each source's series are sorted once
+    /// and merged in one pass, rather than inserted one by one into a map.
     fn series_parts(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<BTreeMap<Labels, Vec<Part>>, Error> {
-        let mut parts: BTreeMap<Labels, Vec<Part>> = BTreeMap::new();
+    ) -> Result<Vec<SeriesParts>, Error> {
+        let mut parts: Vec<SeriesParts> = Vec::new();
         {
             let st = self.head.read();
             for r in st.idx.select(matchers) {
@@ -410,9 +433,10 @@ impl Db {
                         .collect(),
                     deleted: deleted.to_vec(),
                 };
-                parts.insert(st.idx.labels_of(s), vec![head]);
+                parts.push((st.idx.labels_of(s), vec![head]));
             }
         }
+        parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let blocks: Vec<std::sync::Arc<crate::block::Block>> = self.blocks.read().clone();
         for b in &blocks {
             let m = b.meta();
@@ -420,6 +444,7 @@ impl Db {
                 continue;
             }
             let tombstones = b.tombstones();
+            let mut found: Vec<(Labels, Part)> = Vec::new();
             for id in b.select(matchers)? {
                 let (labels, chunks) = b.series(id)?;
                 let deleted = tombstones.get(id as u64);
@@ -429,13 +454,14 @@ impl Db {
                     .filter(|c| !covers(deleted, c.min_time, c.max_time))
                     .collect();
                 if !chunks.is_empty() {
-                    parts.entry(labels).or_default().push(Part::Block(
-                        b.clone(),
-                        chunks,
-                        deleted.to_vec(),
-                    ));
+                    found.push((labels, Part::Block(b.clone(), chunks, deleted.to_vec())));
                 }
             }
+            // A block's series come in label order; sort in case they do not.
+            if !found.is_sorted_by(|a, b| a.0 <= b.0) {
+                found.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            parts = merge_parts(parts, found);
         }
         Ok(parts)
     }

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
-use tsdb::{Label, Labels};
+use tsdb::Labels;
 
 use super::ast::{AggOp, Expr};
 use super::eval::{Ctx, QueryError, Steps, Val, VS};
+use super::fused::group_labels;
 
 /// Kahan-compensated running sum.
 #[derive(Default, Clone, Copy)]
@@ -111,21 +112,6 @@ pub(crate) fn fmt_float(v: f64) -> String {
     }
 }
 
-fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
-    let v: Vec<Label> = if without {
-        l.iter()
-            .filter(|x| x.name != "__name__" && !grouping.iter().any(|g| *g == x.name))
-            .cloned()
-            .collect()
-    } else {
-        l.iter()
-            .filter(|x| grouping.iter().any(|g| *g == x.name))
-            .cloned()
-            .collect()
-    };
-    Labels::from_sorted(v)
-}
-
 impl Ctx<'_> {
     pub(crate) fn eval_aggregate(
         &mut self,
@@ -141,10 +127,18 @@ impl Ctx<'_> {
             Some(p) => Some(self.eval(p, steps)?),
             None => None,
         };
-        let Val::Vector(input) = self.eval(expr, steps)? else {
-            return Err(QueryError::Execution(
-                "aggregation over a non-vector".into(),
-            ));
+        // Sum-like aggregations of a selector or range function get their input already
+        // labelled by group (see `fused.rs`).
+        let (input, grouped) = match self.grouped_input(op, expr, grouping, without, steps)? {
+            Some(input) => (input, true),
+            None => {
+                let Val::Vector(input) = self.eval(expr, steps)? else {
+                    return Err(QueryError::Execution(
+                        "aggregation over a non-vector".into(),
+                    ));
+                };
+                (input, false)
+            }
         };
         let scalar_param = |i: usize| match &param_val {
             Some(Val::Scalar(s)) => s[i],
@@ -180,11 +174,19 @@ impl Ctx<'_> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
         for (i, s) in input.iter().enumerate() {
-            let g = group_labels(&s.labels, grouping, without);
-            let gi = *index.entry(g.clone()).or_insert_with(|| {
-                groups.push((g, vec![]));
-                groups.len() - 1
-            });
+            let g = if grouped {
+                s.labels.clone()
+            } else {
+                group_labels(&s.labels, grouping, without)
+            };
+            let gi = match index.get(&g) {
+                Some(&gi) => gi,
+                None => {
+                    index.insert(g.clone(), groups.len());
+                    groups.push((g, vec![]));
+                    groups.len() - 1
+                }
+            };
             groups[gi].1.push(i);
         }
         if op == AggOp::Quantile {

@@ -230,6 +230,9 @@ impl Ctx<'_> {
         let mut group_used: Vec<usize> = vec![0; groups.len()];
         // Output series ids by (many, one) pair and by labels, in first-seen order.
         let mut pair_out: HashMap<(usize, usize), usize> = HashMap::new();
+        // Per "many" series: its last (one series, output series); a series usually matches
+        // the same one at every step, so the map above is rarely consulted.
+        let mut last_pair: Vec<Option<(usize, usize)>> = vec![None; many.len()];
         let mut out_by_labels: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<VS> = Vec::new();
         // Per output series: the last step it got a value (+1; 0 = never).
@@ -274,22 +277,27 @@ impl Ctx<'_> {
                 } else {
                     continue;
                 };
-                let o = match pair_out.get(&(i, j)) {
-                    Some(&o) => o,
-                    None => {
-                        let labels = result_labels(op, &s.labels, &one[j].labels, m, return_bool);
-                        let o = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
-                            out.push(VS {
-                                labels,
-                                vals: vec![None; n],
+                let o = match last_pair[i] {
+                    Some((lj, lo)) if lj == j => lo,
+                    _ => match pair_out.get(&(i, j)) {
+                        Some(&o) => o,
+                        None => {
+                            let labels =
+                                result_labels(op, &s.labels, &one[j].labels, m, return_bool);
+                            let o = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
+                                out.push(VS {
+                                    labels,
+                                    vals: vec![None; n],
+                                });
+                                out_step.push(0);
+                                out.len() - 1
                             });
-                            out_step.push(0);
-                            out.len() - 1
-                        });
-                        pair_out.insert((i, j), o);
-                        o
-                    }
+                            pair_out.insert((i, j), o);
+                            o
+                        }
+                    },
                 };
+                last_pair[i] = Some((j, o));
                 if out_step[o] == step + 1 {
                     return Err(QueryError::Execution(
                         "multiple matches for labels: grouping labels must ensure unique matches"

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tsdb::{Label, Labels};
 
 use super::ast::{At, Expr, ValueType, VectorSelector};
+use super::fused::Regroup;
 use super::storage::Storage;
 use super::value::{is_stale_nan, Sample, Series, Value};
 use super::ParseError;
@@ -598,6 +599,18 @@ impl Ctx<'_> {
         steps: Steps,
         timestamps: bool,
     ) -> Result<Vec<VS>, QueryError> {
+        self.eval_selector_grouped(sel, steps, timestamps, None)
+    }
+
+    /// As [`Ctx::eval_selector`]; with `regroup`, each series is labelled with its
+    /// aggregation group where it is read.
+    pub fn eval_selector_grouped(
+        &mut self,
+        sel: &VectorSelector,
+        steps: Steps,
+        timestamps: bool,
+        regroup: Option<&Regroup<'_>>,
+    ) -> Result<Vec<VS>, QueryError> {
         let lb = self.opts.lookback_ms + self.closed_adj();
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
@@ -634,6 +647,10 @@ impl Ctx<'_> {
                     return Ok(None);
                 }
                 held.account(n)?;
+                let labels = match regroup {
+                    Some(g) => g.group_of(&labels, false),
+                    None => labels,
+                };
                 Ok(Some(VS { labels, vals }))
             },
         )

@@ -7,6 +7,7 @@ mod buckets;
 mod call;
 mod eval;
 mod functions;
+mod fused;
 pub mod lexer;
 pub mod parser;
 mod range;

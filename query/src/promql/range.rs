@@ -8,6 +8,7 @@ use super::aggregate::{average, quantile, variance, Kahan};
 use super::ast::Expr;
 use super::call::absent_labels;
 use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Steps, Val, VS};
+use super::fused::Regroup;
 use super::value::is_stale_nan;
 
 /// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
@@ -168,7 +169,18 @@ fn range_fn(
             let (slope, icpt) = linear_regression(s, t);
             Some(slope * p[0] + icpt)
         }
-        "avg_over_time" => Some(average(&vals().collect::<Vec<_>>())),
+        "avg_over_time" => {
+            // The compensated sum without collecting the values; `average` (which falls back
+            // to an incremental mean when the sum overflows) only when it is not finite.
+            let mut k = Kahan::default();
+            vals().for_each(|v| k.add(v));
+            let sum = k.value();
+            Some(if sum.is_finite() {
+                sum / s.len() as f64
+            } else {
+                average(&vals().collect::<Vec<_>>())
+            })
+        }
         "sum_over_time" => {
             let mut k = Kahan::default();
             vals().for_each(|v| k.add(v));
@@ -248,6 +260,19 @@ impl Ctx<'_> {
         func: &str,
         args: &[Expr],
         steps: Steps,
+    ) -> Result<Val, QueryError> {
+        self.eval_range_call_grouped(func, args, steps, None)
+    }
+
+    /// As [`Ctx::eval_range_call`]; with `regroup`, each result series is labelled with its
+    /// aggregation group where it is computed (the caller checked that no two series can
+    /// collide once the metric name is dropped, see [`Regroup`]).
+    pub(super) fn eval_range_call_grouped(
+        &mut self,
+        func: &str,
+        args: &[Expr],
+        steps: Steps,
+        regroup: Option<&Regroup<'_>>,
     ) -> Result<Val, QueryError> {
         let n = steps.len();
         let (range_idx, params): (usize, Vec<Vec<f64>>) = match func {
@@ -353,12 +378,10 @@ impl Ctx<'_> {
             }
             Ok(any.then_some(vals))
         };
-        let labels_of = |labels: Labels| {
-            if keep_name {
-                labels
-            } else {
-                drop_name(&labels)
-            }
+        let labels_of = |labels: Labels| match regroup {
+            Some(g) => g.group_of(&labels, !keep_name),
+            None if keep_name => labels,
+            None => drop_name(&labels),
         };
         let out = if let Some(m) = self.matrix_arg(&args[range_idx], steps)? {
             // A matrix selector: series are read and evaluated on several threads.
@@ -401,7 +424,7 @@ impl Ctx<'_> {
             )?;
             out
         };
-        Ok(Val::Vector(if keep_name {
+        Ok(Val::Vector(if keep_name || regroup.is_some() {
             out
         } else {
             merge_same_labels(out)?
