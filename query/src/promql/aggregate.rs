@@ -331,6 +331,7 @@ impl Ctx<'_> {
     ) -> Result<Val, QueryError> {
         let mut keep: Vec<Vec<Option<f64>>> = vec![vec![None; n]; input.len()];
         let mut rank: Vec<(usize, usize)> = Vec::new(); // (step, order) for the instant ordering
+        #[allow(clippy::needless_range_loop)] // `i` is the step: it indexes every member's values
         for i in 0..n {
             let p = param(i);
             if p.is_nan() {
@@ -358,7 +359,8 @@ impl Ctx<'_> {
                         let v = |m: usize| input[m].vals[i].expect("present");
                         present.sort_by(|&a, &b| {
                             let (x, y) = (v(a), v(b));
-                            let ord = match (x.is_nan(), y.is_nan()) {
+
+                            match (x.is_nan(), y.is_nan()) {
                                 (true, true) => std::cmp::Ordering::Equal,
                                 (true, false) => std::cmp::Ordering::Greater,
                                 (false, true) => std::cmp::Ordering::Less,
@@ -369,8 +371,7 @@ impl Ctx<'_> {
                                         x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
                                     }
                                 }
-                            };
-                            ord
+                            }
                         });
                         present.truncate(k);
                         present

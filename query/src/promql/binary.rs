@@ -39,12 +39,12 @@ type Signature = Vec<(String, String)>;
 fn signature(l: &Labels, m: &VectorMatching) -> Signature {
     if m.on {
         l.iter()
-            .filter(|x| m.labels.iter().any(|n| *n == x.name))
+            .filter(|x| m.labels.contains(&x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     } else {
         l.iter()
-            .filter(|x| x.name != "__name__" && !m.labels.iter().any(|n| *n == x.name))
+            .filter(|x| x.name != "__name__" && !m.labels.contains(&x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     }
@@ -71,9 +71,9 @@ fn result_labels(
         .collect();
     if m.card == Card::OneToOne {
         if m.on {
-            v.retain(|x| m.labels.iter().any(|n| *n == x.name));
+            v.retain(|x| m.labels.contains(&x.name));
         } else {
-            v.retain(|x| !m.labels.iter().any(|n| *n == x.name));
+            v.retain(|x| !m.labels.contains(&x.name));
         }
     }
     for name in &m.include {

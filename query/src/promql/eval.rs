@@ -10,9 +10,16 @@ use tsdb::{Label, Labels};
 
 use super::ast::{At, Expr, ValueType, VectorSelector};
 use super::fused::Regroup;
-use super::storage::Storage;
+use super::storage::{LabeledSamples, Storage, Window};
 use super::value::{is_stale_nan, Sample, Series, Value};
 use super::ParseError;
+
+/// A per-series callback that also gets the evaluation context.
+type CtxSeriesFn<'f, C> = dyn FnMut(&mut C, Labels, &[(i64, f64)]) -> Result<(), QueryError> + 'f;
+
+/// A per-series callback of a range argument: context, labels, samples, step windows.
+type RangeSeriesFn<'f, C> =
+    dyn FnMut(&mut C, Labels, &[(i64, f64)], &[Window]) -> Result<(), QueryError> + 'f;
 
 /// Engine limits and defaults.
 #[derive(Clone, Debug)]
@@ -135,7 +142,7 @@ pub(crate) enum Val {
 impl Val {
     /// A vector's or scalar's values as `(labels, points)` per series (steps without a value
     /// left out); None for other types.
-    fn into_step_series(self, steps: Steps) -> Option<Vec<(Labels, Vec<(i64, f64)>)>> {
+    fn into_step_series(self, steps: Steps) -> Option<Vec<LabeledSamples>> {
         match self {
             Val::Scalar(v) => Some(vec![(
                 Labels::default(),
@@ -537,14 +544,14 @@ impl Ctx<'_> {
         sel: &VectorSelector,
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(&mut Self, Labels, &[(i64, f64)]) -> Result<(), QueryError>,
+        f: &mut CtxSeriesFn<'_, Self>,
     ) -> Result<(), QueryError> {
         let st = self.st;
         let mut seen = 0usize;
         st.for_each(&sel.matchers, mint, maxt, &mut |labels, samples| {
             self.account(samples.len())?;
             seen += 1;
-            if seen % 128 == 0 {
+            if seen.is_multiple_of(128) {
                 self.check_deadline()?;
             }
             f(self, labels, samples)?;
@@ -680,11 +687,7 @@ impl Ctx<'_> {
     }
 
     /// The windows `(lo, hi]` of a range argument per step, and the span `(lo, hi]` they cover.
-    fn range_windows(
-        &self,
-        e: &Expr,
-        steps: Steps,
-    ) -> Result<(Vec<(i64, i64)>, i64, i64), QueryError> {
+    fn range_windows(&self, e: &Expr, steps: Steps) -> Result<(Vec<Window>, i64, i64), QueryError> {
         let (range, offset, at) = match e {
             Expr::Matrix { sel, range } => (*range, sel.offset, sel.at),
             Expr::Subquery {
@@ -710,13 +713,8 @@ impl Ctx<'_> {
         &mut self,
         e: &Expr,
         steps: Steps,
-        f: &mut dyn FnMut(
-            &mut Self,
-            Labels,
-            &[(i64, f64)],
-            &[(i64, i64)],
-        ) -> Result<(), QueryError>,
-    ) -> Result<Vec<(i64, i64)>, QueryError> {
+        f: &mut RangeSeriesFn<'_, Self>,
+    ) -> Result<Vec<Window>, QueryError> {
         let mut inner = e;
         while let Expr::Paren(x) = inner {
             inner = x;
@@ -751,7 +749,7 @@ impl Ctx<'_> {
         &mut self,
         e: &Expr,
         steps: Steps,
-    ) -> Result<(Vec<RangeSeries>, Vec<(i64, i64)>), QueryError> {
+    ) -> Result<(Vec<RangeSeries>, Vec<Window>), QueryError> {
         if let Expr::Paren(inner) = e {
             return self.range_arg(inner, steps);
         }

@@ -212,10 +212,7 @@ impl Parser {
 
     fn expr_inner(&mut self, min: u8) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(op) = binop_of(self.peek()) else {
-                break;
-            };
+        while let Some(op) = binop_of(self.peek()) {
             let prec = op.precedence();
             if prec < min {
                 break;

@@ -7,6 +7,12 @@ use tsdb::{Labels, Matcher};
 
 use super::eval::QueryError;
 
+/// One series' labels and samples.
+pub type LabeledSamples = (Labels, Vec<(i64, f64)>);
+
+/// The `(start, end)` window of one step of a range function.
+pub type Window = (i64, i64);
+
 /// The callback of [`Storage::for_each`]: one series' labels and samples.
 pub type SeriesFn<'f> = dyn FnMut(Labels, &[(i64, f64)]) -> Result<(), QueryError> + 'f;
 
@@ -52,7 +58,7 @@ pub trait Storage: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, QueryError> {
+    ) -> Result<Vec<LabeledSamples>, QueryError> {
         let mut out = Vec::new();
         self.for_each(matchers, mint, maxt, &mut |l, s| {
             out.push((l, s.to_vec()));
