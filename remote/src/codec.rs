@@ -5,13 +5,22 @@ use prost::Message;
 use crate::prompb;
 use crate::DecodeError;
 
-/// Decompresses a snappy block-format body, refusing output larger than `limit` bytes (checked from the snappy header before allocating).
+/// Decompresses a snappy block-format body into `out` (replacing its contents), refusing output
+/// larger than `limit` bytes (checked from the snappy header before allocating).
 pub fn decompress(body: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    out.clear();
-    let size = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    let size = match snap::raw::decompress_len(body) {
+        Ok(size) => size,
+        Err(e) => {
+            out.clear();
+            return Err(DecodeError::Snappy(e.to_string()));
+        }
+    };
     if size > limit {
+        out.clear();
         return Err(DecodeError::TooLarge { size, limit });
     }
+    // A reused buffer keeps its old bytes up to `size` (the decoder overwrites them): zeroing
+    // all of it again for every request cost more than the decompression's own writes.
     out.resize(size, 0);
     match snap::raw::Decoder::new().decompress(body, out) {
         Ok(n) => {

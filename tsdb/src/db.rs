@@ -68,7 +68,7 @@ impl Default for Limits {
 
 impl Limits {
     /// Why a new series with these labels may not be created, if it may not.
-    fn check_labels(&self, labels: &[(&str, &str)]) -> Option<String> {
+    pub(crate) fn check_labels(&self, labels: &[(&str, &str)]) -> Option<String> {
         let over = |n: usize, max: usize| max > 0 && n > max;
         if over(labels.len(), self.max_labels) {
             return Some(format!(
@@ -99,26 +99,12 @@ impl Limits {
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Head series whose `__name__` is the one in `labels`.
-fn series_of_metric(idx: &HeadIndex, labels: &[(&str, &str)]) -> usize {
-    let Some(&(_, name)) = labels.iter().find(|(n, _)| *n == "__name__") else {
-        return 0;
-    };
-    let (Some(n), Some(v)) = (idx.symbols.lookup("__name__"), idx.symbols.lookup(name)) else {
-        return 0;
-    };
-    idx.postings
-        .get(&n)
-        .and_then(|vals| vals.get(&v))
-        .map_or(0, Vec::len)
 }
 
 impl Default for Options {
@@ -132,17 +118,6 @@ impl Default for Options {
             limits: Limits::default(),
         }
     }
-}
-
-/// What one [`Db::append_batch`] stored and rejected.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AppendOutcome {
-    /// Samples stored (identical duplicates count as stored).
-    pub appended: u64,
-    /// Rejected samples per reason, only nonzero entries.
-    pub rejected: Vec<(RejectReason, u64)>,
-    /// A message naming the first rejected sample's series and timestamp.
-    pub first_rejection: Option<String>,
 }
 
 /// One series' samples as returned by reads.
@@ -192,10 +167,12 @@ pub(crate) struct HeadState {
     pub max_time: i64,
     /// Deleted intervals of head series, by ref (logged in the WAL).
     pub tombstones: crate::tombstones::Tombstones,
-    series_buf: Vec<u8>,
-    sample_recs: Vec<SampleRecord>,
-    ooo_recs: Vec<SampleRecord>,
-    enc_buf: Vec<u8>,
+    pub(crate) series_buf: Vec<u8>,
+    pub(crate) sample_recs: Vec<SampleRecord>,
+    pub(crate) ooo_recs: Vec<SampleRecord>,
+    pub(crate) enc_buf: Vec<u8>,
+    /// Per series of the batch being appended: its ref, or [`crate::db_append::NO_REF`].
+    pub(crate) refs: Vec<u32>,
 }
 
 /// The time-series database.
@@ -363,6 +340,7 @@ impl Db {
             sample_recs: Vec::new(),
             ooo_recs: Vec::new(),
             enc_buf: Vec::new(),
+            refs: Vec::new(),
         };
         Ok(Db {
             dir,
@@ -384,186 +362,6 @@ impl Db {
     /// The options the database was opened with.
     pub fn options(&self) -> &Options {
         &self.opts
-    }
-
-    /// Appends samples of many series; each label slice is sorted by name with unique names.
-    /// Rejected samples are counted in the outcome; the rest are stored and in the WAL on return.
-    #[allow(clippy::type_complexity)]
-    pub fn append_batch(
-        &self,
-        batch: &[(&[(&str, &str)], &[(i64, f64)])],
-    ) -> Result<AppendOutcome, Error> {
-        let mut guard = self.head.write();
-        let st = &mut *guard;
-        let mut chunks = self.chunks.lock();
-        st.series_buf.clear();
-        st.sample_recs.clear();
-        st.ooo_recs.clear();
-        let mut rejected = [0u64; RejectReason::ALL.len()];
-        let mut first_rejection = None;
-        let mut appended = 0u64;
-        let mut new_series = 0u64;
-        let (window, bd) = (
-            self.opts.out_of_order_window_ms,
-            self.opts.block_duration_ms,
-        );
-        for &(labels, samples) in batch {
-            if samples.is_empty() {
-                continue;
-            }
-            let fp = fingerprint_refs(labels);
-            let r = match st.idx.find(fp) {
-                Some(r) => r,
-                None => {
-                    if let Some((reason, why)) = self.refuse_series(&st.idx, labels) {
-                        rejected[reason as usize] += samples.len() as u64;
-                        if first_rejection.is_none() {
-                            let l = Labels::from_pairs(labels);
-                            let l = truncate(&l.to_string(), 512).to_string();
-                            first_rejection = Some(format!("{why}; series {l}"));
-                        }
-                        continue;
-                    }
-                    let r = st.idx.create(fp, labels, None);
-                    wal::encode_series_refs(r as u64, labels, &mut st.series_buf);
-                    new_series += 1;
-                    r
-                }
-            };
-            let ms = st.idx.series[r as usize]
-                .as_mut()
-                .expect("BUG: found series missing");
-            for &(t, v) in samples {
-                match append_sample(ms, t, v, st.min_valid, window, bd) {
-                    AppendResult::InOrder(cut) => {
-                        if let Some((chunk, cmin, cmax)) = cut {
-                            let m = chunks.write(
-                                r as u64,
-                                cmin,
-                                cmax,
-                                chunk.num_samples() as u16,
-                                crate::chunkenc::ENCODING_XOR,
-                                chunk.bytes(),
-                            )?;
-                            ms.mmapped.push(m);
-                            st.idx.num_mmapped_chunks += 1;
-                        }
-                        st.sample_recs.push(SampleRecord {
-                            series_ref: r as u64,
-                            t,
-                            v,
-                        });
-                        st.min_time = st.min_time.min(t);
-                        st.max_time = st.max_time.max(t);
-                        appended += 1;
-                    }
-                    AppendResult::OooCandidate => match stored_value(ms, &mut chunks, t)? {
-                        Some(bits) if bits == v.to_bits() => appended += 1,
-                        Some(_) => {
-                            rejected[RejectReason::DuplicateTimestamp as usize] += 1;
-                            if first_rejection.is_none() {
-                                first_rejection = Some(format!(
-                                    "{}: sample at timestamp {t} for series {}",
-                                    reject_message(RejectReason::DuplicateTimestamp),
-                                    Labels::from_pairs(labels)
-                                ));
-                            }
-                        }
-                        None => {
-                            insert_ooo(ms, t, v);
-                            st.ooo_recs.push(SampleRecord {
-                                series_ref: r as u64,
-                                t,
-                                v,
-                            });
-                            st.min_time = st.min_time.min(t);
-                            appended += 1;
-                        }
-                    },
-                    AppendResult::OutOfOrder => {
-                        st.ooo_recs.push(SampleRecord {
-                            series_ref: r as u64,
-                            t,
-                            v,
-                        });
-                        st.min_time = st.min_time.min(t);
-                        appended += 1;
-                    }
-                    AppendResult::Duplicate => appended += 1,
-                    AppendResult::Rejected(reason) => {
-                        rejected[reason as usize] += 1;
-                        if first_rejection.is_none() {
-                            let l = Labels::from_pairs(labels);
-                            first_rejection = Some(format!(
-                                "{}: sample at timestamp {t} for series {l} (newest sample at {})",
-                                reject_message(reason),
-                                ms.last_t
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        if !st.series_buf.is_empty() {
-            st.wal.log(wal::RECORD_SERIES, &st.series_buf)?;
-        }
-        if !st.sample_recs.is_empty() {
-            st.enc_buf.clear();
-            wal::encode_samples(&st.sample_recs, &mut st.enc_buf);
-            st.wal.log(wal::RECORD_SAMPLES, &st.enc_buf)?;
-        }
-        if !st.ooo_recs.is_empty() {
-            st.enc_buf.clear();
-            wal::encode_samples(&st.ooo_recs, &mut st.enc_buf);
-            st.wal.log(wal::RECORD_OOO_SAMPLES, &st.enc_buf)?;
-        }
-        st.wal.flush()?;
-        let m = &self.metrics;
-        m.samples_appended
-            .fetch_add(st.sample_recs.len() as u64, Ordering::Relaxed);
-        m.ooo_samples_appended
-            .fetch_add(st.ooo_recs.len() as u64, Ordering::Relaxed);
-        m.series_created.fetch_add(new_series, Ordering::Relaxed);
-        let mut out = AppendOutcome {
-            appended,
-            rejected: Vec::new(),
-            first_rejection,
-        };
-        for reason in RejectReason::ALL {
-            let n = rejected[reason as usize];
-            if n > 0 {
-                m.rejected[reason as usize].fetch_add(n, Ordering::Relaxed);
-                out.rejected.push((reason, n));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Why a new series may not be created: the reason and a message naming the metric.
-    fn refuse_series(
-        &self,
-        idx: &HeadIndex,
-        labels: &[(&str, &str)],
-    ) -> Option<(RejectReason, String)> {
-        let lim = &self.opts.limits;
-        if let Some(why) = lim.check_labels(labels) {
-            return Some((RejectReason::LabelLimit, format!("label limit: {why}")));
-        }
-        let max = lim.max_series_per_metric;
-        if max > 0 && series_of_metric(idx, labels) >= max {
-            let name = labels
-                .iter()
-                .find(|(n, _)| *n == "__name__")
-                .map_or("", |(_, v)| v);
-            return Some((
-                RejectReason::SeriesLimit,
-                format!(
-                    "series limit: metric {:?} already has {max} series, the most allowed per metric",
-                    truncate(name, 256)
-                ),
-            ));
-        }
-        None
     }
 
     /// Head statistics.
@@ -721,45 +519,6 @@ impl Db {
     /// The blocks currently loaded, oldest first.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().clone()
-    }
-}
-
-/// Bits of the value stored at `t` in a series' chunks or out-of-order buffer, if any.
-fn stored_value(
-    ms: &crate::head::MemSeries,
-    chunks: &mut HeadChunks,
-    t: i64,
-) -> Result<Option<u64>, Error> {
-    if let Ok(i) = ms.ooo.binary_search_by(|x| x.0.cmp(&t)) {
-        return Ok(Some(ms.ooo[i].1.to_bits()));
-    }
-    if ms.open.num_samples() > 0 && t >= ms.open_min && t <= ms.open_max {
-        return Ok(ms.open.iter().find(|s| s.0 == t).map(|s| s.1.to_bits()));
-    }
-    for c in ms
-        .mmapped
-        .iter()
-        .filter(|c| c.min_time <= t && c.max_time >= t)
-    {
-        let found = chunks.with_chunk(c.chunk_ref, |_, data| {
-            crate::chunkenc::XorIter::new(data)
-                .find(|s| s.0 == t)
-                .map(|s| s.1.to_bits())
-        })?;
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    Ok(None)
-}
-
-fn reject_message(r: RejectReason) -> &'static str {
-    match r {
-        RejectReason::TooOld => "out of order sample",
-        RejectReason::OutOfBounds => "out of bounds",
-        RejectReason::DuplicateTimestamp => "duplicate sample for timestamp",
-        RejectReason::LabelLimit => "label limit",
-        RejectReason::SeriesLimit => "series limit",
     }
 }
 

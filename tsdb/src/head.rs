@@ -9,9 +9,6 @@
 //!   when inside the window, else they are rejected with a [`RejectReason`].
 //! - Series refs are never reused within a process and are kept across restarts by the WAL.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -21,6 +18,7 @@ use crate::head_chunks::MmapChunk;
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::postings::{select_postings, PostingsSource};
+use crate::series_table::SeriesTable;
 
 /// Samples per head chunk before it is cut (as Prometheus).
 pub const SAMPLES_PER_CHUNK: usize = 120;
@@ -117,24 +115,6 @@ impl MemSeries {
     }
 }
 
-/// Hasher for keys that are already uniformly random (fingerprints).
-#[derive(Default)]
-pub(crate) struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, b: &[u8]) {
-        for &x in b.iter().take(8) {
-            self.0 = (self.0 << 8) | x as u64;
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
-    }
-}
-
 /// What appending one sample did.
 pub(crate) enum AppendResult {
     /// Stored in order; the open chunk may have been cut (returned for writing to a file).
@@ -155,7 +135,7 @@ pub(crate) struct HeadIndex {
     pub symbols: Symbols,
     pub series: Vec<Option<Box<MemSeries>>>,
     /// Label fingerprint → series ref.
-    pub by_hash: HashMap<u128, u32, BuildHasherDefault<IdentityHasher>>,
+    pub by_hash: SeriesTable,
     /// name symbol → value symbol → sorted series refs.
     pub postings: FxHashMap<u32, FxHashMap<u32, Vec<u32>>>,
     pub num_series: u64,
@@ -167,7 +147,7 @@ pub(crate) struct HeadIndex {
 impl HeadIndex {
     /// Finds the series with this label fingerprint.
     pub fn find(&self, fp: u128) -> Option<u32> {
-        self.by_hash.get(&fp).copied()
+        self.by_hash.get(fp)
     }
 
     /// Creates a series with the given ref (WAL replay) or the next free one.
@@ -217,9 +197,7 @@ impl HeadIndex {
                 }
             }
         }
-        if self.by_hash.get(&fp) == Some(&r) {
-            self.by_hash.remove(&fp);
-        }
+        self.by_hash.remove_if(fp, r);
         self.num_mmapped_chunks -= s.mmapped.len() as u64;
         self.num_series -= 1;
     }

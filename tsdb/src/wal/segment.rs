@@ -374,9 +374,12 @@ impl Wal {
     pub fn log(&mut self, rec_type: u8, payload: &[u8]) -> Result<(), Error> {
         let compress = payload.len() >= COMPRESS_MIN;
         if compress {
-            self.zbuf = self
-                .zstd
-                .compress(payload)
+            // Into the kept buffer: `compress` would allocate a new vector per record.
+            self.zbuf.clear();
+            self.zbuf
+                .reserve(zstd::zstd_safe::compress_bound(payload.len()));
+            self.zstd
+                .compress_to_buffer(payload, &mut self.zbuf)
                 .map_err(|e| Error::io(&self.dir, e))?;
         }
         let body_len = if compress {
