@@ -82,15 +82,11 @@ async fn read(
     (status, ct, b)
 }
 
+/// One streamed series: name, samples in range, chunk count.
+type Decoded = (String, Vec<(i64, f64)>, usize);
+
 /// Series name → samples within [start, end] decoded from streamed frames; also the frames.
-fn decode(
-    body: &[u8],
-    start: i64,
-    end: i64,
-) -> (
-    Vec<(String, Vec<(i64, f64)>, usize)>,
-    Vec<ChunkedReadResponse>,
-) {
+fn decode(body: &[u8], start: i64, end: i64) -> (Vec<Decoded>, Vec<ChunkedReadResponse>) {
     let frames = remote::read_chunked_frames(body).unwrap();
     let mut out = Vec::new();
     for f in &frames {
@@ -201,7 +197,7 @@ async fn compacted_blocks_are_reencoded_and_frames_split() {
         }
         db.maintenance().unwrap();
     }
-    let levels: Vec<u32> = db.blocks().iter().map(|b| b.meta().level as u32).collect();
+    let levels: Vec<u32> = db.blocks().iter().map(|b| b.meta().level).collect();
     assert!(
         levels.iter().any(|&l| l > 1),
         "compacted blocks exist: {levels:?}"
