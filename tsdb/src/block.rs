@@ -10,6 +10,7 @@
 mod chunks;
 mod index;
 mod meta;
+mod series_entry;
 
 pub use chunks::{ChunkReader, ChunkWriter};
 pub use index::{write_block, Block, BlockInfo};

@@ -1,5 +1,6 @@
-//! Chunk encodings: Prometheus-compatible XOR (Gorilla) chunks and the dense encoding of
-//! compacted blocks. Formats are specified in `FORMAT.md` ("Chunk encodings").
+//! Chunk encodings: Prometheus-compatible XOR (Gorilla) chunks, the packed encoding of blocks
+//! and the dense encoding of blocks written by earlier versions. Formats are specified in
+//! `FORMAT.md` ("Chunk encodings").
 
 mod bstream;
 /// Varint helpers shared with other on-disk formats.
@@ -7,15 +8,20 @@ pub mod bstream_util {
     pub use super::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
 }
 mod dense;
+mod intseq;
+mod packed;
 mod xor;
 
 pub use dense::{decode_dense, encode_dense};
+pub use packed::{decode_packed, encode_packed, MAX_PACKED_SAMPLES};
 pub use xor::{XorChunk, XorIter};
 
 /// Prometheus' encoding byte for XOR chunks.
 pub const ENCODING_XOR: u8 = 1;
-/// Encoding byte of Vitals' dense chunks (compacted blocks only).
+/// Encoding byte of Vitals' dense chunks (blocks written by earlier versions; still read).
 pub const ENCODING_DENSE: u8 = 0x10;
+/// Encoding byte of Vitals' packed chunks (every block written now).
+pub const ENCODING_PACKED: u8 = 0x11;
 /// Bit pattern of Prometheus' staleness marker, a NaN.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
@@ -55,6 +61,7 @@ pub fn decode_any(encoding: u8, data: &[u8], out: &mut Vec<(i64, f64)>) -> Resul
             }
         }
         ENCODING_DENSE => decode_dense(data, out),
+        ENCODING_PACKED => decode_packed(data, out),
         e => Err(ChunkError::UnknownEncoding(e)),
     }
 }

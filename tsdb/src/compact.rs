@@ -1,9 +1,9 @@
 //! Writing blocks from the head, compacting blocks into larger ones, and retention.
 //!
 //! Design constraints:
-//! - Every block, cut from the head (level 1) or compacted, holds dense chunks (see FORMAT.md
+//! - Every block, cut from the head (level 1) or compacted, holds packed chunks (see FORMAT.md
 //!   for the measurements behind that choice): a block cut re-encodes each series' head
-//!   chunks and out-of-order samples in range into one dense chunk.
+//!   chunks and out-of-order samples in range into one packed chunk.
 //! - Compaction merges blocks that lie inside one aligned range of 3×, 9×, 27×… the block
 //!   duration once that range is complete.
 //! - A block is written under `<ulid>.tmp` and renamed; sources are deleted only after the
@@ -26,8 +26,9 @@ use crate::head::{merge_samples, HeadIndex};
 use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 
-/// Largest number of samples put in one dense chunk of a compacted block.
-const DENSE_CHUNK_SAMPLES: usize = 8192;
+/// Largest number of samples put in one packed chunk of a block.
+const BLOCK_CHUNK_SAMPLES: usize = 8192;
+const _: () = assert!(BLOCK_CHUNK_SAMPLES <= crate::chunkenc::MAX_PACKED_SAMPLES);
 
 /// A block cut drops the head chunk file mappings after this many series.
 const RELEASE_MAPS_EVERY: usize = 256;
@@ -152,16 +153,16 @@ pub(crate) struct HeadSnapshot {
     series: Vec<SeriesSnap>,
 }
 
-/// Encodes sorted samples into dense chunks of at most [`DENSE_CHUNK_SAMPLES`] samples.
-fn dense_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
+/// Encodes sorted samples into packed chunks of at most [`BLOCK_CHUNK_SAMPLES`] samples.
+fn block_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
     samples
-        .chunks(DENSE_CHUNK_SAMPLES)
+        .chunks(BLOCK_CHUNK_SAMPLES)
         .map(|part| {
             let cd = ChunkData {
                 min_time: part[0].0,
                 max_time: part[part.len() - 1].0,
-                encoding: crate::chunkenc::ENCODING_DENSE,
-                data: crate::chunkenc::encode_dense(part).into(),
+                encoding: crate::chunkenc::ENCODING_PACKED,
+                data: crate::chunkenc::encode_packed(part).into(),
             };
             (cd, part.len() as u32)
         })
@@ -181,7 +182,7 @@ pub(crate) fn write_head_block(
     let err: RefCell<Option<Error>> = RefCell::new(None);
     let syms = snap.symbols;
     let series = snap.series.into_iter().enumerate().map_while(|(i, s)| {
-        // Decode everything in range (chunks, out-of-order samples), re-encode it densely.
+        // Decode everything in range (chunks, out-of-order samples), re-encode it packed.
         let n: usize = s.mmapped.iter().map(|c| c.num_samples as usize).sum();
         let mut all = Vec::with_capacity(n + s.open.as_ref().map_or(0, |o| o.3 as usize));
         let corrupt = |detail: String| Error::Corrupt {
@@ -213,7 +214,7 @@ pub(crate) fn write_head_block(
             merge_samples(vec![all, s.ooo])
         };
         crate::tombstones::filter_samples(&s.deleted, &mut all);
-        let chunks = dense_chunks(&all);
+        let chunks = block_chunks(&all);
         let labels = Labels::from_sorted(
             s.labels
                 .iter()
@@ -314,7 +315,7 @@ pub(crate) fn replace_blocks(
     Ok(meta)
 }
 
-/// Merges `group` (sorted by time) into one block with dense chunks, dropping tombstoned
+/// Merges `group` (sorted by time) into one block with packed chunks, dropping tombstoned
 /// samples.
 pub(crate) fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta, Error> {
     let min_time = group
@@ -382,7 +383,7 @@ pub(crate) fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta,
         // Later blocks win ties: put them first.
         runs.reverse();
         let samples = merge_samples(runs);
-        let chunks = dense_chunks(&samples);
+        let chunks = block_chunks(&samples);
         Some((min_labels, chunks))
     });
     let meta = write_block(

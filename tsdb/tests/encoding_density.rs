@@ -1,9 +1,10 @@
-//! Bytes per sample of XOR vs dense chunks on typical series types (15 s scrapes).
+//! Bytes per sample of XOR vs dense vs packed chunks on typical series types (15 s scrapes).
 //! Prints a table (`cargo test -p tsdb --release --test encoding_density -- --nocapture`)
-//! and checks that dense is never much worse than XOR, which is what compaction relies on.
+//! and checks that packed (what blocks are written with) is never worse than dense and never
+//! much worse than XOR.
 
 use rand::{Rng, SeedableRng};
-use tsdb::chunkenc::{encode_dense, XorChunk};
+use tsdb::chunkenc::{encode_dense, encode_packed, XorChunk};
 
 fn series(kind: &str, n: usize, rng: &mut rand::rngs::StdRng) -> Vec<(i64, f64)> {
     let jitter = kind.ends_with("jitter");
@@ -49,7 +50,9 @@ fn xor_bytes(s: &[(i64, f64)]) -> usize {
 #[test]
 fn dense_vs_xor_table() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    println!("| series type | span | XOR B/sample | dense B/sample |\n|---|---|---|---|");
+    println!(
+        "| series type | span | XOR B/sample | dense B/sample | packed B/sample |\n|---|---|---|---|---|"
+    );
     for kind in [
         "cpu_counter",
         "cpu_counter_jitter",
@@ -63,10 +66,15 @@ fn dense_vs_xor_table() {
             let s = series(kind, n, &mut rng);
             let x = xor_bytes(&s) as f64 / n as f64;
             let d = (encode_dense(&s).len() + 1 + 4 + 2) as f64 / n as f64;
-            println!("| {kind} | {span} | {x:.2} | {d:.2} |");
+            let p = (encode_packed(&s).len() + 1 + 4 + 2) as f64 / n as f64;
+            println!("| {kind} | {span} | {x:.2} | {d:.2} | {p:.2} |");
             assert!(
                 d <= x * 1.1 + 0.05,
                 "{kind} {span}: dense {d:.2} much worse than XOR {x:.2}"
+            );
+            assert!(
+                p <= d + 0.01,
+                "{kind} {span}: packed {p:.2} worse than dense {d:.2}"
             );
         }
     }

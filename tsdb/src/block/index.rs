@@ -9,8 +9,9 @@ use memmap2::Mmap;
 
 use super::chunks::{ChunkReader, ChunkWriter};
 use super::meta::{new_ulid, BlockMeta};
+use super::series_entry::{get_v1, get_v2, put_v2, Entry, GROUP};
 use super::{ChunkData, ChunkMeta};
-use crate::chunkenc::bstream_util::{get_uvarint, get_varint, put_uvarint, put_varint};
+use crate::chunkenc::bstream_util::{get_uvarint, put_uvarint};
 use crate::db::fsync_dir;
 use crate::error::Error;
 use crate::labels::{Label, Labels};
@@ -18,7 +19,8 @@ use crate::matcher::Matcher;
 use crate::postings::{select_postings, PostingsSource};
 
 const MAGIC: [u8; 4] = *b"VIDX";
-const VERSION: u8 = 1;
+/// The version written; version 1 (one offset per series, entries self-contained) is read too.
+const VERSION: u8 = 2;
 const HEADER_LEN: usize = 8;
 const SECTIONS: usize = 5;
 const TOC_LEN: usize = SECTIONS * 8 + 4;
@@ -99,6 +101,7 @@ fn write_block_into<'a>(
         prev = Some(labels);
     }
     cw.finish()?;
+    let num_series = all.len() as u64;
     // Symbols sorted: symbol order is string order.
     let mut order: Vec<u32> = (0..sym_list.len() as u32).collect();
     order.sort_by(|&a, &b| sym_list[a as usize].cmp(&sym_list[b as usize]));
@@ -114,33 +117,29 @@ fn write_block_into<'a>(
         sections[0].extend_from_slice(s.as_bytes());
     }
     let mut postings: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
-    for (id, (ls, metas)) in all.iter().enumerate() {
-        let series_off = sections[1].len() as u32;
-        sections[2].extend_from_slice(&series_off.to_le_bytes());
-        let b = &mut sections[1];
-        put_uvarint(b, ls.len() as u64);
-        for &(n, v) in ls.iter() {
-            let (n, v) = (remap[n as usize], remap[v as usize]);
-            put_uvarint(b, n as u64);
-            put_uvarint(b, v as u64);
-            postings.entry((n, v)).or_default().push(id as u32);
+    sections[2].extend_from_slice(&(all.len() as u32).to_le_bytes());
+    let mut prev = Entry::default();
+    for (id, (ls, metas)) in all.into_iter().enumerate() {
+        if id % GROUP == 0 {
+            let group_off = sections[1].len() as u32;
+            sections[2].extend_from_slice(&group_off.to_le_bytes());
+            prev = Entry::default();
         }
-        put_uvarint(b, metas.len() as u64);
-        let (mut pmax, mut pref) = (0i64, 0u64);
-        for (i, m) in metas.iter().enumerate() {
-            put_varint(
-                b,
-                if i == 0 {
-                    m.min_time
-                } else {
-                    m.min_time.wrapping_sub(pmax)
-                },
-            );
-            put_uvarint(b, m.max_time.wrapping_sub(m.min_time) as u64);
-            put_varint(b, m.chunk_ref.wrapping_sub(pref) as i64);
-            pmax = m.max_time;
-            pref = m.chunk_ref;
+        let labels: Vec<(u32, u32)> = ls
+            .iter()
+            .map(|&(n, v)| (remap[n as usize], remap[v as usize]))
+            .collect();
+        for &pair in &labels {
+            postings.entry(pair).or_default().push(id as u32);
         }
+        let last_ref = metas.last().map_or(prev.last_ref, |m| m.chunk_ref);
+        let cur = Entry {
+            labels,
+            chunks: metas,
+            last_ref,
+        };
+        put_v2(&mut sections[1], &prev, &cur, min_time);
+        prev = cur;
     }
     put_uvarint(&mut sections[4], postings.len() as u64);
     for ((n, v), ids) in &postings {
@@ -148,13 +147,7 @@ fn write_block_into<'a>(
         put_uvarint(&mut sections[4], *v as u64);
         let poff = sections[3].len() as u64;
         put_uvarint(&mut sections[4], poff);
-        let p = &mut sections[3];
-        put_uvarint(p, ids.len() as u64);
-        let mut prev = 0u32;
-        for &id in ids {
-            put_uvarint(p, (id - prev) as u64);
-            prev = id;
-        }
+        put_postings(&mut sections[3], ids);
     }
     let path = dir.join("index");
     let mut f = std::io::BufWriter::new(File::create(&path).map_err(|e| Error::io(&path, e))?);
@@ -185,7 +178,7 @@ fn write_block_into<'a>(
         min_time,
         max_time,
         num_samples,
-        num_series: all.len() as u64,
+        num_series,
         num_chunks,
         level,
         sources,
@@ -197,6 +190,38 @@ fn write_block_into<'a>(
         .map_err(|e| Error::io(&mp, e))?;
     fsync_dir(dir)?;
     Ok(meta)
+}
+
+/// Appends a postings list: `count << 1 | 0` then the ids as deltas, or `runs << 1 | 1` then
+/// per run of consecutive ids its start minus the previous run's end and its length − 1,
+/// whichever is shorter.
+fn put_postings(p: &mut Vec<u8>, ids: &[u32]) {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &id in ids {
+        match runs.last_mut() {
+            Some((s, l)) if *s + *l == id => *l += 1,
+            _ => runs.push((id, 1)),
+        }
+    }
+    let start = p.len();
+    put_uvarint(p, (ids.len() as u64) << 1);
+    let mut prev = 0u32;
+    for &id in ids {
+        put_uvarint(p, (id - prev) as u64);
+        prev = id;
+    }
+    let mut r = Vec::new();
+    put_uvarint(&mut r, (runs.len() as u64) << 1 | 1);
+    let mut end = 0u32;
+    for &(s, l) in &runs {
+        put_uvarint(&mut r, (s - end) as u64);
+        put_uvarint(&mut r, (l - 1) as u64);
+        end = s + l;
+    }
+    if r.len() < p.len() - start {
+        p.truncate(start);
+        p.extend_from_slice(&r);
+    }
 }
 
 /// Sizes and counts of a block, for `vitals tsdb inspect`.
@@ -221,6 +246,8 @@ pub struct Block {
     offsets: usize,
     postings: (usize, usize),
     num_series: usize,
+    /// Index format version (1 or 2).
+    version: u8,
     info: BlockInfo,
     /// Deleted intervals by series id, mirrored in the block's `tombstones` file.
     tombstones: parking_lot::RwLock<crate::tombstones::Tombstones>,
@@ -239,7 +266,8 @@ impl Block {
             detail: d,
         };
         let m: &[u8] = &index;
-        if m.len() < HEADER_LEN + TOC_LEN || m[0..4] != MAGIC || m[4] != VERSION {
+        let version = m.get(4).copied().unwrap_or(0);
+        if m.len() < HEADER_LEN + TOC_LEN || m[0..4] != MAGIC || !(1..=VERSION).contains(&version) {
             return Err(bad("bad header or too short".into()));
         }
         let toc = &m[m.len() - TOC_LEN..];
@@ -303,6 +331,18 @@ impl Block {
                 .or_default()
                 .push((value.clone(), off as u32));
         }
+        let num_series = if version == 1 {
+            secs[2].1 / 4
+        } else {
+            let o = &m[secs[2].0..secs[2].0 + secs[2].1];
+            let n = o
+                .get(..4)
+                .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
+            if o.len() != 4 + 4 * n.div_ceil(GROUP) {
+                return Err(bad("series offsets length".into()));
+            }
+            n
+        };
         if secs[2].1 % 4 != 0 {
             return Err(bad("series offsets length".into()));
         }
@@ -315,7 +355,8 @@ impl Block {
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
-            num_series: secs[2].1 / 4,
+            num_series,
+            version,
             series: secs[1],
             offsets: secs[2].0,
             postings: secs[3],
@@ -390,50 +431,34 @@ impl Block {
         if id as usize >= self.num_series {
             return Err(self.corrupt("series id out of range"));
         }
-        let o = self.offsets + id as usize * 4;
-        let off = u32::from_le_bytes(self.index[o..o + 4].try_into().expect("4")) as usize;
         let b = &self.index[self.series.0..self.series.0 + self.series.1];
-        let mut pos = off;
-        let bad = || self.corrupt("series entry");
-        let n = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
-        if n > b.len() {
-            return Err(bad());
-        }
-        let mut labels = Vec::with_capacity(n);
-        for _ in 0..n {
-            let ni = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
-            let vi = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
-            let (Some(name), Some(value)) = (self.symbols.get(ni), self.symbols.get(vi)) else {
-                return Err(bad());
-            };
-            if labels.last().is_some_and(|l: &Label| l.name >= *name) {
-                return Err(bad());
+        let offset = |i: usize| {
+            let o = self.offsets + i * 4;
+            u32::from_le_bytes(self.index[o..o + 4].try_into().expect("4")) as usize
+        };
+        let ns = self.symbols.len();
+        let entry = if self.version == 1 {
+            get_v1(b, &mut offset(id as usize), ns)
+        } else {
+            // Entries of a group are coded against the previous one: decode from its start.
+            let g = id as usize / GROUP;
+            let mut pos = offset(g + 1);
+            let mut e = Some(Entry::default());
+            for _ in g * GROUP..=id as usize {
+                e = e.and_then(|p| get_v2(b, &mut pos, &p, ns, self.meta.min_time));
             }
-            labels.push(Label {
-                name: name.clone(),
-                value: value.clone(),
-            });
-        }
-        let nc = get_uvarint(b, &mut pos).ok_or_else(bad)? as usize;
-        if nc > b.len() {
-            return Err(bad());
-        }
-        let mut metas = Vec::with_capacity(nc);
-        let (mut pmax, mut pref) = (0i64, 0u64);
-        for i in 0..nc {
-            let d = get_varint(b, &mut pos).ok_or_else(bad)?;
-            let min_time = if i == 0 { d } else { pmax.wrapping_add(d) };
-            let max_time = min_time.wrapping_add(get_uvarint(b, &mut pos).ok_or_else(bad)? as i64);
-            let chunk_ref = pref.wrapping_add(get_varint(b, &mut pos).ok_or_else(bad)? as u64);
-            metas.push(ChunkMeta {
-                min_time,
-                max_time,
-                chunk_ref,
-            });
-            pmax = max_time;
-            pref = chunk_ref;
-        }
-        Ok((Labels::from_sorted(labels), metas))
+            e
+        };
+        let e = entry.ok_or_else(|| self.corrupt("series entry"))?;
+        let labels = e
+            .labels
+            .iter()
+            .map(|&(n, v)| Label {
+                name: self.symbols[n as usize].clone(),
+                value: self.symbols[v as usize].clone(),
+            })
+            .collect();
+        Ok((Labels::from_sorted(labels), e.chunks))
     }
 
     /// Encoding and bytes of a chunk (borrowed from the mmap, CRC verified).
@@ -457,20 +482,34 @@ impl Block {
     fn read_postings(&self, off: u32) -> Vec<u32> {
         let b = &self.index[self.postings.0..self.postings.0 + self.postings.1];
         let mut pos = off as usize;
-        let Some(n) = get_uvarint(b, &mut pos) else {
+        let Some(head) = get_uvarint(b, &mut pos) else {
             return Vec::new();
         };
-        let mut out = Vec::with_capacity((n as usize).min(b.len()));
+        // Version 1: the head is the count and every list is deltas.
+        let (n, runs) = match self.version {
+            1 => (head, false),
+            _ => (head >> 1, head & 1 == 1),
+        };
+        let mut out = Vec::with_capacity((n as usize).min(self.num_series));
         let mut id = 0u32;
         for _ in 0..n {
             let Some(d) = get_uvarint(b, &mut pos) else {
                 break;
             };
             id = id.wrapping_add(d as u32);
-            if id as usize >= self.num_series {
+            let len = if runs {
+                get_uvarint(b, &mut pos).map_or(0, |l| l.saturating_add(1))
+            } else {
+                1
+            };
+            if (id as u64).saturating_add(len) > self.num_series as u64 {
                 break;
             }
-            out.push(id);
+            out.extend(id..id + len as u32);
+            if runs {
+                // The next run's start is coded from this run's end.
+                id += len as u32;
+            }
         }
         out
     }
@@ -581,6 +620,16 @@ mod tests {
         }
         assert_eq!(b.label_names(), vec!["__name__", "cpu", "instance", "job"]);
         assert_eq!(b.label_values("job"), vec!["node"]);
+    }
+
+    #[test]
+    fn postings_take_the_shorter_form() {
+        let mut p = Vec::new();
+        put_postings(&mut p, &[0, 1, 2, 3, 10]);
+        assert_eq!(p, [5, 0, 3, 6, 0]);
+        p.clear();
+        put_postings(&mut p, &[3, 20, 40]);
+        assert_eq!(p, [6, 3, 17, 20]);
     }
 
     #[test]

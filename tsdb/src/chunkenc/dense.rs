@@ -11,7 +11,7 @@ const ZSTD_LEVEL: i32 = 3;
 const MAX_SAMPLES: u64 = 1 << 24;
 
 /// Smallest decimal exponent e (0..=9) with `v * 10^e` an exact integer that maps back to `v`.
-fn decimal_exponent(v: f64) -> Option<u8> {
+pub(super) fn decimal_exponent(v: f64) -> Option<u8> {
     if !v.is_finite() || (v == 0.0 && v.is_sign_negative()) {
         return None;
     }
