@@ -11,6 +11,7 @@ mod dense;
 mod intseq;
 mod packed;
 mod xor;
+mod zstd_ctx;
 
 pub use dense::{decode_dense, encode_dense};
 pub use packed::{decode_packed, encode_packed, MAX_PACKED_SAMPLES};

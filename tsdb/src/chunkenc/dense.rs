@@ -6,7 +6,6 @@ use super::ChunkError;
 
 const MODE_DECIMAL: u8 = 1;
 const MODE_RAW: u8 = 2;
-const ZSTD_LEVEL: i32 = 3;
 /// Largest sample count a dense chunk may announce (guards allocation on decode).
 const MAX_SAMPLES: u64 = 1 << 24;
 
@@ -82,7 +81,7 @@ pub fn encode_dense(samples: &[(i64, f64)]) -> Vec<u8> {
             prev = b;
         }
     }
-    zstd::bulk::compress(&raw, ZSTD_LEVEL).expect("BUG: zstd compression of a memory buffer failed")
+    super::zstd_ctx::compress(&raw)
 }
 
 /// Decodes a dense chunk, appending its samples to `out`.
@@ -95,8 +94,8 @@ pub fn decode_dense(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), Chunk
     if size > MAX_SAMPLES * 20 + 64 {
         return Err(bad("frame too large"));
     }
-    let raw =
-        zstd::bulk::decompress(bytes, size as usize).map_err(|e| bad(&format!("zstd: {e}")))?;
+    let raw = super::zstd_ctx::decompress(bytes, size as usize)
+        .map_err(|e| bad(&format!("zstd: {e}")))?;
     let mut pos = 0;
     let n = get_uvarint(&raw, &mut pos).ok_or_else(|| bad("count"))?;
     if n > MAX_SAMPLES || n as usize > raw.len() {

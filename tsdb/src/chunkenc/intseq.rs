@@ -11,14 +11,6 @@ const CODING_PACKED: u8 = 0;
 const CODING_ZSTD: u8 = 1;
 /// Most outliers a packed residual stream stores apart.
 const MAX_EXCEPTIONS: usize = 8;
-const ZSTD_LEVEL: i32 = 3;
-
-thread_local! {
-    /// One compression context per thread (creating one costs as much as a small frame).
-    static ZSTD: std::cell::RefCell<zstd::bulk::Compressor<'static>> = std::cell::RefCell::new(
-        zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("BUG: zstd context"),
-    );
-}
 
 fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
@@ -323,11 +315,7 @@ pub(super) fn put_ints(out: &mut Vec<u8>, xs: &[i64]) {
         for &x in &r {
             put_varint(&mut v, x);
         }
-        let z = ZSTD.with(|c| {
-            c.borrow_mut()
-                .compress(&v)
-                .expect("BUG: zstd of a memory buffer")
-        });
+        let z = super::zstd_ctx::compress(&v);
         if z.len() + uvarint_len(z.len() as u64) < packed_len {
             out.truncate(body);
             out[head] = flags | CODING_ZSTD << 4;
@@ -403,7 +391,7 @@ fn get_zstd(b: &[u8], pos: &mut usize, c: usize, out: &mut Vec<i64>) -> Result<(
         .get(*pos..pos.saturating_add(len))
         .ok_or_else(|| bad("zstd frame truncated"))?;
     *pos += len;
-    let raw = zstd::bulk::decompress(frame, c * 10).map_err(|e| bad(&format!("zstd: {e}")))?;
+    let raw = super::zstd_ctx::decompress(frame, c * 10).map_err(|e| bad(&format!("zstd: {e}")))?;
     let mut p = 0;
     for _ in 0..c {
         out.push(get_varint(&raw, &mut p).ok_or_else(|| bad("zstd residuals truncated"))?);

@@ -9,7 +9,6 @@ use super::ChunkError;
 
 const MODE_DECIMAL: u8 = 1;
 const MODE_RAW: u8 = 2;
-const ZSTD_LEVEL: i32 = 3;
 /// Largest sample count a packed chunk may announce (guards allocation on decode).
 pub const MAX_PACKED_SAMPLES: usize = 1 << 16;
 
@@ -101,7 +100,7 @@ pub fn encode_packed(samples: &[(i64, f64)]) -> Vec<u8> {
                 planes[b * n + i] = byte;
             }
         }
-        let z = zstd::bulk::compress(&planes, ZSTD_LEVEL).expect("BUG: zstd of a memory buffer");
+        let z = super::zstd_ctx::compress(&planes);
         put_uvarint(&mut out, z.len() as u64);
         out.extend_from_slice(&z);
     }
@@ -172,8 +171,8 @@ pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkErr
             let frame = b
                 .get(pos..pos.saturating_add(len))
                 .ok_or_else(|| bad("raw values truncated"))?;
-            let planes =
-                zstd::bulk::decompress(frame, n * 8).map_err(|e| bad(&format!("zstd: {e}")))?;
+            let planes = super::zstd_ctx::decompress(frame, n * 8)
+                .map_err(|e| bad(&format!("zstd: {e}")))?;
             if planes.len() != n * 8 {
                 return Err(bad("raw values truncated"));
             }
