@@ -101,15 +101,11 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     lv * (1.0 - w) + uv * w
 }
 
-/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+/// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (as the query JSON does).
 pub(crate) fn fmt_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
-    }
+    let mut s = String::new();
+    crate::json_fmt::push_float(&mut s, v);
+    s
 }
 
 impl Ctx<'_> {
