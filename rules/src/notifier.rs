@@ -223,9 +223,11 @@ pub struct Notifier {
 impl Notifier {
     /// A notifier for `cfg`; starts its delivery thread. Entries that fail
     /// [`AlertingConfig::validate`] are still tried (check configs before).
-    pub fn new(cfg: AlertingConfig, opts: NotifierOptions) -> Arc<Notifier> {
+    pub fn new(cfg: AlertingConfig, mut opts: NotifierOptions) -> Arc<Notifier> {
+        // The labels live in `Shared::external_labels` alone, so a reload replaces them.
+        let external_labels = std::mem::take(&mut opts.external_labels);
         let shared = Arc::new(Shared {
-            external_labels: Mutex::new(opts.external_labels.clone()),
+            external_labels: Mutex::new(external_labels),
             opts,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -601,83 +603,6 @@ mod tests {
             serde_json::json!({"alertname": "X", "cluster": "new", "region": "eu"})
         );
         n.stop();
-    }
-
-    #[test]
-    fn delivery_is_counted_and_timed_per_alertmanager() {
-        // A one-connection-at-a-time HTTP server answering 200 to every request.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            for mut c in listener.incoming().flatten() {
-                let mut buf = vec![0u8; 1 << 16];
-                let mut got = Vec::new();
-                while let Ok(n) = c.read(&mut buf) {
-                    got.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&got);
-                    if let Some(h) = text.find("\r\n\r\n") {
-                        let len = text[..h]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if got.len() >= h + 4 + len {
-                            break;
-                        }
-                    }
-                    if n == 0 {
-                        break;
-                    }
-                }
-                let _ = c.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-            }
-        });
-        let cfg: AlertingConfig = serde_json::from_value(serde_json::json!({
-            "alertmanagers": [{"static_configs": [{"targets": [format!("127.0.0.1:{port}")]}]}]
-        }))
-        .unwrap();
-        let n = Notifier::new(cfg, NotifierOptions::default());
-        n.send(vec![Alert {
-            labels: Labels::from_pairs(&[("alertname", "X")]),
-            annotations: Labels::default(),
-            starts_at_ms: 0,
-            ends_at_ms: 0,
-            generator_url: String::new(),
-        }]);
-        let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while n.stats().get(&url).map(|d| d.sent) != Some(1) {
-            assert!(std::time::Instant::now() < deadline, "{:?}", n.stats());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut out = String::new();
-        n.render_metrics(&mut out);
-        n.stop();
-        assert!(
-            out.contains(&format!(
-                "prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 1\n"
-            )),
-            "{out}"
-        );
-        assert!(
-            out.contains(&format!(
-                "prometheus_notifications_latency_seconds_count{{alertmanager=\"{url}\"}} 1\n"
-            )),
-            "{out}"
-        );
-        assert!(
-            out.contains(&format!(
-                "prometheus_notifications_latency_seconds{{alertmanager=\"{url}\",quantile=\"0.99\"}} "
-            )),
-            "{out}"
-        );
-        assert!(out.contains("# TYPE prometheus_notifications_latency_seconds summary\n"));
     }
 
     #[test]

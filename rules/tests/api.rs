@@ -295,3 +295,53 @@ fn firing_alerts_go_to_the_alertmanager_with_ends_at() {
     assert_eq!(v[0]["endsAt"], "1970-01-01T00:05:00Z");
     m.notifier().stop();
 }
+
+#[test]
+fn delivery_is_counted_and_timed_per_alertmanager() {
+    use rules::notifier::{Alert, AlertingConfig, Notifier, NotifierOptions};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = one_request(l);
+    let cfg: AlertingConfig = serde_json::from_value(json!({
+        "alertmanagers": [{"static_configs": [{"targets": [format!("127.0.0.1:{port}")]}]}]
+    }))
+    .unwrap();
+    let n = Notifier::new(cfg, NotifierOptions::default());
+    n.send(vec![Alert {
+        labels: Labels::from_pairs(&[("alertname", "X")]),
+        annotations: Labels::default(),
+        starts_at_ms: 0,
+        ends_at_ms: 0,
+        generator_url: String::new(),
+    }]);
+    got.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no request reached the Alertmanager");
+    let url = format!("http://127.0.0.1:{port}/api/v2/alerts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while n.stats().get(&url).map(|d| d.sent) != Some(1) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", n.stats());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut out = String::new();
+    n.render_metrics(&mut out);
+    n.stop();
+    assert!(
+        out.contains(&format!(
+            "prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 1\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "prometheus_notifications_latency_seconds_count{{alertmanager=\"{url}\"}} 1\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "prometheus_notifications_latency_seconds{{alertmanager=\"{url}\",quantile=\"0.99\"}} "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("# TYPE prometheus_notifications_latency_seconds summary\n"));
+}
