@@ -5,10 +5,11 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use expo::{Format, MetricSet};
@@ -17,34 +18,11 @@ use kube_collector::{Flags, KubeState, Options};
 /// Requests seen: (path, fieldSelector).
 type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
-/// Percent-decodes a query value (enough for field selectors).
-fn decode(v: &str) -> String {
-    let b = v.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
-                out.push(x);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
 async fn handle(State(seen): State<Seen>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let fields = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("fieldSelector="))
-        .map(decode)
-        .unwrap_or_default();
-    if query.contains("watch=") {
+    let Query(query) = Query::<HashMap<String, String>>::try_from_uri(req.uri()).unwrap();
+    let fields = query.get("fieldSelector").cloned().unwrap_or_default();
+    if query.contains_key("watch") {
         // Watches stay open without events.
         let never = futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
         return axum::body::Body::from_stream(never).into_response();
@@ -60,7 +38,9 @@ async fn handle(State(seen): State<Seen>, req: Request) -> Response {
         .split(',')
         .filter_map(|f| f.strip_prefix("metadata.namespace!="))
         .collect();
-    let Ok(mut list) = serde_json::from_str::<serde_json::Value>(&common_fixture(plural)) else {
+    let Ok(mut list) =
+        serde_json::from_str::<serde_json::Value>(&common::try_fixture(plural).unwrap_or_default())
+    else {
         return (StatusCode::NOT_FOUND, "{}").into_response();
     };
     list["items"].as_array_mut().unwrap().retain(|o| {
@@ -68,14 +48,6 @@ async fn handle(State(seen): State<Seen>, req: Request) -> Response {
         ns.is_none_or(|n| n == on) && !denied.contains(&on)
     });
     ([("content-type", "application/json")], list.to_string()).into_response()
-}
-
-/// The List fixture of `plural`; empty when there is none.
-fn common_fixture(plural: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{plural}.json"));
-    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// Watches pods and nodes with these namespace flags; the rendered text and the lists seen.

@@ -7,10 +7,15 @@ use std::sync::Arc;
 
 /// The text of fixture `tests/fixtures/<name>.json`.
 pub fn fixture(name: &str) -> String {
+    try_fixture(name).unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+/// The text of fixture `tests/fixtures/<name>.json`, if there is one.
+pub fn try_fixture(name: &str) -> Option<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.json"));
-    std::fs::read_to_string(path).unwrap()
+    std::fs::read_to_string(path).ok()
 }
 
 /// The items of the List fixture `name`.
