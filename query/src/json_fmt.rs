@@ -20,6 +20,16 @@ pub(crate) fn push_float(out: &mut String, v: f64) {
     }
     let mut buf = ryu::Buffer::new();
     let s = buf.format_finite(v);
+    // Without an exponent and not integral (`….0`), ryu's digits are already Go's.
+    if !s.ends_with(".0") && !s.contains('e') {
+        out.push_str(s);
+        return;
+    }
+    push_ryu_digits(out, s);
+}
+
+/// Appends ryu's output `s` (`d.ddd`, `0.000ddd` or `d.ddde±x`) in Go's `'f'` form.
+fn push_ryu_digits(out: &mut String, s: &str) {
     let (neg, s) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s),
@@ -187,6 +197,21 @@ mod tests {
             let s = float(v);
             prop_assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits());
             prop_assert_eq!(s.len(), format!("{v}").len());
+        }
+
+        /// ryu's own output, where it is taken as it is, equals its rewriting digit by digit.
+        #[test]
+        fn ryu_decimals_need_no_rewriting(bits in any::<u64>(), m in -1_000_000i64..1_000_000, e in 0u32..20) {
+            for v in [f64::from_bits(bits), m as f64 / 10f64.powi(e as i32)] {
+                prop_assume!(v.is_finite());
+                let mut buf = ryu::Buffer::new();
+                let r = buf.format_finite(v);
+                let mut slow = String::new();
+                push_ryu_digits(&mut slow, r);
+                if !r.ends_with(".0") && !r.contains('e') {
+                    prop_assert_eq!(r, slow);
+                }
+            }
         }
 
         #[test]

@@ -7,6 +7,7 @@ use tsdb::Labels;
 use super::ast::{AggOp, Expr};
 use super::eval::{Ctx, QueryError, Steps, Val, VS};
 use super::fused::group_labels;
+use super::stream_agg::Acc;
 
 /// Kahan-compensated running sum.
 #[derive(Default, Clone, Copy)]
@@ -65,9 +66,24 @@ pub(crate) fn variance(vals: &[f64]) -> f64 {
     m2 / n
 }
 
-/// The φ-quantile of `vals` (Prometheus' interpolation).
-pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
-    if vals.is_empty() || q.is_nan() {
+/// Go's `sort.Float64s` order: NaNs first, then by value.
+pub(crate) fn go_float_cmp(a: &f64, b: &f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// The φ-quantile of `n` values whose value at rank `k` (in [`go_float_cmp`] order)
+/// `ranked(lo, up)` returns for the two ranks `lo ≤ up` interpolated between.
+pub(crate) fn quantile_by_ranks(
+    q: f64,
+    n: usize,
+    ranked: impl FnOnce(usize, usize) -> (f64, f64),
+) -> f64 {
+    if n == 0 || q.is_nan() {
         return f64::NAN;
     }
     if q < 0.0 {
@@ -76,29 +92,29 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    // Go's sort.Float64s order (NaNs first); only the two ranks interpolated between are
-    // needed, so select them instead of sorting.
-    let cmp = |a: &f64, b: &f64| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    };
-    let n = vals.len() as f64;
+    let n = n as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
     let upper = (lower + 1.0).min(n - 1.0);
     let w = rank - lower;
-    let (lo, up) = (lower as usize, upper as usize);
-    let (_, lv, rest) = vals.select_nth_unstable_by(lo, cmp);
-    let lv = *lv;
-    let uv = if up == lo {
-        lv
-    } else {
-        // `rest` holds the ranks above `lo`; its least is rank `lo + 1`.
-        rest.iter().copied().min_by(cmp).unwrap_or(lv)
-    };
+    let (lv, uv) = ranked(lower as usize, upper as usize);
     lv * (1.0 - w) + uv * w
+}
+
+/// The φ-quantile of `vals` (Prometheus' interpolation).
+pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
+    // Only the two ranks interpolated between are needed, so select them instead of sorting.
+    quantile_by_ranks(q, vals.len(), |lo, up| {
+        let (_, lv, rest) = vals.select_nth_unstable_by(lo, go_float_cmp);
+        let lv = *lv;
+        let uv = if up == lo {
+            lv
+        } else {
+            // `rest` holds the ranks above `lo`; its least is rank `lo + 1`.
+            rest.iter().copied().min_by(go_float_cmp).unwrap_or(lv)
+        };
+        (lv, uv)
+    })
 }
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)` (as the query JSON does).
@@ -123,18 +139,15 @@ impl Ctx<'_> {
             Some(p) => Some(self.eval(p, steps)?),
             None => None,
         };
-        // Sum-like aggregations of a selector or range function get their input already
-        // labelled by group (see `fused.rs`).
-        let (input, grouped) = match self.grouped_input(op, expr, grouping, without, steps)? {
-            Some(input) => (input, true),
-            None => {
-                let Val::Vector(input) = self.eval(expr, steps)? else {
-                    return Err(QueryError::Execution(
-                        "aggregation over a non-vector".into(),
-                    ));
-                };
-                (input, false)
-            }
+        // Sum-like aggregations of a selector or range function are computed as the series
+        // are read, each labelled by its group there (see `fused.rs`, `stream_agg.rs`).
+        if let Some(out) = self.streamed_aggregate(op, expr, grouping, without, steps)? {
+            return Ok(Val::Vector(out));
+        }
+        let Val::Vector(input) = self.eval(expr, steps)? else {
+            return Err(QueryError::Execution(
+                "aggregation over a non-vector".into(),
+            ));
         };
         let scalar_param = |i: usize| match &param_val {
             Some(Val::Scalar(s)) => s[i],
@@ -170,11 +183,7 @@ impl Ctx<'_> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
         for (i, s) in input.iter().enumerate() {
-            let g = if grouped {
-                s.labels.clone()
-            } else {
-                group_labels(&s.labels, grouping, without)
-            };
+            let g = group_labels(&s.labels, grouping, without);
             let gi = match index.get(&g) {
                 Some(&gi) => gi,
                 None => {
@@ -255,63 +264,12 @@ impl Ctx<'_> {
         n: usize,
     ) -> Result<Vec<VS>, QueryError> {
         let mut out = Vec::with_capacity(groups.len());
-        let mut sums = vec![Kahan::default(); n];
-        let mut counts = vec![0u32; n];
-        let mut extreme = vec![f64::NAN; n];
-        let mut non_finite = vec![false; n];
         for (labels, members) in groups {
-            sums.fill(Kahan::default());
-            counts.fill(0);
-            extreme.fill(f64::NAN);
-            non_finite.fill(false);
+            let mut acc = Acc::new(op, labels, n);
             for &m in &members {
-                for (i, v) in input[m].vals.iter().enumerate() {
-                    let Some(v) = *v else { continue };
-                    counts[i] += 1;
-                    match op {
-                        AggOp::Sum | AggOp::Avg => {
-                            sums[i].add(v);
-                            non_finite[i] |= !v.is_finite();
-                        }
-                        AggOp::Min => {
-                            let a = extreme[i];
-                            if a > v || a.is_nan() {
-                                extreme[i] = v;
-                            }
-                        }
-                        AggOp::Max => {
-                            let a = extreme[i];
-                            if a < v || a.is_nan() {
-                                extreme[i] = v;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+                acc.add(op, &input[m].vals);
             }
-            let vals = (0..n)
-                .map(|i| {
-                    let c = counts[i];
-                    (c > 0).then(|| match op {
-                        AggOp::Sum => sums[i].value(),
-                        AggOp::Avg => {
-                            let s = sums[i].value();
-                            if s.is_finite() || non_finite[i] {
-                                s / f64::from(c)
-                            } else {
-                                // The sum overflowed: Prometheus' incremental mean.
-                                let vals: Vec<f64> =
-                                    members.iter().filter_map(|&m| input[m].vals[i]).collect();
-                                average(&vals)
-                            }
-                        }
-                        AggOp::Count => f64::from(c),
-                        AggOp::Group => 1.0,
-                        _ => extreme[i],
-                    })
-                })
-                .collect();
-            out.push(VS { labels, vals });
+            out.push(acc.finish(op));
             self.check_deadline()?;
         }
         Ok(out)

@@ -27,13 +27,31 @@ pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// The value of a matched pair (`mv` from the "many" side, `ov` from the "one" side, swapped
+/// back to left and right when `swapped`); None when a comparison filters it out.
+pub(crate) fn matched_value(
+    op: BinOp,
+    mv: f64,
+    ov: f64,
+    swapped: bool,
+    return_bool: bool,
+) -> Option<f64> {
+    let (lv, rv) = if swapped { (ov, mv) } else { (mv, ov) };
+    let (res, keep) = scalar_op(op, lv, rv);
+    if return_bool {
+        Some(if keep { 1.0 } else { 0.0 })
+    } else {
+        keep.then_some(res)
+    }
+}
+
 /// Go's `math.Mod`: the result has the sign of `l`.
 fn fmod(l: f64, r: f64) -> f64 {
     l % r
 }
 
 /// The `(name, value)` pairs series are matched on.
-type Signature = Vec<(String, String)>;
+pub(crate) type Signature = Vec<(String, String)>;
 
 /// The matching signature of `l` under `on`/`ignoring`.
 fn signature(l: &Labels, m: &VectorMatching) -> Signature {
@@ -56,7 +74,7 @@ fn fmt_sig(sig: &[(String, String)]) -> String {
 }
 
 /// Result labels of a vector/vector operation for the "many" side `l` and "one" side `r`.
-fn result_labels(
+pub(crate) fn result_labels(
     op: BinOp,
     l: &Labels,
     r: &Labels,
@@ -224,6 +242,19 @@ impl Ctx<'_> {
             .map(|s| group_of_sig.get(&signature(&s.labels, m)).copied())
             .collect();
         drop(group_of_sig);
+        if let Some(out) = super::matching::series_major(
+            op,
+            &many,
+            &one,
+            &groups,
+            &many_group,
+            m,
+            return_bool,
+            swapped,
+        ) {
+            self.check_deadline()?;
+            return Ok(Val::Vector(out));
+        }
         // Per group: the "one" series present at the current step.
         let mut one_at: Vec<Option<usize>> = vec![None; groups.len()];
         // Per group: the last step a one-to-one match used it (+1; 0 = never).
@@ -264,17 +295,7 @@ impl Ctx<'_> {
                     group_used[g] = step + 1;
                 }
                 let ov = one[j].vals[step].expect("present");
-                let (lv, rv) = if swapped { (ov, mv) } else { (mv, ov) };
-                let (res, keep) = scalar_op(op, lv, rv);
-                let value = if return_bool {
-                    if keep {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else if keep {
-                    res
-                } else {
+                let Some(value) = matched_value(op, mv, ov, swapped, return_bool) else {
                     continue;
                 };
                 let o = match last_pair[i] {

@@ -11,6 +11,7 @@ use tsdb::{Label, Labels};
 use super::ast::{At, Expr, ValueType, VectorSelector};
 use super::fused::Regroup;
 use super::storage::{LabeledSamples, Storage, Window};
+use super::stream_agg::AggSink;
 use super::value::{is_stale_nan, Sample, Series, Value};
 use super::ParseError;
 
@@ -564,12 +565,14 @@ impl Ctx<'_> {
     /// `parallelism` threads; the series `f` keeps come back in label order. Each series'
     /// samples count against the limit while `f` holds them, summed over all threads; `f`
     /// counts what it keeps through [`Held`].
+    /// With `sink`, the series go there (with their ordinals) instead of being returned.
     pub fn stream_par(
         &mut self,
         sel: &VectorSelector,
         mint: i64,
         maxt: i64,
         f: &ParEvalFn<'_>,
+        sink: Option<&AggSink>,
     ) -> Result<Vec<VS>, QueryError> {
         let held = Held {
             loaded: AtomicUsize::new(self.loaded),
@@ -587,8 +590,10 @@ impl Ctx<'_> {
                 ctx.check_deadline()?;
                 let r = f(ctx, &held, labels, samples);
                 held.release(samples.len());
-                if let Some(vs) = r? {
-                    out.lock().push((i, vs));
+                match (sink, r?) {
+                    (Some(sink), r) => sink.accept(i, r),
+                    (None, Some(vs)) => out.lock().push((i, vs)),
+                    (None, None) => {}
                 }
                 Ok(())
             },
@@ -660,6 +665,7 @@ impl Ctx<'_> {
                 };
                 Ok(Some(VS { labels, vals }))
             },
+            regroup.and_then(|g| g.sink),
         )
     }
 

@@ -1,11 +1,13 @@
-//! Aggregation inputs labelled by group where they are read: `sum by (…) (rate(x[5m]))` and
-//! `sum by (…) (x)` compute each series' group on the reading threads, so the aggregation
-//! neither relabels (drops `__name__`), re-sorts nor merges its input afterwards.
+//! Aggregations computed where their input is read: `sum by (…) (rate(x[5m]))` and
+//! `sum by (…) (x)` compute each series' group on the reading threads and hand it to an
+//! [`AggSink`], so the aggregation neither relabels (drops `__name__`), re-sorts, merges nor
+//! holds its input.
 
 use tsdb::{Labels, MatchOp};
 
 use super::ast::{AggOp, Expr, ValueType, VectorSelector};
 use super::eval::{Ctx, QueryError, Steps, Val, VS};
+use super::stream_agg::AggSink;
 
 /// The grouping of an aggregation, applied to series as they are read.
 pub(crate) struct Regroup<'g> {
@@ -13,6 +15,8 @@ pub(crate) struct Regroup<'g> {
     pub grouping: &'g [String],
     /// True for `without`.
     pub without: bool,
+    /// Where the grouped series go as they are read (instead of being returned).
+    pub sink: Option<&'g AggSink>,
 }
 
 impl Regroup<'_> {
@@ -37,7 +41,12 @@ fn group_labels_by(l: &Labels, keep: impl Fn(&str) -> bool) -> Labels {
 
 /// The group of `l` under `by (grouping)` or `without (grouping)`.
 pub(crate) fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
-    Regroup { grouping, without }.group_of(l, false)
+    Regroup {
+        grouping,
+        without,
+        sink: None,
+    }
+    .group_of(l, false)
 }
 
 /// True when every series `sel` selects has the same metric name.
@@ -55,10 +64,11 @@ fn unparen(e: &Expr) -> &Expr {
 }
 
 impl Ctx<'_> {
-    /// The input of aggregation `op` with each series already labelled by its group (in the
-    /// order the general path would aggregate them), when `expr` is a selector or a range
-    /// function over a matrix selector and `op` only needs the groups; None otherwise.
-    pub(crate) fn grouped_input(
+    /// Aggregation `op` of `expr` computed as the series are read (groups in first-seen
+    /// order, members added in label order, as the general path does), when `expr` is a
+    /// selector or a range function over a matrix selector and `op` is `sum`, `avg`, `count`,
+    /// `group`, `min` or `max`; None otherwise.
+    pub(crate) fn streamed_aggregate(
         &mut self,
         op: AggOp,
         expr: &Expr,
@@ -72,14 +82,16 @@ impl Ctx<'_> {
         ) {
             return Ok(None);
         }
-        let regroup = Regroup { grouping, without };
-        match unparen(expr) {
-            Expr::Selector(sel) => Ok(Some(self.eval_selector_grouped(
-                sel,
-                steps,
-                false,
-                Some(&regroup),
-            )?)),
+        let sink = AggSink::new(op, steps.len());
+        let regroup = Regroup {
+            grouping,
+            without,
+            sink: Some(&sink),
+        };
+        // Series the reading threads did not hand to the sink (none unless the range
+        // argument is evaluated on this thread), in label order.
+        let rest = match unparen(expr) {
+            Expr::Selector(sel) => self.eval_selector_grouped(sel, steps, false, Some(&regroup))?,
             Expr::Call { func, args } => {
                 let def = super::functions::lookup(func).expect("parser checked the function");
                 let range_idx = match *func {
@@ -98,14 +110,20 @@ impl Ctx<'_> {
                     return Ok(None);
                 }
                 match self.eval_range_call_grouped(func, args, steps, Some(&regroup))? {
-                    Val::Vector(vs) => Ok(Some(vs)),
-                    _ => Err(QueryError::Execution(
-                        "BUG: range function of a non-vector".into(),
-                    )),
+                    Val::Vector(vs) => vs,
+                    _ => {
+                        return Err(QueryError::Execution(
+                            "BUG: range function of a non-vector".into(),
+                        ))
+                    }
                 }
             }
-            _ => Ok(None),
+            _ => return Ok(None),
+        };
+        for (i, vs) in rest.into_iter().enumerate() {
+            sink.accept(i, Some(vs));
         }
+        Ok(Some(sink.finish()))
     }
 }
 

@@ -9,9 +9,12 @@ mod eval;
 mod functions;
 mod fused;
 pub mod lexer;
+mod matching;
 pub mod parser;
 mod range;
+mod sorted_window;
 mod storage;
+mod stream_agg;
 mod value;
 
 pub use ast::Expr;

@@ -9,6 +9,7 @@ use super::ast::Expr;
 use super::call::absent_labels;
 use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Steps, Val, VS};
 use super::fused::Regroup;
+use super::sorted_window::SortedWindow;
 use super::value::is_stale_nan;
 
 /// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
@@ -320,6 +321,13 @@ impl Ctx<'_> {
             "changes" => Some(false),
             _ => None,
         };
+        // rate, increase and delta (counter, rate) skip range_fn's dispatch by name.
+        let extrapolating = match func {
+            "rate" => Some((true, true)),
+            "increase" => Some((true, false)),
+            "delta" => Some((false, false)),
+            _ => None,
+        };
         // One series' value per step; None when it has none at any step.
         let per_series = |samples: &[(i64, f64)],
                           windows: &[(i64, i64)]|
@@ -340,6 +348,8 @@ impl Ctx<'_> {
                 }
             }
             let mut p = vec![0.0; params.len()];
+            // quantile_over_time keeps each window's values sorted as it moves.
+            let mut window = (func == "quantile_over_time").then(SortedWindow::default);
             let mut vals = vec![None; n];
             let mut any = false;
             let (mut a, mut b) = (0usize, 0usize);
@@ -363,16 +373,25 @@ impl Ctx<'_> {
                 }
                 // Events between samples a and b-1 of the window.
                 let count = (counted.is_some() && b > a).then(|| prefix[b - 1] - prefix[a]);
-                let r = range_fn(
-                    func,
-                    &samples[a..b],
-                    lo,
-                    hi,
-                    steps.at(i),
-                    &p,
-                    adj == 1,
-                    count,
-                )?;
+                let r = match (&mut window, extrapolating) {
+                    (Some(w), _) => (b > a).then(|| {
+                        w.move_to(samples, a, b);
+                        w.quantile(p[0])
+                    }),
+                    (None, Some((counter, rate))) => {
+                        extrapolated(&samples[a..b], lo, hi, counter, rate, adj == 1, count)
+                    }
+                    (None, None) => range_fn(
+                        func,
+                        &samples[a..b],
+                        lo,
+                        hi,
+                        steps.at(i),
+                        &p,
+                        adj == 1,
+                        count,
+                    )?,
+                };
                 any |= r.is_some();
                 vals[i] = r;
             }
@@ -385,27 +404,33 @@ impl Ctx<'_> {
         };
         let out = if let Some(m) = self.matrix_arg(&args[range_idx], steps)? {
             // A matrix selector: series are read and evaluated on several threads.
-            self.stream_par(m.sel, m.lo + 1, m.hi, &|_, held, labels, samples| {
-                let filtered: Vec<(i64, f64)>;
-                let s = if samples.iter().any(|x| is_stale_nan(x.1)) {
-                    filtered = samples
-                        .iter()
-                        .filter(|x| !is_stale_nan(x.1))
-                        .copied()
-                        .collect();
-                    &filtered[..]
-                } else {
-                    samples
-                };
-                let Some(vals) = per_series(s, &m.windows)? else {
-                    return Ok(None);
-                };
-                held.account(n)?;
-                Ok(Some(VS {
-                    labels: labels_of(labels),
-                    vals,
-                }))
-            })?
+            self.stream_par(
+                m.sel,
+                m.lo + 1,
+                m.hi,
+                &|_, held, labels, samples| {
+                    let filtered: Vec<(i64, f64)>;
+                    let s = if samples.iter().any(|x| is_stale_nan(x.1)) {
+                        filtered = samples
+                            .iter()
+                            .filter(|x| !is_stale_nan(x.1))
+                            .copied()
+                            .collect();
+                        &filtered[..]
+                    } else {
+                        samples
+                    };
+                    let Some(vals) = per_series(s, &m.windows)? else {
+                        return Ok(None);
+                    };
+                    held.account(n)?;
+                    Ok(Some(VS {
+                        labels: labels_of(labels),
+                        vals,
+                    }))
+                },
+                regroup.and_then(|g| g.sink),
+            )?
         } else {
             let mut out = Vec::new();
             self.for_each_range_series(
