@@ -100,6 +100,32 @@ fn push_labels(out: &mut String, l: &tsdb::Labels) {
 }
 
 /// The Prometheus JSON body of a successful query.
+/// Points from which a matrix is written on several threads.
+const PARALLEL_RENDER_POINTS: usize = 20_000;
+
+/// Appends the series of a matrix, comma-separated.
+fn push_matrix(s: &mut String, m: &[promql::Series]) {
+    for (i, x) in m.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"metric\":");
+        push_labels(s, &x.labels);
+        s.push_str(",\"values\":[");
+        for (j, (t, v)) in x.points.iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            s.push('[');
+            push_time(s, *t);
+            s.push(',');
+            push_value(s, *v);
+            s.push(']');
+        }
+        s.push_str("]}");
+    }
+}
+
 pub fn render(o: &QueryOutput) -> String {
     let mut s = String::with_capacity(256);
     s.push_str("{\"status\":\"success\",\"data\":{");
@@ -136,24 +162,34 @@ pub fn render(o: &QueryOutput) -> String {
         }
         Value::Matrix(m) => {
             s.push_str("\"resultType\":\"matrix\",\"result\":[");
-            for (i, x) in m.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                s.push_str("{\"metric\":");
-                push_labels(&mut s, &x.labels);
-                s.push_str(",\"values\":[");
-                for (j, (t, v)) in x.points.iter().enumerate() {
-                    if j > 0 {
+            let points: usize = m.iter().map(|x| x.points.len()).sum();
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            if points < PARALLEL_RENDER_POINTS || threads < 2 || m.len() < 2 {
+                push_matrix(&mut s, m);
+            } else {
+                // Large matrices are written in parts on several threads and joined.
+                let parts: Vec<String> = std::thread::scope(|sc| {
+                    let handles: Vec<_> = m
+                        .chunks(m.len().div_ceil(threads))
+                        .map(|part| {
+                            sc.spawn(move || {
+                                let mut p = String::with_capacity(part.len() * 64);
+                                push_matrix(&mut p, part);
+                                p
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("BUG: JSON writer panicked"))
+                        .collect()
+                });
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
                         s.push(',');
                     }
-                    s.push('[');
-                    push_time(&mut s, *t);
-                    s.push(',');
-                    push_value(&mut s, *v);
-                    s.push(']');
+                    s.push_str(p);
                 }
-                s.push_str("]}");
             }
             s.push(']');
         }
@@ -285,4 +321,39 @@ pub(crate) async fn format_query(
         axum::Json(serde_json::json!({"status": "success", "data": expr.to_string()}))
             .into_response(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_matrix, render, PARALLEL_RENDER_POINTS};
+    use crate::promql::{QueryOutput, Series, Value};
+    use tsdb::Labels;
+
+    /// A matrix large enough to be written on several threads reads as one written serially.
+    #[test]
+    fn parallel_matrix_equals_serial() {
+        for series in [2usize, 3, 7, 101] {
+            let per = PARALLEL_RENDER_POINTS / series + 1;
+            let m: Vec<Series> = (0..series)
+                .map(|i| Series {
+                    labels: Labels::from_pairs(&[("i", &i.to_string())]),
+                    points: (0..per)
+                        .map(|j| (j as i64 * 15_000 + 1, (i * j) as f64 / 7.0))
+                        .collect(),
+                })
+                .collect();
+            let mut want = String::from(
+                "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[",
+            );
+            push_matrix(&mut want, &m);
+            want.push_str("]}}");
+            let got = render(&QueryOutput {
+                value: Value::Matrix(m),
+                warnings: vec![],
+                infos: vec![],
+            });
+            assert_eq!(got, want, "{series} series");
+            serde_json::from_str::<serde_json::Value>(&got).expect("valid JSON");
+        }
+    }
 }

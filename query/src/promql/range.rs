@@ -75,6 +75,42 @@ fn extrapolated(
     Some(result * factor)
 }
 
+/// How one series' windows are evaluated.
+enum Kernel {
+    /// `quantile_over_time`: the window's values kept sorted.
+    Quantile(SortedWindow),
+    /// `rate`, `increase`, `delta`, without dispatch by name.
+    Extrapolated { counter: bool, rate: bool },
+    /// `sum_over_time`/`avg_over_time` of integers: window sums from exact prefix sums.
+    ExactSums { sums: Vec<f64>, avg: bool },
+    /// [`range_fn`].
+    General,
+}
+
+/// Prefix sums of `s`' values when they are integers whose absolute sum is below 2^53: then
+/// every partial sum is exact, so is the difference of two prefix sums, and a compensated sum
+/// of a window (its compensation stays 0) is that same exact value, bit for bit.
+fn exact_prefix_sums(s: &[(i64, f64)]) -> Option<Vec<f64>> {
+    let mut abs = 0.0;
+    for x in s {
+        if x.1.fract() != 0.0 {
+            return None;
+        }
+        abs += x.1.abs();
+    }
+    if abs >= 9_007_199_254_740_992.0 {
+        return None;
+    }
+    let mut sums = Vec::with_capacity(s.len() + 1);
+    let mut sum = 0.0;
+    sums.push(sum);
+    for x in s {
+        sum += x.1;
+        sums.push(sum);
+    }
+    Some(sums)
+}
+
 /// Least-squares slope and intercept at `t0` (ms).
 fn linear_regression(s: &[(i64, f64)], t0: i64) -> (f64, f64) {
     let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (
@@ -348,8 +384,19 @@ impl Ctx<'_> {
                 }
             }
             let mut p = vec![0.0; params.len()];
-            // quantile_over_time keeps each window's values sorted as it moves.
-            let mut window = (func == "quantile_over_time").then(SortedWindow::default);
+            let mut kernel = match (func, extrapolating) {
+                // quantile_over_time keeps each window's values sorted as it moves.
+                ("quantile_over_time", _) => Kernel::Quantile(SortedWindow::default()),
+                (_, Some((counter, rate))) => Kernel::Extrapolated { counter, rate },
+                ("sum_over_time" | "avg_over_time", _) => match exact_prefix_sums(samples) {
+                    Some(sums) => Kernel::ExactSums {
+                        sums,
+                        avg: func == "avg_over_time",
+                    },
+                    None => Kernel::General,
+                },
+                _ => Kernel::General,
+            };
             let mut vals = vec![None; n];
             let mut any = false;
             let (mut a, mut b) = (0usize, 0usize);
@@ -373,15 +420,23 @@ impl Ctx<'_> {
                 }
                 // Events between samples a and b-1 of the window.
                 let count = (counted.is_some() && b > a).then(|| prefix[b - 1] - prefix[a]);
-                let r = match (&mut window, extrapolating) {
-                    (Some(w), _) => (b > a).then(|| {
+                let r = match &mut kernel {
+                    Kernel::Quantile(w) => (b > a).then(|| {
                         w.move_to(samples, a, b);
                         w.quantile(p[0])
                     }),
-                    (None, Some((counter, rate))) => {
+                    &mut Kernel::Extrapolated { counter, rate } => {
                         extrapolated(&samples[a..b], lo, hi, counter, rate, adj == 1, count)
                     }
-                    (None, None) => range_fn(
+                    Kernel::ExactSums { sums, avg } => (b > a).then(|| {
+                        let sum = sums[b] - sums[a];
+                        if *avg {
+                            sum / (b - a) as f64
+                        } else {
+                            sum
+                        }
+                    }),
+                    Kernel::General => range_fn(
                         func,
                         &samples[a..b],
                         lo,
@@ -454,5 +509,47 @@ impl Ctx<'_> {
         } else {
             merge_same_labels(out)?
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exact_prefix_sums, range_fn};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Window sums and averages of integers from exact prefix sums equal the compensated
+        /// sums `range_fn` computes, bit for bit.
+        #[test]
+        fn exact_prefix_sums_equal_compensated_sums(
+            vals in proptest::collection::vec(prop_oneof![
+                4 => (-1000i64..1000).prop_map(|v| v as f64),
+                2 => (-(1i64 << 45)..(1i64 << 45)).prop_map(|v| v as f64),
+                1 => Just(-0.0),
+                1 => Just(0.0),
+            ], 1..100),
+            windows in proptest::collection::vec((0usize..100, 1usize..40), 1..20),
+        ) {
+            let s: Vec<(i64, f64)> = vals.iter().enumerate().map(|(i, v)| (i as i64, *v)).collect();
+            let sums = exact_prefix_sums(&s).expect("integers below 2^53");
+            for (a, len) in windows {
+                let a = a.min(s.len() - 1);
+                let b = (a + len).min(s.len());
+                for (func, avg) in [("sum_over_time", false), ("avg_over_time", true)] {
+                    let want = range_fn(func, &s[a..b], 0, 0, 0, &[], false, None).unwrap().unwrap();
+                    let sum = sums[b] - sums[a];
+                    let got = if avg { sum / (b - a) as f64 } else { sum };
+                    prop_assert_eq!(want.to_bits(), got.to_bits(), "{} {}..{}", func, a, b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_exact_sums_for_fractions_or_huge_values() {
+        assert!(exact_prefix_sums(&[(0, 1.0), (1, 0.5)]).is_none());
+        assert!(exact_prefix_sums(&[(0, 9e15), (1, -9e15)]).is_none());
+        assert!(exact_prefix_sums(&[(0, f64::NAN)]).is_none());
+        assert!(exact_prefix_sums(&[(0, f64::INFINITY)]).is_none());
     }
 }
