@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use tsdb::{Label, Labels};
 
-use super::ast::{BinOp, Card, VectorMatching};
-use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Val, VS};
+use super::ast::{BinOp, Card, Expr, VectorMatching};
+use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Steps, Val, VS};
 
 /// Applies `op` to two floats; `None` when a comparison is false.
 pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
@@ -109,7 +109,76 @@ pub(crate) fn result_labels(
     Labels::from_sorted(v)
 }
 
+/// True when evaluating `e` reads series from storage.
+fn reads_series(e: &Expr) -> bool {
+    match e {
+        Expr::Number(_) | Expr::Str(_) => false,
+        Expr::Selector(_) | Expr::Matrix { .. } => true,
+        Expr::Paren(e) | Expr::Neg(e) | Expr::Subquery { expr: e, .. } => reads_series(e),
+        Expr::Call { args, .. } => args.iter().any(reads_series),
+        Expr::Aggregate { expr, param, .. } => {
+            reads_series(expr) || param.as_deref().is_some_and(reads_series)
+        }
+        Expr::Binary { lhs, rhs, .. } => reads_series(lhs) || reads_series(rhs),
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the parallel evaluation of operands off to compare it with the sequential.
+    pub(crate) static SEQUENTIAL_SIDES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Ctx<'_> {
+    /// Both operands of a binary operation. When both read series, the right one is
+    /// evaluated on another thread meanwhile (the reads' own threads overlap with the other
+    /// side's serial parts); values, warnings and errors are as if evaluated left then right.
+    /// The sample limit is checked within each side and for both together afterwards.
+    pub(crate) fn eval_sides(
+        &mut self,
+        lhs: &Expr,
+        rhs: &Expr,
+        steps: Steps,
+    ) -> Result<(Val, Val), QueryError> {
+        #[cfg(test)]
+        let sequential = SEQUENTIAL_SIDES.with(|c| c.get());
+        #[cfg(not(test))]
+        let sequential = false;
+        if sequential || self.opts.parallelism < 2 || !(reads_series(lhs) && reads_series(rhs)) {
+            let l = self.eval(lhs, steps)?;
+            let r = self.eval(rhs, steps)?;
+            return Ok((l, r));
+        }
+        let base = self.loaded;
+        let mut right = Ctx {
+            st: self.st,
+            opts: self.opts,
+            query_start: self.query_start,
+            query_end: self.query_end,
+            deadline: self.deadline,
+            loaded: base,
+            warnings: vec![],
+            infos: vec![],
+            is_range: self.is_range,
+        };
+        let (l, r) = std::thread::scope(|sc| {
+            let h = sc.spawn(|| right.eval(rhs, steps));
+            let l = self.eval(lhs, steps);
+            (l, h.join())
+        });
+        let r = r.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let l = l?;
+        let r = r?;
+        for w in std::mem::take(&mut right.warnings) {
+            self.warn(w);
+        }
+        for i in std::mem::take(&mut right.infos) {
+            self.info(i);
+        }
+        self.account(right.loaded.saturating_sub(base))?;
+        Ok((l, r))
+    }
+
     pub(crate) fn eval_binary(
         &mut self,
         op: BinOp,
@@ -402,4 +471,53 @@ fn set_or(lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SEQUENTIAL_SIDES;
+    use crate::promql::{Engine, EngineOptions, MemStorage};
+    use tsdb::Labels;
+
+    /// Operands evaluated at the same time give what evaluating them in order gives: values,
+    /// annotations in order, and the left side's error first.
+    #[test]
+    fn parallel_sides_equal_sequential() {
+        let st = MemStorage::new();
+        for (name, k) in [("a_total", 1.0), ("b", 2.0), ("c_total", 3.0)] {
+            for inst in ["x", "y"] {
+                let l = Labels::from_pairs(&[("__name__", name), ("inst", inst), ("j", "q")]);
+                for i in 0..60 {
+                    st.add(l.clone(), i * 15_000, k * i as f64 + (i % 4) as f64);
+                }
+            }
+        }
+        let engine = Engine::new(EngineOptions {
+            parallelism: 2,
+            ..EngineOptions::default()
+        });
+        for q in [
+            "a_total / c_total",
+            "rate(b[5m]) / rate(a_total[5m])",
+            "rate(a_total[5m]) / on (inst) rate(b[5m])",
+            "quantile(2, b) + quantile(-1, a_total)",
+            "a_total + on (j) c_total",
+            "a_total / ignoring (x) b + c_total * b",
+            "rate(b[5m]) and c_total",
+            "sum(a_total) / count(b) - 1",
+        ] {
+            let run = |sequential: bool| {
+                SEQUENTIAL_SIDES.with(|c| c.set(sequential));
+                let r = engine
+                    .range(&st, q, 0, 900_000, 30_000)
+                    .map(|o| (o.value, o.warnings, o.infos))
+                    .map_err(|e| e.to_string());
+                SEQUENTIAL_SIDES.with(|c| c.set(false));
+                r
+            };
+            // Debug strings: NaN values compare unequal as floats.
+            let (a, b) = (format!("{:?}", run(false)), format!("{:?}", run(true)));
+            assert_eq!(a, b, "{q}");
+        }
+    }
 }

@@ -517,8 +517,7 @@ impl Ctx<'_> {
                 matching,
                 return_bool,
             } => {
-                let l = self.eval(lhs, steps)?;
-                let r = self.eval(rhs, steps)?;
+                let (l, r) = self.eval_sides(lhs, rhs, steps)?;
                 self.eval_binary(*op, l, r, matching.as_ref(), *return_bool)?
             }
         })
