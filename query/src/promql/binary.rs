@@ -130,8 +130,8 @@ thread_local! {
 }
 
 impl Ctx<'_> {
-    /// Both operands of a binary operation. When both read series, the right one is
-    /// evaluated on another thread meanwhile (the reads' own threads overlap with the other
+    /// Both operands of a binary operation. When both read series in a range query, the
+    /// right one is evaluated on another thread meanwhile (the reads' own threads overlap with the other
     /// side's serial parts); values, warnings and errors are as if evaluated left then right.
     /// The sample limit is checked within each side and for both together afterwards.
     pub(crate) fn eval_sides(
@@ -144,7 +144,12 @@ impl Ctx<'_> {
         let sequential = SEQUENTIAL_SIDES.with(|c| c.get());
         #[cfg(not(test))]
         let sequential = false;
-        if sequential || self.opts.parallelism < 2 || !(reads_series(lhs) && reads_series(rhs)) {
+        // Instant queries (alerting rules evaluate many) are too short for a thread's start.
+        if sequential
+            || !self.is_range
+            || self.opts.parallelism < 2
+            || !(reads_series(lhs) && reads_series(rhs))
+        {
             let l = self.eval(lhs, steps)?;
             let r = self.eval(rhs, steps)?;
             return Ok((l, r));
