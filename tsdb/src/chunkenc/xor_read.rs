@@ -210,19 +210,45 @@ pub fn decode_xor(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkEr
         ));
     };
     let total = u16::from_be_bytes(*head) as usize;
-    out.reserve(total);
+    let start = out.len();
+    out.resize(start + total, (0, 0.0));
     let mut r = Bits::new(body);
     let mut s = State::new();
-    for i in 0..total {
-        if s.step(&mut r, i).is_none() {
-            return Err(ChunkError::Truncated {
-                decoded: i,
-                expected: total,
-            });
-        }
-        out.push((s.t, f64::from_bits(s.v)));
+    let decoded = decode_into(&mut r, &mut s, &mut out[start..]);
+    if decoded < total {
+        out.truncate(start + decoded);
+        return Err(ChunkError::Truncated {
+            decoded,
+            expected: total,
+        });
     }
     Ok(())
+}
+
+/// Fills `dst` with the next samples; returns how many were whole.
+fn decode_into(r: &mut Bits, s: &mut State, dst: &mut [(i64, f64)]) -> usize {
+    let head = dst.len().min(2);
+    for (i, d) in dst[..head].iter_mut().enumerate() {
+        if s.step(r, i).is_none() {
+            return i;
+        }
+        *d = (s.t, f64::from_bits(s.v));
+    }
+    // From the third sample on every one is a delta of deltas and a value: a loop of its
+    // own, on copies of the state that stay in registers.
+    let (mut bits, mut st) = (r.clone(), *s);
+    for (i, d) in dst[head..].iter_mut().enumerate() {
+        if st
+            .timestamp(&mut bits)
+            .and_then(|_| st.value(&mut bits))
+            .is_none()
+        {
+            return head + i;
+        }
+        *d = (st.t, f64::from_bits(st.v));
+    }
+    (*r, *s) = (bits, st);
+    dst.len()
 }
 
 #[cfg(test)]

@@ -207,6 +207,14 @@ impl Db {
         });
         let data = &mut plan.data;
         plan.series.reserve(refs.len());
+        // The arenas grow once, not by doubling (each doubling copies what they hold).
+        let (mut chunks, mut bytes) = (0, 0);
+        for &r in &refs {
+            chunks += series(r).mmapped.len();
+            bytes += series(r).open.bytes().len();
+        }
+        data.mmapped.reserve(chunks);
+        data.open.reserve(bytes);
         for r in refs {
             let s = series(r);
             let m = data.mmapped.len();
