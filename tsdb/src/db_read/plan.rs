@@ -199,12 +199,7 @@ impl Db {
         refs.retain(|&r| {
             series(r).overlaps(mint, maxt) && !covers(st.tombstones.get(r as u64), mint, maxt)
         });
-        refs.sort_unstable_by(|&a, &b| {
-            cmp_pairs(
-                head_strs(idx, &series(a).labels),
-                head_strs(idx, &series(b).labels),
-            )
-        });
+        sort_by_labels(idx, &mut refs);
         let data = &mut plan.data;
         plan.series.reserve(refs.len());
         // The arenas grow once, not by doubling (each doubling copies what they hold).
@@ -241,6 +236,57 @@ impl Db {
             });
             plan.series.push((idx.labels_of(s), parts));
         }
+    }
+}
+
+/// Fewest head series for which [`sort_by_labels`] ranks symbols instead of comparing
+/// strings.
+const RANKED_SORT_MIN: usize = 256;
+
+/// Sorts head series refs by their labels. Many series (a selector over a whole metric
+/// family) are sorted by integer keys: the symbols they use, ranked once by their strings
+/// (few distinct ones: names, instances, modes, devices), so that no comparison reads a
+/// string.
+fn sort_by_labels(idx: &HeadIndex, refs: &mut [u32]) {
+    let labels = |r: u32| -> &[(u32, u32)] {
+        &idx.series[r as usize]
+            .as_ref()
+            .expect("BUG: postings point at a removed series")
+            .labels
+    };
+    if refs.len() < RANKED_SORT_MIN {
+        refs.sort_unstable_by(|&a, &b| {
+            cmp_pairs(head_strs(idx, labels(a)), head_strs(idx, labels(b)))
+        });
+        return;
+    }
+    let mut syms: Vec<u32> = refs
+        .iter()
+        .flat_map(|&r| labels(r).iter().flat_map(|&(n, v)| [n, v]))
+        .collect();
+    syms.sort_unstable();
+    syms.dedup();
+    syms.sort_unstable_by(|&a, &b| idx.symbols.get(a).cmp(idx.symbols.get(b)));
+    let mut rank = vec![0u32; syms.iter().max().map_or(0, |&m| m as usize + 1)];
+    for (i, &s) in syms.iter().enumerate() {
+        rank[s as usize] = i as u32;
+    }
+    // Per series: its key (ranks of name, value, name, value, …) in `keys`.
+    let mut keys: Vec<u32> = Vec::new();
+    let mut order: Vec<(std::ops::Range<usize>, u32)> = Vec::with_capacity(refs.len());
+    for &r in refs.iter() {
+        let k = keys.len();
+        keys.extend(
+            labels(r)
+                .iter()
+                .flat_map(|&(n, v)| [rank[n as usize], rank[v as usize]]),
+        );
+        order.push((k..keys.len(), r));
+    }
+    // Keys compare as the label pairs do: pair by pair, name before value, a prefix first.
+    order.sort_unstable_by(|a, b| keys[a.0.clone()].cmp(&keys[b.0.clone()]));
+    for (dst, (_, r)) in refs.iter_mut().zip(order) {
+        *dst = r;
     }
 }
 
