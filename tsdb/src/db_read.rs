@@ -60,15 +60,15 @@ impl Db {
             if m.max_time <= mint || m.min_time > maxt {
                 continue;
             }
-            for id in b.select(matchers)? {
-                let (labels, chunks) = b.series(id)?;
+            b.for_each_entry(&b.select(matchers)?, |_, pairs, chunks| {
                 if chunks
                     .iter()
                     .any(|c| c.min_time <= maxt && c.max_time >= mint)
                 {
-                    set.insert(labels);
+                    set.insert(b.labels(pairs));
                 }
-            }
+                Ok(())
+            })?;
         }
         let st = self.head.read();
         for r in st.idx.select(matchers) {
