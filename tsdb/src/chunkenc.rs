@@ -9,13 +9,16 @@ pub mod bstream_util {
 }
 mod dense;
 mod intseq;
+mod intseq_read;
 mod packed;
 mod xor;
+mod xor_read;
 mod zstd_ctx;
 
 pub use dense::{decode_dense, encode_dense};
 pub use packed::{decode_packed, encode_packed, MAX_PACKED_SAMPLES};
 pub use xor::{XorChunk, XorIter};
+pub use xor_read::decode_xor;
 
 /// Prometheus' encoding byte for XOR chunks.
 pub const ENCODING_XOR: u8 = 1;
@@ -53,14 +56,7 @@ pub enum ChunkError {
 /// Decodes a chunk of any known encoding, appending its samples to `out`.
 pub fn decode_any(encoding: u8, data: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
     match encoding {
-        ENCODING_XOR => {
-            let mut it = XorIter::new(data);
-            out.extend(&mut it);
-            match it.err() {
-                Some(e) => Err(e.clone()),
-                None => Ok(()),
-            }
-        }
+        ENCODING_XOR => decode_xor(data, out),
         ENCODING_DENSE => decode_dense(data, out),
         ENCODING_PACKED => decode_packed(data, out),
         e => Err(ChunkError::UnknownEncoding(e)),

@@ -84,17 +84,48 @@ fn read_all(db: &Db) -> BTreeMap<String, Vec<(i64, u64)>> {
         .collect();
     // The parallel read sees the same series, in the same label order, with the same samples.
     let par = std::sync::Mutex::new(Vec::new());
-    db.for_each_series_par::<tsdb::Error>(&[m], i64::MIN, i64::MAX, 3, &|i, l, s| {
-        let host = l.get("host").unwrap().to_string();
-        let pts: Vec<(i64, u64)> = s.iter().map(|&(t, v)| (t, v.to_bits())).collect();
-        par.lock().unwrap().push((i, host, pts));
-        Ok(())
-    })
+    db.for_each_series_par::<tsdb::Error>(
+        std::slice::from_ref(&m),
+        i64::MIN,
+        i64::MAX,
+        3,
+        &|i, l, s| {
+            let host = l.get("host").unwrap().to_string();
+            let pts: Vec<(i64, u64)> = s.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            par.lock().unwrap().push((i, host, pts));
+            Ok(())
+        },
+    )
     .unwrap();
     let mut par = par.into_inner().unwrap();
     par.sort_by_key(|x| x.0);
     let par: Vec<(String, Vec<(i64, u64)>)> = par.into_iter().map(|(_, h, p)| (h, p)).collect();
     assert_eq!(par, all.clone().into_iter().collect::<Vec<_>>());
+    // Reads of a window cut chunks of blocks and head: they see exactly the window's samples.
+    let times: Vec<i64> = all.values().flatten().map(|s| s.0).collect();
+    if let (Some(&lo), Some(&hi)) = (times.iter().min(), times.iter().max()) {
+        let third = (hi - lo) / 3;
+        for (mint, maxt) in [(lo + third, hi - third), (lo + 1, hi - 1), (lo + third, hi)] {
+            let want: BTreeMap<String, Vec<(i64, u64)>> = all
+                .iter()
+                .map(|(h, pts)| {
+                    let inside = pts.iter().filter(|s| s.0 >= mint && s.0 <= maxt);
+                    (h.clone(), inside.copied().collect::<Vec<_>>())
+                })
+                .filter(|(_, pts)| !pts.is_empty())
+                .collect();
+            let got: BTreeMap<String, Vec<(i64, u64)>> = db
+                .select_samples(std::slice::from_ref(&m), mint, maxt)
+                .unwrap()
+                .into_iter()
+                .map(|s| {
+                    let pts = s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+                    (s.labels.get("host").unwrap().to_string(), pts)
+                })
+                .collect();
+            assert_eq!(got, want, "window [{mint}, {maxt}]");
+        }
+    }
     all
 }
 

@@ -9,7 +9,7 @@ use memmap2::Mmap;
 
 use super::chunks::{ChunkReader, ChunkWriter};
 use super::meta::{new_ulid, BlockMeta};
-use super::series_entry::{get_v1, get_v2, put_v2, Entry, GROUP};
+use super::series_entry::{get_v1, get_v2_into, put_v2, Entry, GROUP};
 use super::{ChunkData, ChunkMeta};
 use crate::chunkenc::bstream_util::{get_uvarint, put_uvarint};
 use crate::db::fsync_dir;
@@ -428,37 +428,80 @@ impl Block {
 
     /// Labels and chunk metas of series `id`.
     pub fn series(&self, id: u32) -> Result<(Labels, Vec<ChunkMeta>), Error> {
-        if id as usize >= self.num_series {
-            return Err(self.corrupt("series id out of range"));
-        }
+        let mut out = None;
+        self.for_each_entry(&[id], |_, labels, chunks| {
+            out = Some((self.labels(labels), chunks.to_vec()));
+            Ok(())
+        })?;
+        Ok(out.expect("one entry read"))
+    }
+
+    /// The label set of an entry's label pairs (from [`Block::for_each_entry`]).
+    pub fn labels(&self, pairs: &[(u32, u32)]) -> Labels {
+        let labels = pairs
+            .iter()
+            .map(|&(n, v)| Label {
+                name: self.symbol(n).to_string(),
+                value: self.symbol(v).to_string(),
+            })
+            .collect();
+        Labels::from_sorted(labels)
+    }
+
+    /// The symbol numbered `i` (label pairs of [`Block::for_each_entry`] are checked to be
+    /// in range).
+    pub fn symbol(&self, i: u32) -> &str {
+        &self.symbols[i as usize]
+    }
+
+    /// Calls `f` with the id, label pairs (symbol numbers, names ascending) and chunk metas
+    /// of each series in `ids` (ascending, as [`Block::select`] returns them). Entries of a
+    /// group are coded against each other: a group is decoded once for all its ids.
+    pub fn for_each_entry(
+        &self,
+        ids: &[u32],
+        mut f: impl FnMut(u32, &[(u32, u32)], &[ChunkMeta]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let b = &self.index[self.series.0..self.series.0 + self.series.1];
         let offset = |i: usize| {
             let o = self.offsets + i * 4;
             u32::from_le_bytes(self.index[o..o + 4].try_into().expect("4")) as usize
         };
         let ns = self.symbols.len();
-        let entry = if self.version == 1 {
-            get_v1(b, &mut offset(id as usize), ns)
-        } else {
-            // Entries of a group are coded against the previous one: decode from its start.
-            let g = id as usize / GROUP;
-            let mut pos = offset(g + 1);
-            let mut e = Some(Entry::default());
-            for _ in g * GROUP..=id as usize {
-                e = e.and_then(|p| get_v2(b, &mut pos, &p, ns, self.meta.min_time));
+        let (mut prev, mut cur) = (Entry::default(), Entry::default());
+        // The next id of the group being decoded and where its entry starts.
+        let mut at: Option<(usize, usize)> = None;
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.num_series {
+                return Err(self.corrupt("series id out of range"));
             }
-            e
-        };
-        let e = entry.ok_or_else(|| self.corrupt("series entry"))?;
-        let labels = e
-            .labels
-            .iter()
-            .map(|&(n, v)| Label {
-                name: self.symbols[n as usize].clone(),
-                value: self.symbols[v as usize].clone(),
-            })
-            .collect();
-        Ok((Labels::from_sorted(labels), e.chunks))
+            if self.version == 1 {
+                prev =
+                    get_v1(b, &mut offset(id), ns).ok_or_else(|| self.corrupt("series entry"))?;
+            } else {
+                let g = id / GROUP;
+                let (next, mut pos) = match at {
+                    Some((next, pos)) if next / GROUP == g && next % GROUP != 0 && next <= id => {
+                        (next, pos)
+                    }
+                    _ => {
+                        prev.labels.clear();
+                        prev.chunks.clear();
+                        prev.last_ref = 0;
+                        (g * GROUP, offset(g + 1))
+                    }
+                };
+                for _ in next..=id {
+                    get_v2_into(b, &mut pos, &prev, ns, self.meta.min_time, &mut cur)
+                        .ok_or_else(|| self.corrupt("series entry"))?;
+                    std::mem::swap(&mut prev, &mut cur);
+                }
+                at = Some((id + 1, pos));
+            }
+            f(id as u32, &prev.labels, &prev.chunks)?;
+        }
+        Ok(())
     }
 
     /// Encoding and bytes of a chunk (borrowed from the mmap, CRC verified).

@@ -54,11 +54,25 @@ fn put_chunks(b: &mut Vec<u8>, metas: &[ChunkMeta], base_t: i64, base_ref: u64) 
 }
 
 fn get_chunks(b: &[u8], pos: &mut usize, base_t: i64, base_ref: u64) -> Option<Vec<ChunkMeta>> {
+    let mut metas = Vec::new();
+    get_chunks_into(b, pos, base_t, base_ref, &mut metas)?;
+    Some(metas)
+}
+
+/// As [`get_chunks`], into `metas` (cleared first).
+fn get_chunks_into(
+    b: &[u8],
+    pos: &mut usize,
+    base_t: i64,
+    base_ref: u64,
+    metas: &mut Vec<ChunkMeta>,
+) -> Option<()> {
+    metas.clear();
     let nc = get_uvarint(b, pos)? as usize;
     if nc > b.len() {
         return None;
     }
-    let mut metas = Vec::with_capacity(nc);
+    metas.reserve(nc);
     let (mut pt, mut pref) = (base_t, base_ref);
     for _ in 0..nc {
         let min_time = pt.wrapping_add(get_varint(b, pos)?);
@@ -72,11 +86,12 @@ fn get_chunks(b: &[u8], pos: &mut usize, base_t: i64, base_ref: u64) -> Option<V
         pt = max_time;
         pref = chunk_ref;
     }
-    Some(metas)
+    Some(())
 }
 
 /// Reads a version-2 entry at `*pos`; `prev` as for [`put_v2`]. None when malformed
 /// (symbols are checked against `num_symbols`, names must ascend).
+#[cfg(test)]
 pub(super) fn get_v2(
     b: &[u8],
     pos: &mut usize,
@@ -84,11 +99,27 @@ pub(super) fn get_v2(
     num_symbols: usize,
     block_min: i64,
 ) -> Option<Entry> {
+    let mut e = Entry::default();
+    get_v2_into(b, pos, prev, num_symbols, block_min, &mut e)?;
+    Some(e)
+}
+
+/// As [`get_v2`], into `e` (its buffers reused).
+pub(super) fn get_v2_into(
+    b: &[u8],
+    pos: &mut usize,
+    prev: &Entry,
+    num_symbols: usize,
+    block_min: i64,
+    e: &mut Entry,
+) -> Option<()> {
     let n = get_uvarint(b, pos)? as usize;
     if n > b.len() {
         return None;
     }
-    let mut labels: Vec<(u32, u32)> = Vec::with_capacity(n);
+    let labels = &mut e.labels;
+    labels.clear();
+    labels.reserve(n);
     for i in 0..n {
         let pair = match get_uvarint(b, pos)? {
             0 => *prev.labels.get(i)?,
@@ -109,13 +140,9 @@ pub(super) fn get_v2(
         }
         labels.push(pair);
     }
-    let chunks = get_chunks(b, pos, block_min, prev.last_ref)?;
-    let last_ref = chunks.last().map_or(prev.last_ref, |c| c.chunk_ref);
-    Some(Entry {
-        labels,
-        chunks,
-        last_ref,
-    })
+    get_chunks_into(b, pos, block_min, prev.last_ref, &mut e.chunks)?;
+    e.last_ref = e.chunks.last().map_or(prev.last_ref, |c| c.chunk_ref);
+    Some(())
 }
 
 /// Reads a version-1 entry at `*pos` (labels as plain symbol pairs, the first chunk's min_t

@@ -127,28 +127,6 @@ impl<'a> BitReader<'a> {
     pub fn position(&self) -> usize {
         self.pos
     }
-
-    /// Reads an unsigned LEB128 varint (8 bits per byte from the current position).
-    pub fn read_uvarint(&mut self) -> Option<u64> {
-        let mut v: u64 = 0;
-        for i in 0..10 {
-            let b = self.read_bits(8)? as u8;
-            if i == 9 && b > 1 {
-                return None;
-            }
-            v |= ((b & 0x7f) as u64) << (7 * i);
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    /// Reads a zigzag-encoded signed varint.
-    pub fn read_varint(&mut self) -> Option<i64> {
-        let u = self.read_uvarint()?;
-        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
-    }
 }
 
 /// Appends `v` as an unsigned LEB128 varint.

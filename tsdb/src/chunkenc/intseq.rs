@@ -1,14 +1,14 @@
 //! Integer sequences of the packed chunk encoding: an order 0, 1 or 2 difference transform,
 //! then the residuals bit-packed (truncated binary codes around a midpoint, a few outliers
-//! stored apart) or, when smaller, as zstd-compressed varints. Layout: FORMAT.md ("Packed").
+//! stored apart) or, when smaller, as zstd-compressed varints (read back by `intseq_read`).
+//! Layout: FORMAT.md ("Packed").
 
-use super::bstream::{get_uvarint, get_varint, put_uvarint, put_varint, BitReader};
-use super::ChunkError;
+use super::bstream::{put_uvarint, put_varint, BitReader};
 
 /// Residual coding: truncated binary bit-packing.
 const CODING_PACKED: u8 = 0;
 /// Residual coding: one zstd frame of zigzag varints.
-const CODING_ZSTD: u8 = 1;
+pub(super) const CODING_ZSTD: u8 = 1;
 /// Most outliers a packed residual stream stores apart.
 const MAX_EXCEPTIONS: usize = 8;
 
@@ -16,7 +16,8 @@ fn zigzag(d: i64) -> u64 {
     ((d << 1) ^ (d >> 63)) as u64
 }
 
-fn unzigzag(u: u64) -> i64 {
+/// Inverse of `zigzag`.
+pub(super) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
@@ -62,13 +63,16 @@ impl BitSink {
 /// Truncated binary code for `n` symbols: `k = ⌊log2 n⌋`, the first `u` symbols take k bits,
 /// the others k + 1.
 #[derive(Clone, Copy)]
-struct Tb {
-    k: u32,
-    u: u128,
+pub(super) struct Tb {
+    /// Bits of a short code.
+    pub(super) k: u32,
+    /// Symbols with a short code.
+    pub(super) u: u128,
 }
 
 impl Tb {
-    fn new(max_z: u64) -> Tb {
+    /// The code for symbols `0..=max_z`.
+    pub(super) fn new(max_z: u64) -> Tb {
         let n = max_z as u128 + 1;
         let k = 127 - n.leading_zeros();
         Tb {
@@ -92,7 +96,8 @@ impl Tb {
         }
     }
 
-    fn get(self, r: &mut BitReader) -> Option<u64> {
+    /// Reads one code, bit by bit (for codes too long for a 64-bit window).
+    pub(super) fn get(self, r: &mut BitReader) -> Option<u64> {
         let x = r.read_bits(self.k as u8)? as u128;
         if x < self.u {
             return Some(x as u64);
@@ -249,7 +254,7 @@ fn common_factor(r: &[i64]) -> i64 {
 }
 
 /// Flag in a sequence header: the residuals are multiples of a factor written after the prefix.
-const SCALED: u8 = 0x04;
+pub(super) const SCALED: u8 = 0x04;
 
 /// Appends `xs` (at least one value) to `out`, choosing the order and coding of least size.
 pub(super) fn put_ints(out: &mut Vec<u8>, xs: &[i64]) {
@@ -325,120 +330,9 @@ pub(super) fn put_ints(out: &mut Vec<u8>, xs: &[i64]) {
     }
 }
 
-/// Reads `k` (≥ 1) values written by [`put_ints`] at `*pos`, appending them to `out`.
-pub(super) fn get_ints(
-    b: &[u8],
-    pos: &mut usize,
-    k: usize,
-    out: &mut Vec<i64>,
-) -> Result<(), ChunkError> {
-    let bad = |d: &str| ChunkError::Invalid(format!("packed chunk: {d}"));
-    let head = *b.get(*pos).ok_or_else(|| bad("sequence header missing"))?;
-    *pos += 1;
-    let order = (head & 0x03) as usize;
-    if order > 2 || head & 0x08 != 0 || head >> 4 > CODING_ZSTD {
-        return Err(bad("unknown sequence header"));
-    }
-    let start = out.len();
-    let np = order.min(k);
-    for _ in 0..np {
-        out.push(get_varint(b, pos).ok_or_else(|| bad("sequence prefix truncated"))?);
-    }
-    let c = k - np;
-    if c > 0 {
-        let g = if head & SCALED != 0 {
-            get_uvarint(b, pos)
-                .and_then(|g| i64::try_from(g).ok())
-                .filter(|&g| g >= 2)
-                .ok_or_else(|| bad("residual factor"))?
-        } else {
-            1
-        };
-        if head >> 4 == CODING_ZSTD {
-            get_zstd(b, pos, c, out)?;
-        } else {
-            get_packed(b, pos, c, out)?;
-        }
-        if g > 1 {
-            out[start + np..]
-                .iter_mut()
-                .for_each(|v| *v = v.wrapping_mul(g));
-        }
-    } else if head & SCALED != 0 {
-        return Err(bad("factor without residuals"));
-    }
-    // Undo the differences in place.
-    let xs = &mut out[start..];
-    if order >= 2 && xs.len() >= 2 {
-        let mut d = xs[1];
-        xs[1] = xs[0].wrapping_add(d);
-        for i in 2..xs.len() {
-            d = d.wrapping_add(xs[i]);
-            xs[i] = xs[i - 1].wrapping_add(d);
-        }
-    } else if order == 1 {
-        for i in 1..xs.len() {
-            xs[i] = xs[i - 1].wrapping_add(xs[i]);
-        }
-    }
-    Ok(())
-}
-
-fn get_zstd(b: &[u8], pos: &mut usize, c: usize, out: &mut Vec<i64>) -> Result<(), ChunkError> {
-    let bad = |d: &str| ChunkError::Invalid(format!("packed chunk: {d}"));
-    let len = get_uvarint(b, pos).ok_or_else(|| bad("zstd length"))? as usize;
-    let frame = b
-        .get(*pos..pos.saturating_add(len))
-        .ok_or_else(|| bad("zstd frame truncated"))?;
-    *pos += len;
-    let raw = super::zstd_ctx::decompress(frame, c * 10).map_err(|e| bad(&format!("zstd: {e}")))?;
-    let mut p = 0;
-    for _ in 0..c {
-        out.push(get_varint(&raw, &mut p).ok_or_else(|| bad("zstd residuals truncated"))?);
-    }
-    Ok(())
-}
-
-fn get_packed(b: &[u8], pos: &mut usize, c: usize, out: &mut Vec<i64>) -> Result<(), ChunkError> {
-    let bad = |d: &str| ChunkError::Invalid(format!("packed chunk: {d}"));
-    let mid = get_varint(b, pos).ok_or_else(|| bad("midpoint"))?;
-    let max_z = get_uvarint(b, pos).ok_or_else(|| bad("range"))?;
-    let ne = get_uvarint(b, pos).ok_or_else(|| bad("exception count"))? as usize;
-    if ne > c {
-        return Err(bad("too many exceptions"));
-    }
-    let mut exc = Vec::with_capacity(ne);
-    let mut next = 0usize;
-    for _ in 0..ne {
-        let gap = get_uvarint(b, pos).ok_or_else(|| bad("exception position"))?;
-        let i = next
-            .checked_add(usize::try_from(gap).map_err(|_| bad("exception position"))?)
-            .filter(|&i| i < c)
-            .ok_or_else(|| bad("exception position out of range"))?;
-        exc.push((i, get_varint(b, pos).ok_or_else(|| bad("exception value"))?));
-        next = i + 1;
-    }
-    let tb = Tb::new(max_z);
-    let mut rd = BitReader::new(&b[*pos..]);
-    let mut exc = exc.into_iter().peekable();
-    for i in 0..c {
-        if let Some(&(_, v)) = exc.peek().filter(|(j, _)| *j == i) {
-            out.push(v);
-            exc.next();
-            continue;
-        }
-        let z = tb
-            .get(&mut rd)
-            .filter(|&z| z <= max_z)
-            .ok_or_else(|| bad("residual bits truncated or out of range"))?;
-        out.push(mid.wrapping_add(unzigzag(z)));
-    }
-    *pos += rd.position().div_ceil(8);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::intseq_read::get_ints;
     use super::*;
 
     fn rt(xs: &[i64]) -> usize {

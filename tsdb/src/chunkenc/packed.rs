@@ -4,7 +4,8 @@
 
 use super::bstream::{get_uvarint, put_uvarint};
 use super::dense::decimal_exponent;
-use super::intseq::{get_ints, put_ints};
+use super::intseq::put_ints;
+use super::intseq_read::get_ints_into;
 use super::ChunkError;
 
 const MODE_DECIMAL: u8 = 1;
@@ -107,9 +108,44 @@ pub fn encode_packed(samples: &[(i64, f64)]) -> Vec<u8> {
     out
 }
 
-/// Decodes a packed chunk, appending its samples to `out`.
+thread_local! {
+    /// Timestamps, then mantissas, of the chunk being decoded on this thread.
+    static INTS: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn bad(d: &str) -> ChunkError {
+    ChunkError::Invalid(format!("packed chunk: {d}"))
+}
+
+/// Sets each value of `dst` to its mantissa `/ 10^exp`, computed exactly as the encoder
+/// checked it (`(m as f64) / 10^exp`, bit for bit).
+fn mantissas_to_values(ms: &[i64], exp: u8, dst: &mut [(i64, f64)]) {
+    if exp == 0 {
+        // x / 1 is x.
+        for (d, &m) in dst.iter_mut().zip(ms) {
+            d.1 = m as f64;
+        }
+        return;
+    }
+    let p = 10f64.powi(exp as i32);
+    for (d, &m) in dst.iter_mut().zip(ms) {
+        d.1 = m as f64 / p;
+    }
+}
+
+/// Decodes a packed chunk, appending its samples to `out` (left as it was on error).
 pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
-    let bad = |d: &str| ChunkError::Invalid(format!("packed chunk: {d}"));
+    let start = out.len();
+    let r = INTS.with(|ints| decode_into(b, out, &mut ints.borrow_mut()));
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+/// [`decode_packed`] with `ints` as scratch: the samples are written in place, timestamps
+/// first, then values (specials patched in after the decimal ones).
+fn decode_into(b: &[u8], out: &mut Vec<(i64, f64)>, ints: &mut Vec<i64>) -> Result<(), ChunkError> {
     let mut pos = 0;
     let n = get_uvarint(b, &mut pos).ok_or_else(|| bad("count"))?;
     if n > MAX_PACKED_SAMPLES as u64 {
@@ -119,11 +155,14 @@ pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkErr
     if n == 0 {
         return Ok(());
     }
-    let mut ts = Vec::with_capacity(n);
-    get_ints(b, &mut pos, n, &mut ts)?;
+    ints.clear();
+    ints.resize(n, 0);
+    get_ints_into(b, &mut pos, ints)?;
     let mode = *b.get(pos).ok_or_else(|| bad("mode missing"))?;
     pos += 1;
-    out.reserve(n);
+    let start = out.len();
+    out.extend(ints.iter().map(|&t| (t, 0.0)));
+    let dst = &mut out[start..];
     match mode {
         MODE_DECIMAL => {
             let exp = *b.get(pos).ok_or_else(|| bad("exponent missing"))?;
@@ -135,7 +174,8 @@ pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkErr
             if ns > n as u64 {
                 return Err(bad("too many special values"));
             }
-            let mut specials = Vec::with_capacity(ns as usize);
+            // Specials are checked here and patched in after the mantissas that follow them.
+            let specials = pos;
             let mut next = 0usize;
             for _ in 0..ns {
                 let gap = get_uvarint(b, &mut pos).ok_or_else(|| bad("special position"))?;
@@ -144,26 +184,21 @@ pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkErr
                     .and_then(|g| next.checked_add(g))
                     .filter(|&i| i < n)
                     .ok_or_else(|| bad("special position out of range"))?;
-                let bits = b
-                    .get(pos..pos + 8)
-                    .ok_or_else(|| bad("special value truncated"))?;
+                if b.len() < pos + 8 {
+                    return Err(bad("special value truncated"));
+                }
                 pos += 8;
-                specials.push((
-                    i,
-                    f64::from_bits(u64::from_le_bytes(bits.try_into().expect("8 bytes"))),
-                ));
                 next = i + 1;
             }
-            let mut ms = Vec::with_capacity(n);
-            get_ints(b, &mut pos, n, &mut ms)?;
-            let p = 10f64.powi(exp as i32);
-            let mut sp = specials.into_iter().peekable();
-            for (i, (&t, &m)) in ts.iter().zip(&ms).enumerate() {
-                let v = match sp.next_if(|&(j, _)| j == i) {
-                    Some((_, v)) => v,
-                    None => m as f64 / p,
-                };
-                out.push((t, v));
+            get_ints_into(b, &mut pos, ints)?;
+            mantissas_to_values(ints, exp, dst);
+            let (mut sp, mut next) = (specials, 0usize);
+            for _ in 0..ns {
+                let i = next + get_uvarint(b, &mut sp).expect("checked above") as usize;
+                let bits = u64::from_le_bytes(b[sp..sp + 8].try_into().expect("8 bytes"));
+                sp += 8;
+                dst[i].1 = f64::from_bits(bits);
+                next = i + 1;
             }
         }
         MODE_RAW => {
@@ -171,20 +206,22 @@ pub fn decode_packed(b: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkErr
             let frame = b
                 .get(pos..pos.saturating_add(len))
                 .ok_or_else(|| bad("raw values truncated"))?;
-            let planes = super::zstd_ctx::decompress(frame, n * 8)
-                .map_err(|e| bad(&format!("zstd: {e}")))?;
-            if planes.len() != n * 8 {
-                return Err(bad("raw values truncated"));
-            }
-            let mut prev = 0u64;
-            for (i, &t) in ts.iter().enumerate() {
-                let mut x = [0u8; 8];
-                for (b, byte) in x.iter_mut().enumerate() {
-                    *byte = planes[b * n + i];
+            super::zstd_ctx::decompress_with(frame, n * 8, |planes| {
+                if planes.len() != n * 8 {
+                    return Err(bad("raw values truncated"));
                 }
-                prev ^= u64::from_le_bytes(x);
-                out.push((t, f64::from_bits(prev)));
-            }
+                let mut prev = 0u64;
+                for (i, d) in dst.iter_mut().enumerate() {
+                    let mut x = [0u8; 8];
+                    for (b, byte) in x.iter_mut().enumerate() {
+                        *byte = planes[b * n + i];
+                    }
+                    prev ^= u64::from_le_bytes(x);
+                    d.1 = f64::from_bits(prev);
+                }
+                Ok(())
+            })
+            .map_err(|e| bad(&format!("zstd: {e}")))??;
         }
         _ => return Err(bad("unknown value mode")),
     }

@@ -1,7 +1,8 @@
 //! Prometheus XOR chunks: delta-of-delta timestamps and XOR'd float values (Gorilla),
 //! byte-identical to Prometheus' own encoding of the same samples.
 
-use super::bstream::{put_uvarint, put_varint, BitReader, BitWriter};
+use super::bstream::{put_uvarint, put_varint, BitWriter};
+use super::xor_read::{Bits, State};
 use super::ChunkError;
 
 /// An XOR chunk being appended to: its bytes plus the appender state.
@@ -43,8 +44,14 @@ impl XorChunk {
         if let Some(e) = it.err() {
             return Err(e.clone());
         }
-        let (num, t, t_delta, v, leading, trailing) =
-            (it.num, it.t, it.t_delta, it.v, it.leading, it.trailing);
+        let (num, t, t_delta, v, leading, trailing) = (
+            it.num,
+            it.s.t,
+            it.s.t_delta,
+            it.s.v,
+            it.s.leading,
+            it.s.trailing,
+        );
         let used_bits = it.r_pos_bits();
         let total = bytes.len() * 8;
         if total < used_bits || total - used_bits > 8 {
@@ -178,16 +185,11 @@ fn bit_range(x: i64, nbits: u8) -> bool {
 /// Iterator over an XOR chunk's samples; a malformed chunk ends it with [`XorIter::err`] set.
 #[derive(Clone, Debug)]
 pub struct XorIter<'a> {
-    r: BitReader<'a>,
+    r: Bits<'a>,
+    s: State,
     total: u16,
     num: u16,
-    t: i64,
-    t_delta: i64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
     err: Option<ChunkError>,
-    bits_used: usize,
 }
 
 impl<'a> XorIter<'a> {
@@ -205,16 +207,11 @@ impl<'a> XorIter<'a> {
             (u16::from_be_bytes([bytes[0], bytes[1]]), None, &bytes[2..])
         };
         XorIter {
-            r: BitReader::new(body),
+            r: Bits::new(body),
+            s: State::new(),
             total,
             num: 0,
-            t: 0,
-            t_delta: 0,
-            v: 0,
-            leading: 0xff,
-            trailing: 0,
             err,
-            bits_used: 16,
         }
     }
 
@@ -223,82 +220,9 @@ impl<'a> XorIter<'a> {
         self.err.as_ref()
     }
 
+    /// Bits consumed so far, the 2-byte header included.
     fn r_pos_bits(&self) -> usize {
-        self.bits_used
-    }
-
-    fn fail(&mut self) -> Option<(i64, f64)> {
-        self.err = Some(ChunkError::Truncated {
-            decoded: self.num as usize,
-            expected: self.total as usize,
-        });
-        None
-    }
-
-    fn read_value(&mut self) -> Option<()> {
-        if !self.r.read_bit()? {
-            return Some(());
-        }
-        if self.r.read_bit()? {
-            let leading = self.r.read_bits(5)? as u8;
-            let mut sig = self.r.read_bits(6)? as u8;
-            if sig == 0 {
-                sig = 64;
-            }
-            if leading as u32 + sig as u32 > 64 {
-                return None;
-            }
-            self.leading = leading;
-            self.trailing = 64 - leading - sig;
-        } else if self.leading == 0xff {
-            return None;
-        }
-        let sig = 64 - self.leading - self.trailing;
-        let bits = self.r.read_bits(sig)?;
-        self.v ^= bits << self.trailing;
-        Some(())
-    }
-
-    fn step(&mut self) -> Option<()> {
-        match self.num {
-            0 => {
-                self.t = self.r.read_varint()?;
-                self.v = self.r.read_bits(64)?;
-            }
-            1 => {
-                self.t_delta = self.r.read_uvarint()? as i64;
-                self.t = self.t.wrapping_add(self.t_delta);
-                self.read_value()?;
-            }
-            _ => {
-                let mut prefix = 0u8;
-                for _ in 0..4 {
-                    if !self.r.read_bit()? {
-                        break;
-                    }
-                    prefix += 1;
-                }
-                let sz: u8 = match prefix {
-                    0 => 0,
-                    1 => 14,
-                    2 => 17,
-                    3 => 20,
-                    _ => 64,
-                };
-                let mut dod: i64 = 0;
-                if sz != 0 {
-                    let bits = self.r.read_bits(sz)?;
-                    dod = bits as i64;
-                    if sz != 64 && bits > (1u64 << (sz - 1)) {
-                        dod = (bits as i64) - (1i64 << sz);
-                    }
-                }
-                self.t_delta = self.t_delta.wrapping_add(dod);
-                self.t = self.t.wrapping_add(self.t_delta);
-                self.read_value()?;
-            }
-        }
-        Some(())
+        16 + self.r.position()
     }
 }
 
@@ -310,19 +234,16 @@ impl Iterator for XorIter<'_> {
             return None;
         }
         let before = self.r.clone();
-        if self.step().is_none() {
+        if self.s.step(&mut self.r, self.num as usize).is_none() {
             self.r = before;
-            return self.fail();
+            self.err = Some(ChunkError::Truncated {
+                decoded: self.num as usize,
+                expected: self.total as usize,
+            });
+            return None;
         }
         self.num += 1;
-        self.bits_used = 16 + self.r_bits();
-        Some((self.t, f64::from_bits(self.v)))
-    }
-}
-
-impl XorIter<'_> {
-    fn r_bits(&self) -> usize {
-        self.r.position()
+        Some((self.s.t, f64::from_bits(self.s.v)))
     }
 }
 

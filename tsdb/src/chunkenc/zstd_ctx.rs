@@ -27,3 +27,24 @@ pub(crate) fn compress(data: &[u8]) -> Vec<u8> {
 pub(crate) fn decompress(frame: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|d| d.borrow_mut().decompress(frame, capacity))
 }
+
+thread_local! {
+    /// Decompressed bytes of the last frame read through [`decompress_with`].
+    static PLAIN: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with the content of the zstd frame `frame` (at most `capacity` bytes), held in a
+/// buffer this thread reuses; `f` must not call this function again.
+pub(crate) fn decompress_with<R>(
+    frame: &[u8],
+    capacity: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> std::io::Result<R> {
+    PLAIN.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.reserve(capacity);
+        DECOMPRESSOR.with(|d| d.borrow_mut().decompress_to_buffer(frame, &mut *buf))?;
+        Ok(f(&buf))
+    })
+}
