@@ -101,14 +101,13 @@ pub(crate) fn snapshot_head_range(
             .mmapped
             .iter()
             .filter(|c| c.min_time >= bmin && c.max_time < bmax)
-            .copied()
             .collect();
         let open =
-            (s.open.num_samples() > 0 && s.open_min >= bmin && s.open_max < bmax).then(|| {
+            (s.open.num_samples() > 0 && s.open_min() >= bmin && s.open_max() < bmax).then(|| {
                 (
                     s.open.bytes().to_vec(),
-                    s.open_min,
-                    s.open_max,
+                    s.open_min(),
+                    s.open_max(),
                     s.open.num_samples() as u16,
                 )
             });

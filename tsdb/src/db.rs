@@ -19,8 +19,9 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::Block;
+use crate::chunk_refs::ChunkRefs;
 use crate::error::{Error, RejectReason};
-use crate::head::{append_sample, insert_ooo, AppendResult, HeadIndex};
+use crate::head::{append_sample, cut_phase, insert_ooo, AppendResult, HeadIndex};
 use crate::head_chunks::HeadChunks;
 use crate::labels::{fingerprint_refs, Labels};
 use crate::wal::{self, Record, SampleRecord, Wal, WalOptions};
@@ -256,7 +257,7 @@ impl Db {
                                 min_time = min_time.min(c.min_time);
                                 max_time = max_time.max(c.max_time);
                             }
-                            ms.mmapped = chunks;
+                            ms.mmapped = ChunkRefs::from_chunks(chunks);
                         }
                     }
                 }
@@ -268,9 +269,15 @@ impl Db {
                         if s.t <= ms.last_t && ms.open.num_samples() == 0 {
                             continue; // already in a memory-mapped chunk
                         }
-                        if let AppendResult::InOrder(cut) =
-                            append_sample(ms, s.t, s.v, min_valid, i64::MAX, bd)
-                        {
+                        if let AppendResult::InOrder(cut) = append_sample(
+                            ms,
+                            s.t,
+                            s.v,
+                            min_valid,
+                            i64::MAX,
+                            bd,
+                            cut_phase(s.series_ref as u32, bd),
+                        ) {
                             if let Some((chunk, cmin, cmax)) = cut {
                                 match hc.write(
                                     s.series_ref,
@@ -442,13 +449,10 @@ impl Db {
             let mut new_min = i64::MAX;
             for (r, slot) in st.idx.series.iter_mut().enumerate() {
                 let Some(s) = slot.as_mut() else { continue };
-                let before = s.mmapped.len();
-                s.mmapped.retain(|c| c.max_time >= bmax);
-                st.idx.num_mmapped_chunks -= (before - s.mmapped.len()) as u64;
-                if s.open.num_samples() > 0 && s.open_max < bmax {
+                let dropped = s.mmapped.retain(|c| c.max_time >= bmax);
+                st.idx.num_mmapped_chunks -= dropped as u64;
+                if s.open.num_samples() > 0 && s.open_max() < bmax {
                     s.open = crate::chunkenc::XorChunk::new();
-                    s.open_min = i64::MAX;
-                    s.open_max = i64::MIN;
                 }
                 s.ooo.retain(|x| x.0 >= bmax);
                 if !s.has_data() && s.last_t < bmax {

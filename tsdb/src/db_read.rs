@@ -415,14 +415,14 @@ impl Db {
                 if !s.overlaps(mint, maxt) || covers(deleted, mint, maxt) {
                     continue;
                 }
-                let open = (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint)
-                    .then(|| (s.open.bytes().to_vec(), s.open_min, s.open_max));
+                let open =
+                    (s.open.num_samples() > 0 && s.open_min() <= maxt && s.open_max() >= mint)
+                        .then(|| (s.open.bytes().to_vec(), s.open_min(), s.open_max()));
                 let head = Part::Head {
                     mmapped: s
                         .mmapped
                         .iter()
                         .filter(|c| c.min_time <= maxt && c.max_time >= mint)
-                        .copied()
                         .collect(),
                     open,
                     ooo: s
