@@ -428,12 +428,12 @@ impl Db {
         };
         let started = Instant::now();
         crate::head_snapshot::remove(&self.dir)?;
-        let snapshot = {
+        let range = {
             let mut st = self.head.write();
             st.min_valid = st.min_valid.max(bmax);
-            crate::compact::snapshot_head_range(&st.idx, &st.tombstones, bmin, bmax)
+            crate::compact::head_range(&st.idx, bmin, bmax)
         };
-        let meta = crate::compact::write_head_block(self, snapshot, bmin, bmax)?;
+        let meta = crate::compact::write_head_block(self, range, bmin, bmax)?;
         if let Some(meta) = &meta {
             let block = Arc::new(Block::open(&self.dir.join(&meta.ulid))?);
             let mut blocks = self.blocks.write();

@@ -45,9 +45,15 @@ impl Symbols {
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
         self.ids.get(s).copied()
     }
-    /// The symbol table, for resolving ids outside the head lock.
-    pub(crate) fn snapshot(&self) -> Vec<Arc<str>> {
-        self.strings.clone()
+    /// Each symbol id's position in string order.
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.strings.len() as u32).collect();
+        ids.sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        let mut rank = vec![0u32; ids.len()];
+        for (i, id) in ids.into_iter().enumerate() {
+            rank[id as usize] = i as u32;
+        }
+        rank
     }
 
     pub(crate) fn get(&self, id: u32) -> &str {
