@@ -467,6 +467,7 @@ impl Db {
                     .hash_of(st.idx.series[*r as usize].as_ref().expect("listed"));
                 st.idx.remove(*r, hash);
             }
+            st.idx.shrink_postings();
             self.metrics
                 .series_removed
                 .fetch_add(removed.len() as u64, Ordering::Relaxed);

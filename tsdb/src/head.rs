@@ -263,6 +263,16 @@ impl HeadIndex {
         self.num_series -= 1;
     }
 
+    /// Gives back the spare capacity of postings lists (they grow by doubling while series
+    /// are created, a third empty on average); called after a block cut.
+    pub fn shrink_postings(&mut self) {
+        for list in self.postings.values_mut().flat_map(|m| m.values_mut()) {
+            if list.capacity() - list.len() > list.len() / 8 {
+                list.shrink_to_fit();
+            }
+        }
+    }
+
     /// The label set of a series as owned strings.
     pub fn labels_of(&self, s: &MemSeries) -> Labels {
         Labels::from_sorted(
