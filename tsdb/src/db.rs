@@ -9,7 +9,6 @@
 //!   oldest whole block range. After the cut the head drops that range, the WAL is
 //!   checkpointed and old head chunk files are deleted.
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -485,14 +484,17 @@ impl Db {
                 st.min_time = i64::MAX;
             }
             let seg = st.wal.cut_segment()?;
-            let alive: HashSet<u64> = st
+            // One bit per ref (a set of refs took ≈ 20 bytes a series at the cut's peak).
+            let mut alive = vec![0u64; st.idx.series.len().div_ceil(64)];
+            for (r, _) in st
                 .idx
                 .series
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.is_some())
-                .map(|(r, _)| r as u64)
-                .collect();
+            {
+                alive[r / 64] |= 1 << (r % 64);
+            }
             (seg - 1, alive)
         };
         {
@@ -502,7 +504,11 @@ impl Db {
         wal::checkpoint(
             &self.dir.join("wal"),
             last_seg,
-            |r| alive.contains(&r),
+            |r| {
+                alive
+                    .get((r / 64) as usize)
+                    .is_some_and(|w| w & (1 << (r % 64)) != 0)
+            },
             bmax,
         )?;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
