@@ -30,8 +30,10 @@ use crate::labels::Labels;
 const BLOCK_CHUNK_SAMPLES: usize = 8192;
 const _: () = assert!(BLOCK_CHUNK_SAMPLES <= crate::chunkenc::MAX_PACKED_SAMPLES);
 
-/// A block cut drops the head chunk file mappings after this many series.
-const RELEASE_MAPS_EVERY: usize = 256;
+/// A block cut drops the head chunk file mappings after this many series: every chunk read
+/// maps up to 64 KiB of page cache around it (the kernel's fault-around), so 256 series (≈ 1,200
+/// chunks) could hold 70 MiB of file-backed pages in the process' RSS.
+const RELEASE_MAPS_EVERY: usize = 16;
 
 /// Head data of one series inside a block range, copied out of the head when the block cut
 /// reaches the series.
