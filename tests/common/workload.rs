@@ -470,6 +470,40 @@ impl Workload {
 
     /// Advances every series one scrape and returns the round as requests of about `per_request` series.
     pub fn round(&mut self, t: i64, per_request: usize) -> Vec<WriteRequest> {
+        self.advance();
+        self.series
+            .chunks(per_request)
+            .map(|part| WriteRequest {
+                timeseries: part
+                    .iter()
+                    .map(|s| TimeSeries {
+                        labels: s.labels.clone(),
+                        samples: vec![Sample {
+                            value: s.value,
+                            timestamp: t,
+                        }],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// Labels of series `i` (sorted by name).
+    pub fn labels(&self, i: usize) -> &[Label] {
+        &self.series[i].labels
+    }
+
+    /// Advances every series one scrape (as [`Workload::round`] does) and returns the values
+    /// in series order, without building requests.
+    pub fn next_values(&mut self) -> Vec<f64> {
+        self.advance();
+        self.series.iter().map(|s| s.value).collect()
+    }
+
+    /// Advances every series one scrape.
+    fn advance(&mut self) {
         let scale = 10f64;
         for s in &mut self.series {
             s.value = match s.kind {
@@ -498,23 +532,6 @@ impl Workload {
                 }
             };
         }
-        self.series
-            .chunks(per_request)
-            .map(|part| WriteRequest {
-                timeseries: part
-                    .iter()
-                    .map(|s| TimeSeries {
-                        labels: s.labels.clone(),
-                        samples: vec![Sample {
-                            value: s.value,
-                            timestamp: t,
-                        }],
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect()
     }
 
     /// Number of hosts.

@@ -22,7 +22,7 @@ use crate::chunkenc::ENCODING_XOR;
 use crate::db::Db;
 use crate::db_read::decode_chunk;
 use crate::error::Error;
-use crate::head::{merge_samples, HeadIndex};
+use crate::head::{merge_samples, HeadIndex, MemSeries};
 use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 
@@ -30,15 +30,18 @@ use crate::labels::Labels;
 const BLOCK_CHUNK_SAMPLES: usize = 8192;
 const _: () = assert!(BLOCK_CHUNK_SAMPLES <= crate::chunkenc::MAX_PACKED_SAMPLES);
 
-/// A block cut drops the head chunk file mappings after this many series.
-const RELEASE_MAPS_EVERY: usize = 256;
+/// A block cut drops the head chunk file mappings after this many series: every chunk read
+/// maps up to 64 KiB of page cache around it (the kernel's fault-around), so 256 series (≈ 1,200
+/// chunks) could hold 70 MiB of file-backed pages in the process' RSS.
+const RELEASE_MAPS_EVERY: usize = 16;
 
-/// Head data of one series inside a block range.
-pub(crate) struct SeriesSnap {
-    /// (name, value) symbol ids into the snapshot's symbol table.
-    labels: Box<[(u32, u32)]>,
+/// Head data of one series inside a block range, copied out of the head when the block cut
+/// reaches the series.
+struct SeriesSnap {
+    labels: Labels,
     mmapped: Vec<MmapChunk>,
-    open: Option<(Vec<u8>, i64, i64, u16)>,
+    /// The open chunk's bytes and sample count.
+    open: Option<(Vec<u8>, u16)>,
     ooo: Vec<(i64, f64)>,
     /// Deleted intervals (tombstones) of the series.
     deleted: crate::tombstones::Intervals,
@@ -87,70 +90,73 @@ pub(crate) fn load_blocks(dir: &Path) -> Result<Vec<Arc<Block>>, Error> {
     Ok(kept)
 }
 
-/// Copies out (under the head lock) what a block of [bmin, bmax) needs from each series.
-pub(crate) fn snapshot_head_range(
-    idx: &HeadIndex,
-    tombstones: &crate::tombstones::Tombstones,
-    bmin: i64,
-    bmax: i64,
-) -> HeadSnapshot {
-    let mut out = Vec::new();
-    for (r, s) in idx.series.iter().enumerate() {
-        let Some(s) = s else { continue };
-        let mmapped: Vec<MmapChunk> = s
+/// The series of the head with data in one block range, in label order. Only refs: each
+/// series' data is copied out of the head when the cut reaches it, so the cut holds one
+/// series' chunk list at a time (a copy of every series' list and labels up front cost
+/// ≈ 350 bytes a series, most of the cut's memory peak).
+pub(crate) struct HeadRange {
+    refs: Vec<u32>,
+}
+
+/// Lists the series with data in [bmin, bmax), sorted by labels. Called under the head lock
+/// after the head's lower bound was raised to `bmax`, so no sample can enter the range any
+/// more; until the cut drops the range from the head its data only moves from the open
+/// chunk to the chunk files, and deletions wait for maintenance.
+pub(crate) fn head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> HeadRange {
+    let in_range = |s: &MemSeries| {
+        s.mmapped
+            .iter()
+            .any(|c| c.min_time >= bmin && c.max_time < bmax)
+            || open_in_range(s, bmin, bmax)
+            || s.ooo.iter().any(|x| x.0 >= bmin && x.0 < bmax)
+    };
+    let mut refs: Vec<u32> = idx
+        .series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.as_deref().is_some_and(in_range))
+        .map(|(r, _)| r as u32)
+        .collect();
+    // Symbols ranked in string order: comparing label sets by rank compares them by string,
+    // without touching the strings.
+    let rank = idx.symbols.ranks();
+    let key = |r: &u32| {
+        let s = idx.series[*r as usize]
+            .as_deref()
+            .expect("BUG: listed series");
+        s.labels
+            .iter()
+            .map(|&(n, v)| (rank[n as usize], rank[v as usize]))
+    };
+    refs.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    HeadRange { refs }
+}
+
+fn open_in_range(s: &MemSeries, bmin: i64, bmax: i64) -> bool {
+    s.open.num_samples() > 0 && s.open_min() >= bmin && s.open_max() < bmax
+}
+
+/// Copies what a block of [bmin, bmax) needs from series `r` (under the head's read lock).
+fn series_in_range(db: &Db, r: u32, bmin: i64, bmax: i64) -> Option<SeriesSnap> {
+    let st = db.head.read();
+    let s = st.idx.series.get(r as usize)?.as_deref()?;
+    Some(SeriesSnap {
+        labels: st.idx.labels_of(s),
+        mmapped: s
             .mmapped
             .iter()
             .filter(|c| c.min_time >= bmin && c.max_time < bmax)
-            .copied()
-            .collect();
-        let open =
-            (s.open.num_samples() > 0 && s.open_min >= bmin && s.open_max < bmax).then(|| {
-                (
-                    s.open.bytes().to_vec(),
-                    s.open_min,
-                    s.open_max,
-                    s.open.num_samples() as u16,
-                )
-            });
-        let ooo: Vec<(i64, f64)> = s
+            .collect(),
+        open: open_in_range(s, bmin, bmax)
+            .then(|| (s.open.bytes().to_vec(), s.open.num_samples() as u16)),
+        ooo: s
             .ooo
             .iter()
             .filter(|x| x.0 >= bmin && x.0 < bmax)
             .copied()
-            .collect();
-        if mmapped.is_empty() && open.is_none() && ooo.is_empty() {
-            continue;
-        }
-        out.push(SeriesSnap {
-            labels: s.labels.clone(),
-            mmapped,
-            open,
-            ooo,
-            deleted: tombstones.get(r as u64).to_vec(),
-        });
-    }
-    let syms = idx.symbols.snapshot();
-    // Compared pair by pair without allocating: a Vec per comparison cost O(n log n) allocations.
-    out.sort_by(|a, b| label_pairs(&syms, &a.labels).cmp(label_pairs(&syms, &b.labels)));
-    HeadSnapshot {
-        symbols: syms.clone(),
-        series: out,
-    }
-}
-
-/// A series' labels as string pairs, in order.
-fn label_pairs<'a>(
-    syms: &'a [std::sync::Arc<str>],
-    l: &'a [(u32, u32)],
-) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    l.iter()
-        .map(move |&(n, v)| (&*syms[n as usize], &*syms[v as usize]))
-}
-
-/// Series of one block range with the symbols their labels refer to.
-pub(crate) struct HeadSnapshot {
-    symbols: Vec<std::sync::Arc<str>>,
-    series: Vec<SeriesSnap>,
+            .collect(),
+        deleted: st.tombstones.get(r as u64).to_vec(),
+    })
 }
 
 /// Encodes sorted samples into packed chunks of at most [`BLOCK_CHUNK_SAMPLES`] samples.
@@ -169,22 +175,25 @@ fn block_chunks(samples: &[(i64, f64)]) -> Vec<(ChunkData<'static>, u32)> {
         .collect()
 }
 
-/// Writes a level-1 block from a head snapshot; None when the range held no data.
+/// Writes a level-1 block of the head's series in `range`; None when the range held no data.
 pub(crate) fn write_head_block(
     db: &Db,
-    snap: HeadSnapshot,
+    range: HeadRange,
     bmin: i64,
     bmax: i64,
 ) -> Result<Option<BlockMeta>, Error> {
-    if snap.series.is_empty() {
+    if range.refs.is_empty() {
         return Ok(None);
     }
     let err: RefCell<Option<Error>> = RefCell::new(None);
-    let syms = snap.symbols;
-    let series = snap.series.into_iter().enumerate().map_while(|(i, s)| {
+    let series = range.refs.into_iter().enumerate().map_while(|(i, r)| {
+        // Only this cut removes series from the head; a missing one would have no data.
+        let Some(s) = series_in_range(db, r, bmin, bmax) else {
+            return Some((Labels::default(), Vec::new()));
+        };
         // Decode everything in range (chunks, out-of-order samples), re-encode it packed.
         let n: usize = s.mmapped.iter().map(|c| c.num_samples as usize).sum();
-        let mut all = Vec::with_capacity(n + s.open.as_ref().map_or(0, |o| o.3 as usize));
+        let mut all = Vec::with_capacity(n + s.open.as_ref().map_or(0, |o| o.1 as usize));
         let corrupt = |detail: String| Error::Corrupt {
             path: db.dir.join("chunks_head"),
             detail,
@@ -202,7 +211,7 @@ pub(crate) fn write_head_block(
             }
         }
         drop(hc);
-        if let Some((data, ..)) = &s.open {
+        if let Some((data, _)) = &s.open {
             if let Err(detail) = decode_chunk(ENCODING_XOR, data, &mut all) {
                 *err.borrow_mut() = Some(corrupt(detail));
                 return None;
@@ -214,17 +223,7 @@ pub(crate) fn write_head_block(
             merge_samples(vec![all, s.ooo])
         };
         crate::tombstones::filter_samples(&s.deleted, &mut all);
-        let chunks = block_chunks(&all);
-        let labels = Labels::from_sorted(
-            s.labels
-                .iter()
-                .map(|&(n, v)| crate::labels::Label {
-                    name: syms[n as usize].to_string(),
-                    value: syms[v as usize].to_string(),
-                })
-                .collect(),
-        );
-        Some((labels, chunks))
+        Some((s.labels, block_chunks(&all)))
     });
     let series = series.filter(|(_, c)| !c.is_empty());
     let meta = write_block(&db.dir, bmin, bmax, 1, Vec::new(), series);

@@ -12,9 +12,10 @@
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
+use crate::chunk_refs::ChunkRefs;
+use crate::chunkenc::bstream_util::get_varint;
 use crate::chunkenc::XorChunk;
 use crate::error::RejectReason;
-use crate::head_chunks::MmapChunk;
 use crate::labels::{Label, Labels};
 use crate::matcher::Matcher;
 use crate::postings::{select_postings, PostingsSource};
@@ -44,9 +45,15 @@ impl Symbols {
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
         self.ids.get(s).copied()
     }
-    /// The symbol table, for resolving ids outside the head lock.
-    pub(crate) fn snapshot(&self) -> Vec<Arc<str>> {
-        self.strings.clone()
+    /// Each symbol id's position in string order.
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.strings.len() as u32).collect();
+        ids.sort_unstable_by(|&a, &b| self.strings[a as usize].cmp(&self.strings[b as usize]));
+        let mut rank = vec![0u32; ids.len()];
+        for (i, id) in ids.into_iter().enumerate() {
+            rank[id as usize] = i as u32;
+        }
+        rank
     }
 
     pub(crate) fn get(&self, id: u32) -> &str {
@@ -54,40 +61,57 @@ impl Symbols {
     }
 }
 
-/// One in-memory series.
+/// One in-memory series (120 bytes: everything variable-sized is behind one pointer).
 pub(crate) struct MemSeries {
     /// (name, value) symbol ids, sorted by name string.
     pub labels: Box<[(u32, u32)]>,
-    /// The chunk being appended to.
+    /// The chunk being appended to; its first and last sample times are
+    /// [`MemSeries::open_min`] and [`MemSeries::open_max`].
     pub open: XorChunk,
-    pub open_min: i64,
-    pub open_max: i64,
     /// Full chunks in head chunk files, oldest first.
-    pub mmapped: Vec<MmapChunk>,
+    pub mmapped: ChunkRefs,
     /// Sorted out-of-order samples within the window, not in any chunk.
-    pub ooo: Vec<(i64, f64)>,
+    pub ooo: OooSamples,
     /// Newest in-order sample time; `i64::MIN` when none.
     pub last_t: i64,
     pub last_v: f64,
 }
+
+// The head holds one per series: keep it from growing unnoticed.
+const _: () = assert!(std::mem::size_of::<MemSeries>() <= 120);
 
 impl MemSeries {
     fn new(labels: Box<[(u32, u32)]>) -> MemSeries {
         MemSeries {
             labels,
             open: XorChunk::new(),
-            open_min: i64::MAX,
-            open_max: i64::MIN,
-            mmapped: Vec::new(),
-            ooo: Vec::new(),
+            mmapped: ChunkRefs::default(),
+            ooo: OooSamples::default(),
             last_t: i64::MIN,
             last_v: 0.0,
         }
     }
 
+    /// Time of the open chunk's first sample; `i64::MAX` when it is empty.
+    pub fn open_min(&self) -> i64 {
+        if self.open.num_samples() == 0 {
+            return i64::MAX;
+        }
+        let mut pos = 2;
+        get_varint(self.open.bytes(), &mut pos).expect("BUG: open chunk without a first time")
+    }
+
+    /// Time of the open chunk's last sample; `i64::MIN` when it is empty.
+    pub fn open_max(&self) -> i64 {
+        if self.open.num_samples() == 0 {
+            return i64::MIN;
+        }
+        self.open.last_time()
+    }
+
     /// Smallest time of any data held.
     pub fn min_time(&self) -> i64 {
-        let mut m = self.open_min;
+        let mut m = self.open_min();
         if let Some(c) = self.mmapped.first() {
             m = m.min(c.min_time);
         }
@@ -112,6 +136,43 @@ impl MemSeries {
 
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.has_data() && self.min_time() <= maxt && self.max_time() >= mint
+    }
+}
+
+/// A series' sorted out-of-order samples: one pointer while empty (almost always; a boxed
+/// slice or a `Vec` would take two or three words in every series).
+#[derive(Clone, Default, Debug, PartialEq)]
+#[allow(clippy::box_collection)]
+pub(crate) struct OooSamples(Option<Box<Vec<(i64, f64)>>>);
+
+impl OooSamples {
+    /// The samples, sorted by time.
+    pub fn from_vec(v: Vec<(i64, f64)>) -> OooSamples {
+        OooSamples((!v.is_empty()).then(|| Box::new(v)))
+    }
+
+    /// Inserts a sample at index `i`.
+    pub fn insert(&mut self, i: usize, sample: (i64, f64)) {
+        self.0
+            .get_or_insert_with(Default::default)
+            .insert(i, sample);
+    }
+
+    /// Keeps the samples for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&(i64, f64)) -> bool) {
+        if let Some(v) = self.0.as_mut() {
+            v.retain(keep);
+            if v.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for OooSamples {
+    type Target = [(i64, f64)];
+    fn deref(&self) -> &[(i64, f64)] {
+        self.0.as_deref().map_or(&[], |v| v.as_slice())
     }
 }
 
@@ -202,6 +263,16 @@ impl HeadIndex {
         self.num_series -= 1;
     }
 
+    /// Gives back the spare capacity of postings lists (they grow by doubling while series
+    /// are created, a third empty on average); called after a block cut.
+    pub fn shrink_postings(&mut self) {
+        for list in self.postings.values_mut().flat_map(|m| m.values_mut()) {
+            if list.capacity() - list.len() > list.len() / 8 {
+                list.shrink_to_fit();
+            }
+        }
+    }
+
     /// The label set of a series as owned strings.
     pub fn labels_of(&self, s: &MemSeries) -> Labels {
         Labels::from_sorted(
@@ -263,7 +334,20 @@ impl PostingsSource for HeadIndex {
     }
 }
 
-/// Appends one sample to a series under the head's rules.
+/// Offset into every block range at which series `r`'s open chunk is also cut (besides every
+/// [`SAMPLES_PER_CHUNK`] samples and at block boundaries), spread evenly over the range.
+///
+/// Series scraped together would otherwise cut their chunks in the same round, so every
+/// open chunk would be full at the same moment and the heap's high-water mark would be the
+/// sum of full chunks; with cuts spread out it is about the sum of half-full ones. The cost
+/// is at most one more (shorter) chunk per series and block range.
+pub(crate) fn cut_phase(r: u32, block_duration: i64) -> i64 {
+    let h = (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h as u128 * block_duration as u128) >> 64) as i64
+}
+
+/// Appends one sample to a series under the head's rules; `phase` is the series'
+/// [`cut_phase`].
 pub(crate) fn append_sample(
     s: &mut MemSeries,
     t: i64,
@@ -271,6 +355,7 @@ pub(crate) fn append_sample(
     min_valid: i64,
     ooo_window: i64,
     block_duration: i64,
+    phase: i64,
 ) -> AppendResult {
     if t < min_valid {
         return AppendResult::Rejected(RejectReason::OutOfBounds);
@@ -290,20 +375,19 @@ pub(crate) fn append_sample(
     }
     let mut cut = None;
     let n = s.open.num_samples();
-    if n > 0
-        && (n >= SAMPLES_PER_CHUNK
-            || t.div_euclid(block_duration) != s.open_min.div_euclid(block_duration))
-    {
-        let full = std::mem::take(&mut s.open);
-        cut = Some((full, s.open_min, s.open_max));
-        s.open_min = i64::MAX;
-        s.open_max = i64::MIN;
+    // The open chunk lies inside one block range, so its last time (in the struct, unlike
+    // its first, which is in the chunk's bytes) names that range.
+    if n > 0 && {
+        let (range, last) = (t.div_euclid(block_duration), s.open_max());
+        let phase_at = (range * block_duration).saturating_add(phase);
+        n >= SAMPLES_PER_CHUNK
+            || range != last.div_euclid(block_duration)
+            || (last < phase_at && phase_at <= t)
+    } {
+        let range = (s.open_min(), s.open_max());
+        cut = Some((std::mem::take(&mut s.open), range.0, range.1));
     }
     s.open.append(t, v);
-    if s.open_min == i64::MAX {
-        s.open_min = t;
-    }
-    s.open_max = t;
     s.last_t = t;
     s.last_v = v;
     AppendResult::InOrder(cut)
@@ -363,7 +447,7 @@ mod tests {
         let mut cuts = 0;
         for i in 0..250 {
             if let AppendResult::InOrder(Some(_)) =
-                append_sample(&mut s, i * 1000, i as f64, i64::MIN, 0, 7_200_000)
+                append_sample(&mut s, i * 1000, i as f64, i64::MIN, 0, 7_200_000, 0)
             {
                 cuts += 1;
             }
@@ -371,27 +455,54 @@ mod tests {
         assert_eq!(cuts, 2);
         assert_eq!(s.open.num_samples(), 10);
         let mut s = series();
-        append_sample(&mut s, 7_199_000, 1.0, i64::MIN, 0, 7_200_000);
+        append_sample(&mut s, 7_199_000, 1.0, i64::MIN, 0, 7_200_000, 0);
         assert!(matches!(
-            append_sample(&mut s, 7_200_000, 2.0, i64::MIN, 0, 7_200_000),
+            append_sample(&mut s, 7_200_000, 2.0, i64::MIN, 0, 7_200_000, 0),
             AppendResult::InOrder(Some(_))
         ));
     }
 
     #[test]
+    fn phase_cuts_once_per_block_range() {
+        // 15 s samples over two 2 h ranges with the phase at 10 min: per range a 40-sample
+        // chunk, three of 120, and the last 80 (cut at the boundary).
+        let (bd, phase) = (7_200_000, 600_000);
+        let mut s = series();
+        let mut sizes = Vec::new();
+        for i in 0..960 {
+            let n = s.open.num_samples();
+            if let AppendResult::InOrder(Some((c, min, max))) =
+                append_sample(&mut s, i * 15_000, 1.0, i64::MIN, 0, bd, phase)
+            {
+                assert_eq!(
+                    (c.num_samples(), min, max),
+                    (n, c.iter().next().unwrap().0, c.last_time())
+                );
+                sizes.push(n);
+            }
+        }
+        sizes.push(s.open.num_samples());
+        assert_eq!(sizes, [40, 120, 120, 120, 80, 40, 120, 120, 120, 80]);
+        let phases: Vec<i64> = (0..1000).map(|r| cut_phase(r, bd)).collect();
+        assert!(phases.iter().all(|&p| (0..bd).contains(&p)));
+        // Spread: every tenth of the range holds some.
+        assert!((0..10).all(|k| phases.iter().any(|&p| p / (bd / 10) == k)));
+    }
+
+    #[test]
     fn rejects_and_out_of_order() {
         let mut s = series();
-        append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000);
+        append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000, 0);
         assert!(matches!(
-            append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000),
+            append_sample(&mut s, 10_000, 1.0, 0, 5_000, 7_200_000, 0),
             AppendResult::Duplicate
         ));
         assert!(matches!(
-            append_sample(&mut s, 10_000, 2.0, 0, 5_000, 7_200_000),
+            append_sample(&mut s, 10_000, 2.0, 0, 5_000, 7_200_000, 0),
             AppendResult::Rejected(RejectReason::DuplicateTimestamp)
         ));
         assert!(matches!(
-            append_sample(&mut s, 6_000, 2.0, 0, 5_000, 7_200_000),
+            append_sample(&mut s, 6_000, 2.0, 0, 5_000, 7_200_000, 0),
             AppendResult::OooCandidate
         ));
         assert!(matches!(
@@ -399,14 +510,33 @@ mod tests {
             AppendResult::OutOfOrder
         ));
         assert!(matches!(
-            append_sample(&mut s, 4_000, 2.0, 0, 5_000, 7_200_000),
+            append_sample(&mut s, 4_000, 2.0, 0, 5_000, 7_200_000, 0),
             AppendResult::Rejected(RejectReason::TooOld)
         ));
         assert!(matches!(
-            append_sample(&mut s, 20_000, 2.0, 30_000, 5_000, 7_200_000),
+            append_sample(&mut s, 20_000, 2.0, 30_000, 5_000, 7_200_000, 0),
             AppendResult::Rejected(RejectReason::OutOfBounds)
         ));
-        assert_eq!(s.ooo, vec![(6_000, 2.0)]);
+        assert_eq!(&*s.ooo, &[(6_000, 2.0)]);
+    }
+
+    proptest::proptest! {
+        /// Inserts at sorted positions and retains against a `Vec` model.
+        #[test]
+        fn ooo_samples_match_a_vec(ops in proptest::collection::vec((0..50i64, 0..5u8), 0..80)) {
+            let (mut ooo, mut model) = (OooSamples::default(), Vec::<(i64, f64)>::new());
+            for (t, op) in ops {
+                if op == 0 {
+                    ooo.retain(|x| x.0 >= t);
+                    model.retain(|x| x.0 >= t);
+                } else if let Err(i) = model.binary_search_by(|x| x.0.cmp(&t)) {
+                    ooo.insert(i, (t, op as f64));
+                    model.insert(i, (t, op as f64));
+                }
+                proptest::prop_assert_eq!(&*ooo, model.as_slice());
+                proptest::prop_assert_eq!(ooo.0.is_none(), model.is_empty());
+            }
+        }
     }
 
     #[test]

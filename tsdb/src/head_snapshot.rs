@@ -15,11 +15,12 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::chunk_refs::ChunkRefs;
 use crate::chunkenc::bstream_util::{get_uvarint, get_varint, put_uvarint, put_varint};
 use crate::chunkenc::XorChunk;
 use crate::db::{fsync_dir, Db};
 use crate::error::Error;
-use crate::head::{HeadIndex, MemSeries};
+use crate::head::{HeadIndex, MemSeries, OooSamples};
 use crate::head_chunks::MmapChunk;
 
 /// File name of the snapshot in the data directory.
@@ -80,9 +81,9 @@ impl MemSeries {
             last_t: self.last_t,
             last_v: self.last_v,
             open: (self.open.num_samples() > 0)
-                .then(|| (self.open.bytes().to_vec(), self.open_min, self.open_max)),
-            mmapped: self.mmapped.clone(),
-            ooo: self.ooo.clone(),
+                .then(|| (self.open.bytes().to_vec(), self.open_min(), self.open_max())),
+            mmapped: self.mmapped.iter().collect(),
+            ooo: self.ooo.to_vec(),
         }
     }
 
@@ -91,11 +92,12 @@ impl MemSeries {
         if let Some((bytes, min, max)) = s.open {
             self.open =
                 XorChunk::from_bytes(bytes).map_err(|_| SnapshotError::Malformed("open chunk"))?;
-            self.open_min = min;
-            self.open_max = max;
+            if self.open.num_samples() == 0 || (self.open_min(), self.open_max()) != (min, max) {
+                return Err(SnapshotError::Malformed("open chunk times"));
+            }
         }
-        self.mmapped = s.mmapped;
-        self.ooo = s.ooo;
+        self.mmapped = ChunkRefs::from_chunks(s.mmapped);
+        self.ooo = OooSamples::from_vec(s.ooo);
         self.last_t = s.last_t;
         self.last_v = s.last_v;
         Ok(())

@@ -5,6 +5,7 @@
 
 pub mod block;
 mod cardinality;
+mod chunk_refs;
 pub mod chunkenc;
 mod compact;
 mod db;

@@ -1,7 +1,7 @@
 //! Prometheus XOR chunks: delta-of-delta timestamps and XOR'd float values (Gorilla),
 //! byte-identical to Prometheus' own encoding of the same samples.
 
-use super::bstream::{put_uvarint, put_varint, BitWriter};
+use super::bstream::BitWriter;
 use super::xor_read::{Bits, State};
 use super::ChunkError;
 
@@ -73,23 +73,21 @@ impl XorChunk {
 
     /// Appends a sample; timestamps must increase (the caller enforces it).
     pub fn append(&mut self, t: i64, v: f64) {
+        // An open chunk lives in memory until it is full: its bytes grow in small exact steps
+        // instead of doubling (a doubled buffer is a third empty on average).
+        let b = &mut self.w.bytes;
+        if b.capacity() - b.len() < MAX_APPEND_BYTES {
+            b.reserve_exact(MAX_APPEND_BYTES + GROW_BYTES);
+        }
         let vb = v.to_bits();
         match self.num {
             0 => {
-                let mut tmp = Vec::with_capacity(10);
-                put_varint(&mut tmp, t);
-                for b in tmp {
-                    self.w.write_byte(b);
-                }
+                self.write_uvarint(((t << 1) ^ (t >> 63)) as u64);
                 self.w.write_bits(vb, 64);
             }
             1 => {
                 let delta = t.wrapping_sub(self.t);
-                let mut tmp = Vec::with_capacity(10);
-                put_uvarint(&mut tmp, delta as u64);
-                for b in tmp {
-                    self.w.write_byte(b);
-                }
+                self.write_uvarint(delta as u64);
                 self.write_value(vb);
                 self.t_delta = delta;
             }
@@ -121,6 +119,15 @@ impl XorChunk {
         let n = self.num.to_be_bytes();
         self.w.bytes[0] = n[0];
         self.w.bytes[1] = n[1];
+    }
+
+    /// Writes `v` as a varint (bytes at the current bit position, as Prometheus does).
+    fn write_uvarint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.w.write_byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.w.write_byte(v as u8);
     }
 
     fn write_value(&mut self, vb: u64) {
@@ -176,6 +183,12 @@ impl XorChunk {
         self.t
     }
 }
+
+/// Most bytes one append adds: a 64-bit timestamp delta-of-delta (68 bits) and a value with
+/// new leading and trailing zero counts (77 bits), with a partly filled last byte.
+const MAX_APPEND_BYTES: usize = 20;
+/// Extra bytes an open chunk's buffer grows by beyond the room for one append.
+const GROW_BYTES: usize = 32;
 
 /// True when `x` fits the signed `nbits` range Prometheus uses for dod buckets.
 fn bit_range(x: i64, nbits: u8) -> bool {

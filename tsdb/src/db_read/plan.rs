@@ -218,11 +218,12 @@ impl Db {
                     .iter()
                     .filter(|c| c.min_time <= maxt && c.max_time >= mint),
             );
+            let (open_min, open_max) = (s.open_min(), s.open_max());
             let open =
-                (s.open.num_samples() > 0 && s.open_min <= maxt && s.open_max >= mint).then(|| {
+                (s.open.num_samples() > 0 && open_min <= maxt && open_max >= mint).then(|| {
                     let o = data.open.len();
                     data.open.extend_from_slice(s.open.bytes());
-                    (o..data.open.len(), s.open_min, s.open_max)
+                    (o..data.open.len(), open_min, open_max)
                 });
             let o = data.ooo.len();
             data.ooo
