@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::ApiState;
 
-/// Per blocking thread: the decompression buffer and the parsed request's vectors, emptied
-/// and reused by the next request on the thread (a request of 5,000 series would otherwise
-/// allocate, fault in and grow about 2 MB of fresh vectors).
+/// The decompression buffer and the parsed request's vectors, emptied and reused by a later
+/// request (a request of 5,000 series would otherwise allocate, fault in and grow about 2 MB
+/// of fresh vectors).
 #[derive(Default)]
 struct Scratch {
     buf: Vec<u8>,
@@ -33,8 +33,30 @@ fn rebind<'b>(mut v: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
     v.into_iter().map(|_| (&[][..], &[][..])).collect()
 }
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+/// Most idle scratch sets kept for later requests. They are shared by all blocking threads
+/// rather than kept per thread: the blocking pool grows to many threads (queries, maintenance)
+/// and any of them may run the next write, so per-thread sets grew to one per thread
+/// (≈ 4 MB each, ≈ 60 MB with 16 threads); shared, they are as many as concurrent writes.
+const KEEP_SCRATCH: usize = 4;
+
+/// Idle scratch sets, at most [`KEEP_SCRATCH`].
+static SCRATCH: std::sync::Mutex<Vec<Scratch>> = std::sync::Mutex::new(Vec::new());
+
+/// A scratch set for one request: an idle one, or a new one.
+fn take_scratch() -> Scratch {
+    SCRATCH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Returns `s` for a later request, unless enough are kept already.
+fn give_scratch(s: Scratch) {
+    let mut idle = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < KEEP_SCRATCH {
+        idle.push(s);
+    }
 }
 
 /// Decodes, validates and stores one remote-write request; 204 when everything was stored.
@@ -42,25 +64,10 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
     st.metrics.request("write");
     let st2 = st.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        SCRATCH.with(|scratch| {
-            let scratch = &mut *scratch.borrow_mut();
-            remote::decompress(&body, st2.opts.max_decompressed_bytes, &mut scratch.buf)
-                .map_err(decode_error)?;
-            let mut req = std::mem::take(&mut scratch.req).reuse();
-            remote::parse_write_request(&scratch.buf, &mut req).map_err(decode_error)?;
-            let mut batch = rebind(std::mem::take(&mut scratch.batch));
-            let res = store(&st2, &req, &mut batch);
-            let batch = rebind(batch);
-            // An unusually large request does not pin its memory to the thread.
-            if req.num_labels() + req.num_samples() <= KEEP_ENTRIES {
-                scratch.batch = batch;
-                scratch.req = req.reuse();
-            }
-            if scratch.buf.capacity() > KEEP_ENTRIES * 16 {
-                scratch.buf = Vec::new();
-            }
-            res
-        })
+        let mut scratch = take_scratch();
+        let res = write_with(&st2, &body, &mut scratch);
+        give_scratch(scratch);
+        res
     })
     .await;
     let resp = match res {
@@ -73,6 +80,26 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
     };
     st.metrics.write_code(resp.status().as_u16());
     resp
+}
+
+/// Decodes `body` into `scratch`'s buffers and stores it; `scratch` stays reusable.
+fn write_with(st: &ApiState, body: &[u8], scratch: &mut Scratch) -> Result<(), ApiError> {
+    remote::decompress(body, st.opts.max_decompressed_bytes, &mut scratch.buf)
+        .map_err(decode_error)?;
+    let mut req = std::mem::take(&mut scratch.req).reuse();
+    remote::parse_write_request(&scratch.buf, &mut req).map_err(decode_error)?;
+    let mut batch = rebind(std::mem::take(&mut scratch.batch));
+    let res = store(st, &req, &mut batch);
+    let batch = rebind(batch);
+    // An unusually large request does not pin its memory for later ones.
+    if req.num_labels() + req.num_samples() <= KEEP_ENTRIES {
+        scratch.batch = batch;
+        scratch.req = req.reuse();
+    }
+    if scratch.buf.capacity() > KEEP_ENTRIES * 16 {
+        scratch.buf = Vec::new();
+    }
+    res
 }
 
 /// Appends the parsed request `req` to the database (through `batch`, empty on entry).
