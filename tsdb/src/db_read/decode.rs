@@ -185,8 +185,8 @@ impl Db {
         order.sort_unstable();
         let merged = &mut bufs.merged;
         merged.clear();
-        // First and last sample times of the runs placed so far.
-        let mut placed: Option<(i64, i64)> = None;
+        // Last sample time of the runs placed so far.
+        let mut placed_last: Option<i64> = None;
         for &(_, i, ooo_run) in bufs.order.iter() {
             let p = &ps[i];
             let start = merged.len();
@@ -213,13 +213,12 @@ impl Db {
                 retain_from(merged, start, |t| !is_deleted(deleted, t));
             }
             if merged.len() > start {
-                let (first, last) = (merged[start].0, merged[merged.len() - 1].0);
-                if let Some((pf, pl)) = placed {
-                    if first <= pl || first <= pf {
-                        return Ok(false);
-                    }
+                // Runs are sorted within themselves, so the earlier runs' last time bounds
+                // all of them.
+                if placed_last.is_some_and(|last| merged[start].0 <= last) {
+                    return Ok(false);
                 }
-                placed = Some((first, last));
+                placed_last = Some(merged[merged.len() - 1].0);
             }
         }
         Ok(true)
