@@ -104,13 +104,15 @@ struct FolderReport {
 }
 
 /// The reference runner's engine settings; the 2.42 scripts run with Prometheus 2 window
-/// semantics (closed windows, 2.x rate extrapolation), the current ones with 3.x semantics.
+/// semantics (closed windows, 2.x rate extrapolation), the current ones with 3.x semantics
+/// and delayed `__name__` removal (FORMAT.md §2).
 fn engine(prometheus2: bool) -> Engine {
     Engine::new(EngineOptions {
         lookback_ms: 5 * 60 * 1000,
         max_samples: 10_000,
         default_subquery_step_ms: 60 * 1000,
         prometheus2_windows: prometheus2,
+        delayed_name_removal: !prometheus2,
         ..Default::default()
     })
 }

@@ -47,11 +47,10 @@ const KNOWN: &[(&str, &str)] = &[
 ];
 
 /// Experimental syntax we do not parse (not enabled by default in Prometheus 3.x):
-/// duration expressions (`[5m+1m]`, `offset (5)`, `step()`, `range()`, `min_of`, `max_of`)
-/// and `info()`.
+/// duration expressions (`[5m+1m]`, `offset (5)`, `step()`, `range()`, `min_of`, `max_of`).
 fn experimental(input: &str) -> bool {
     let re = regex::Regex::new(
-        r"step\s*\(|range\(\)|min_of\(|max_of\(|^info\(|\[[^\]]*[-+*/^(]|offset\s*[-+]?\s*\(",
+        r"step\s*\(|range\(\)|min_of\(|max_of\(|\[[^\]]*[-+*/^(]|offset\s*[-+]?\s*\(",
     )
     .unwrap();
     re.is_match(input)

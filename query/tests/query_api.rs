@@ -371,6 +371,32 @@ async fn errors() {
         err("bad_data", "invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"),
     )
     .await;
+    // info(): the second argument must be a label selector.
+    for (q, msg) in [
+        (
+            "info(up, 1)",
+            "expected type instant vector in call to function \"info\", got scalar",
+        ),
+        (
+            "info(up[5m])",
+            "expected type instant vector in call to function \"info\", got range vector",
+        ),
+        (
+            "info(up, target_info{job=\"api\"})",
+            "expected label selectors only as the second argument to \"info\"",
+        ),
+    ] {
+        golden(
+            &app,
+            get(&format!("/api/v1/query?query={}", enc(q))),
+            bad,
+            err(
+                "bad_data",
+                &format!("invalid parameter \"query\": 1:1: parse error: {msg}"),
+            ),
+        )
+        .await;
+    }
     // Evaluation errors are 422 "execution".
     golden(
         &app,

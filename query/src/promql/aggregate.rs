@@ -170,11 +170,11 @@ impl Ctx<'_> {
                 for (i, v) in s.vals.iter().enumerate() {
                     let Some(v) = v else { continue };
                     let l = super::eval::with_label(&base, label, &fmt_float(*v));
-                    let e = out.entry(l.clone()).or_insert_with(|| VS {
-                        labels: l,
-                        vals: vec![None; n],
-                    });
+                    let e = out
+                        .entry(l.clone())
+                        .or_insert_with(|| VS::new(l, vec![None; n]));
                     e.vals[i] = Some(e.vals[i].unwrap_or(0.0) + 1.0);
+                    e.drop_name |= group_flag(&e.labels, s.drop_name);
                 }
             }
             return Ok(Val::Vector(out.into_values().collect()));
@@ -206,11 +206,29 @@ impl Ctx<'_> {
         ) {
             return self.select_k(op, input, &groups, n, scalar_param);
         }
+        // Delayed name removal: a group keeping `__name__` (`by (__name__)`) is flagged when a
+        // member is.
+        let flags: Vec<bool> = if self.opts.delayed_name_removal {
+            groups
+                .iter()
+                .map(|(l, ms)| ms.iter().any(|&m| group_flag(l, input[m].drop_name)))
+                .collect()
+        } else {
+            vec![]
+        };
+        let flag = |mut out: Vec<VS>| {
+            for (s, f) in out.iter_mut().zip(&flags) {
+                s.drop_name = *f;
+            }
+            out
+        };
         if matches!(
             op,
             AggOp::Sum | AggOp::Avg | AggOp::Count | AggOp::Group | AggOp::Min | AggOp::Max
         ) {
-            return Ok(Val::Vector(self.running_aggregate(op, &input, groups, n)?));
+            return Ok(Val::Vector(flag(
+                self.running_aggregate(op, &input, groups, n)?,
+            )));
         }
         let mut out = Vec::with_capacity(groups.len());
         let mut buf = Vec::new();
@@ -247,10 +265,10 @@ impl Ctx<'_> {
                     _ => unreachable!(),
                 });
             }
-            out.push(VS { labels, vals });
+            out.push(VS::new(labels, vals));
             self.check_deadline()?;
         }
-        Ok(Val::Vector(out))
+        Ok(Val::Vector(flag(out)))
     }
 
     /// `sum`, `avg`, `count`, `group`, `min`, `max`: each member series is added into the
@@ -377,6 +395,7 @@ impl Ctx<'_> {
                     VS {
                         labels: s.labels,
                         vals: k,
+                        drop_name: s.drop_name,
                     },
                 )
             })
@@ -389,6 +408,12 @@ impl Ctx<'_> {
         }
         Ok(Val::Vector(out.into_iter().map(|(_, s)| s).collect()))
     }
+}
+
+/// The delayed-name-removal flag a member flagged `member` gives its group labelled `group`:
+/// only a group that keeps the metric name has one to remove.
+fn group_flag(group: &Labels, member: bool) -> bool {
+    member && group.get("__name__").is_some()
 }
 
 /// True for a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`, or any UTF-8 in Prometheus 3).

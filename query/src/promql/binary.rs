@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use tsdb::{Label, Labels};
 
 use super::ast::{BinOp, Card, Expr, VectorMatching};
-use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Steps, Val, VS};
+use super::eval::{merge_same_labels, Ctx, QueryError, Steps, Val, VS};
 
 /// Applies `op` to two floats; `None` when a comparison is false.
 pub(crate) fn scalar_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
@@ -73,15 +73,23 @@ fn fmt_sig(sig: &[(String, String)]) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-/// Result labels of a vector/vector operation for the "many" side `l` and "one" side `r`.
+/// True when `op` (with `bool` when `return_bool`) drops the metric name of its result.
+pub(crate) fn drops_name(op: BinOp, return_bool: bool) -> bool {
+    return_bool || !(op.is_comparison() || op.is_set())
+}
+
+/// Result labels of a vector/vector operation for the "many" side `l` and "one" side `r`;
+/// `keep_name` with delayed name removal (the result is flagged instead, see
+/// [`result_flag`]).
 pub(crate) fn result_labels(
     op: BinOp,
     l: &Labels,
     r: &Labels,
     m: &VectorMatching,
     return_bool: bool,
+    keep_name: bool,
 ) -> Labels {
-    let drop = return_bool || !(op.is_comparison() || op.is_set());
+    let drop = !keep_name && drops_name(op, return_bool);
     let mut v: Vec<Label> = l
         .iter()
         .filter(|x| !(drop && x.name == "__name__"))
@@ -107,6 +115,12 @@ pub(crate) fn result_labels(
     }
     v.sort();
     Labels::from_sorted(v)
+}
+
+/// The delayed-name-removal flag of a vector/vector result whose "many" side series has flag
+/// `many_flag` (always false without delayed removal, `delayed` false).
+pub(crate) fn result_flag(op: BinOp, return_bool: bool, many_flag: bool, delayed: bool) -> bool {
+    many_flag || (delayed && drops_name(op, return_bool))
 }
 
 /// True when evaluating `e` reads series from storage.
@@ -264,14 +278,20 @@ impl Ctx<'_> {
                         }
                     })
                     .collect();
-                VS {
-                    labels: if drop { drop_name(&x.labels) } else { x.labels },
+                let x = VS {
+                    labels: x.labels,
                     vals,
+                    drop_name: x.drop_name,
+                };
+                if drop {
+                    self.name_dropped(x)
+                } else {
+                    x
                 }
             })
             .filter(|x| x.vals.iter().any(|v| v.is_some()))
             .collect();
-        Ok(Val::Vector(if drop {
+        Ok(Val::Vector(if drop && !self.opts.delayed_name_removal {
             merge_same_labels(out)?
         } else {
             out
@@ -325,6 +345,7 @@ impl Ctx<'_> {
             m,
             return_bool,
             swapped,
+            self.opts.delayed_name_removal,
         ) {
             self.check_deadline()?;
             return Ok(Val::Vector(out));
@@ -342,6 +363,7 @@ impl Ctx<'_> {
         let mut out: Vec<VS> = Vec::new();
         // Per output series: the last step it got a value (+1; 0 = never).
         let mut out_step: Vec<usize> = Vec::new();
+        let delayed = self.opts.delayed_name_removal;
         for step in 0..n {
             for (g, (sig, idx)) in groups.iter().enumerate() {
                 let mut present = idx.iter().copied().filter(|&i| one[i].vals[step].is_some());
@@ -377,13 +399,16 @@ impl Ctx<'_> {
                     _ => match pair_out.get(&(i, j)) {
                         Some(&o) => o,
                         None => {
-                            let labels =
-                                result_labels(op, &s.labels, &one[j].labels, m, return_bool);
+                            let labels = result_labels(
+                                op,
+                                &s.labels,
+                                &one[j].labels,
+                                m,
+                                return_bool,
+                                delayed,
+                            );
                             let o = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
-                                out.push(VS {
-                                    labels,
-                                    vals: vec![None; n],
-                                });
+                                out.push(VS::new(labels, vec![None; n]));
                                 out_step.push(0);
                                 out.len() - 1
                             });
@@ -401,6 +426,7 @@ impl Ctx<'_> {
                 }
                 out_step[o] = step + 1;
                 out[o].vals[step] = Some(value);
+                out[o].drop_name |= result_flag(op, return_bool, s.drop_name, delayed);
             }
             if step % 64 == 0 {
                 self.check_deadline()?;

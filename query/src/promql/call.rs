@@ -4,7 +4,7 @@ use tsdb::{Label, Labels, MatchOp};
 
 use super::ast::Expr;
 use super::buckets;
-use super::eval::{drop_name, merge_same_labels, with_label, Ctx, QueryError, Steps, Val, VS};
+use super::eval::{merge_same_labels, with_label, Ctx, QueryError, Steps, Val, VS};
 
 fn unparen(e: &Expr) -> &Expr {
     match e {
@@ -199,12 +199,7 @@ impl Ctx<'_> {
                 if let Expr::Selector(sel) = unparen(&args[0]) {
                     let vs = self.eval_selector(sel, steps, true)?;
                     return Ok(Val::Vector(merge_same_labels(
-                        vs.into_iter()
-                            .map(|s| VS {
-                                labels: drop_name(&s.labels),
-                                vals: s.vals,
-                            })
-                            .collect(),
+                        vs.into_iter().map(|s| self.name_dropped(s)).collect(),
                     )?));
                 }
                 let Val::Vector(vs) = self.eval(&args[0], steps)? else {
@@ -212,19 +207,20 @@ impl Ctx<'_> {
                 };
                 return Ok(Val::Vector(merge_same_labels(
                     vs.into_iter()
-                        .map(|s| VS {
-                            labels: drop_name(&s.labels),
-                            vals: s
-                                .vals
-                                .iter()
-                                .enumerate()
-                                .map(|(i, v)| v.map(|_| steps.at(i) as f64 / 1000.0))
-                                .collect(),
+                        .map(|s| {
+                            let mut s = self.name_dropped(s);
+                            for (i, v) in s.vals.iter_mut().enumerate() {
+                                *v = v.map(|_| steps.at(i) as f64 / 1000.0);
+                            }
+                            s
                         })
                         .collect(),
                 )?));
             }
             _ => {}
+        }
+        if func == "info" {
+            return self.eval_info(args, steps);
         }
         let def = super::functions::lookup(func).expect("parser checked the function");
         if def.args.first() == Some(&super::ast::ValueType::Matrix) || func == "quantile_over_time"
@@ -247,32 +243,29 @@ impl Ctx<'_> {
          -> Result<Val, QueryError> {
             let out: Vec<VS> = vs
                 .into_iter()
-                .map(|s| VS {
-                    labels: if keep_name {
-                        s.labels
-                    } else {
-                        drop_name(&s.labels)
-                    },
-                    vals: s
-                        .vals
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| v.and_then(|v| f(i, v)))
-                        .collect(),
+                .map(|s| {
+                    let mut s = if keep_name { s } else { self.name_dropped(s) };
+                    for (i, v) in s.vals.iter_mut().enumerate() {
+                        *v = v.and_then(|v| f(i, v));
+                    }
+                    s
                 })
                 .filter(|s| s.vals.iter().any(|v| v.is_some()))
                 .collect();
-            Ok(Val::Vector(if keep_name {
-                out
-            } else {
-                merge_same_labels(out)?
-            }))
+            // With delayed name removal no labels changed, so none can collide.
+            Ok(Val::Vector(
+                if keep_name || self.opts.delayed_name_removal {
+                    out
+                } else {
+                    merge_same_labels(out)?
+                },
+            ))
         };
         match func {
-            "vector" => Ok(Val::Vector(vec![VS {
-                labels: Labels::default(),
-                vals: scalar_arg(&vals[0]).iter().map(|v| Some(*v)).collect(),
-            }])),
+            "vector" => Ok(Val::Vector(vec![VS::new(
+                Labels::default(),
+                scalar_arg(&vals[0]).iter().map(|v| Some(*v)).collect(),
+            )])),
             "scalar" => {
                 let vs = vector(&vals[0]);
                 Ok(Val::Scalar(
@@ -294,7 +287,7 @@ impl Ctx<'_> {
                     .map(|i| (!vs.iter().any(|s| s.vals[i].is_some())).then_some(1.0))
                     .collect();
                 Ok(Val::Vector(if v.iter().any(|x| x.is_some()) {
-                    vec![VS { labels, vals: v }]
+                    vec![VS::new(labels, v)]
                 } else {
                     vec![]
                 }))
@@ -407,6 +400,8 @@ impl Ctx<'_> {
                                 VS {
                                     labels: with_label(&s.labels, &dst, &res),
                                     vals: s.vals,
+                                    // Setting the name explicitly keeps it.
+                                    drop_name: s.drop_name && dst != "__name__",
                                 }
                             }
                             None => s,
@@ -431,6 +426,7 @@ impl Ctx<'_> {
                         VS {
                             labels: with_label(&s.labels, &dst, &joined.join(&sep)),
                             vals: s.vals,
+                            drop_name: s.drop_name && dst != "__name__",
                         }
                     })
                     .collect();
@@ -444,12 +440,12 @@ impl Ctx<'_> {
             "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
             | "days_in_month" | "month" | "year" => {
                 if vals.is_empty() {
-                    return Ok(Val::Vector(vec![VS {
-                        labels: Labels::default(),
-                        vals: (0..n)
+                    return Ok(Val::Vector(vec![VS::new(
+                        Labels::default(),
+                        (0..n)
                             .map(|i| Some(date_fn(func, steps.at(i) as f64 / 1000.0)))
                             .collect(),
-                    }]));
+                    )]));
                 }
                 map_vals(vector(&vals[0]), false, &|_, v| Some(date_fn(func, v)))
             }
@@ -473,7 +469,7 @@ impl Ctx<'_> {
                     let name = quantile_label(q.first().copied().unwrap_or(f64::NAN));
                     out.extend(vs.into_iter().map(|s| VS {
                         labels: with_label(&s.labels, &label, &name),
-                        vals: s.vals,
+                        ..s
                     }));
                 }
                 Ok(Val::Vector(merge_same_labels(out)?))
@@ -558,10 +554,7 @@ impl Ctx<'_> {
                 *slot = Some(f(i, &b));
             }
             if vals.iter().any(|v| v.is_some()) {
-                out.push(VS {
-                    labels: drop_name(&labels),
-                    vals,
-                });
+                out.push(self.name_dropped(VS::new(labels, vals)));
             }
         }
         Ok(Val::Vector(merge_same_labels(out)?))

@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use tsdb::{Label, Labels};
+use tsdb::Labels;
 
 use super::ast::{At, Expr, ValueType, VectorSelector};
 use super::fused::Regroup;
+use super::names::remove_flagged_names;
+pub(crate) use super::names::{drop_name, merge_same_labels, with_label};
 use super::storage::{LabeledSamples, Storage, Window};
 use super::stream_agg::AggSink;
 use super::value::{is_stale_nan, Sample, Series, Value};
@@ -19,8 +21,9 @@ use super::ParseError;
 type CtxSeriesFn<'f, C> = dyn FnMut(&mut C, Labels, &[(i64, f64)]) -> Result<(), QueryError> + 'f;
 
 /// A per-series callback of a range argument: context, labels, samples, step windows.
-type RangeSeriesFn<'f, C> =
-    dyn FnMut(&mut C, Labels, &[(i64, f64)], &[Window]) -> Result<(), QueryError> + 'f;
+/// The `bool` is the series' delayed-name-removal flag (see [`VS::drop_name`]).
+pub(crate) type RangeSeriesFn<'f, C> =
+    dyn FnMut(&mut C, Labels, bool, &[(i64, f64)], &[Window]) -> Result<(), QueryError> + 'f;
 
 /// Engine limits and defaults.
 #[derive(Clone, Debug)]
@@ -38,6 +41,10 @@ pub struct EngineOptions {
     pub prometheus2_windows: bool,
     /// Threads one query may use to read and evaluate series (at least 1).
     pub parallelism: usize,
+    /// Delayed `__name__` removal (Prometheus' `promql-delayed-name-removal`): names are
+    /// removed at the end of the evaluation instead of where a function drops them. Off by
+    /// default.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +58,7 @@ impl Default for EngineOptions {
             parallelism: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(8),
+            delayed_name_removal: false,
         }
     }
 }
@@ -129,6 +137,19 @@ impl Steps {
 pub(crate) struct VS {
     pub labels: Labels,
     pub vals: Vec<Option<f64>>,
+    /// Delayed name removal: the metric name is removed when the evaluation ends.
+    pub drop_name: bool,
+}
+
+impl VS {
+    /// A series that keeps its metric name.
+    pub fn new(labels: Labels, vals: Vec<Option<f64>>) -> VS {
+        VS {
+            labels,
+            vals,
+            drop_name: false,
+        }
+    }
 }
 
 /// An intermediate value over all steps.
@@ -143,7 +164,7 @@ pub(crate) enum Val {
 impl Val {
     /// A vector's or scalar's values as `(labels, points)` per series (steps without a value
     /// left out); None for other types.
-    fn into_step_series(self, steps: Steps) -> Option<Vec<LabeledSamples>> {
+    pub(crate) fn into_step_series(self, steps: Steps) -> Option<Vec<LabeledSamples>> {
         match self {
             Val::Scalar(v) => Some(vec![(
                 Labels::default(),
@@ -168,21 +189,6 @@ impl Val {
             _ => None,
         }
     }
-}
-
-/// One series of a range argument: its samples and, per step, the window's end time.
-pub(crate) struct RangeSeries {
-    pub labels: Labels,
-    pub samples: Vec<(i64, f64)>,
-}
-
-/// A matrix-selector argument: its selector, per step the window `(lo, hi]`, and the
-/// span `(lo, hi]` all windows cover.
-pub(crate) struct MatrixArg<'e> {
-    pub sel: &'e VectorSelector,
-    pub windows: Vec<(i64, i64)>,
-    pub lo: i64,
-    pub hi: i64,
 }
 
 /// The callback of [`Ctx::stream_par`]: one series' instant-vector values, or None.
@@ -260,7 +266,7 @@ impl Engine {
             step: 1,
         };
         let v = ctx.eval(expr, steps)?;
-        let value = match v {
+        let value = match ctx.finish_names(v)? {
             Val::Scalar(s) => Value::Scalar { t, v: s[0] },
             Val::Str(s) => Value::String { t, s },
             Val::Matrix(m) => Value::Matrix(m),
@@ -320,7 +326,8 @@ impl Engine {
         let mut ctx = self.ctx(st, start, end);
         let steps = Steps { start, end, step };
         let v = ctx.eval(expr, steps)?;
-        let mut out: Vec<Series> = v
+        let mut out: Vec<Series> = ctx
+            .finish_names(v)?
             .into_step_series(steps)
             .expect("BUG: range query of a type checked above")
             .into_iter()
@@ -350,60 +357,18 @@ impl Engine {
     }
 }
 
-/// Labels without `__name__`.
-pub(crate) fn drop_name(l: &Labels) -> Labels {
-    Labels::from_sorted(l.iter().filter(|x| x.name != "__name__").cloned().collect())
-}
-
-/// Labels with `name` set to `value` (removed when `value` is empty).
-pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
-    let mut v: Vec<Label> = l.iter().filter(|x| x.name != name).cloned().collect();
-    if !value.is_empty() {
-        v.push(Label {
-            name: name.to_string(),
-            value: value.to_string(),
-        });
-        v.sort();
-    }
-    Labels::from_sorted(v)
-}
-
-/// Merges series with equal labels; two values at one step is an error.
-pub(crate) fn merge_same_labels(mut v: Vec<VS>) -> Result<Vec<VS>, QueryError> {
-    v.sort_by(|a, b| a.labels.cmp(&b.labels));
-    let mut out: Vec<VS> = Vec::with_capacity(v.len());
-    for s in v {
-        if let Some(last) = out.last_mut() {
-            if last.labels == s.labels {
-                for (a, b) in last.vals.iter_mut().zip(s.vals) {
-                    if b.is_some() {
-                        if a.is_some() {
-                            return Err(QueryError::Execution(
-                                "vector cannot contain metrics with the same labelset".into(),
-                            ));
-                        }
-                        *a = b;
-                    }
-                }
-                continue;
-            }
-        }
-        out.push(s);
-    }
-    Ok(out)
-}
-
-/// The first multiple of `step` at or after `t`.
-fn align_up(t: i64, step: i64) -> i64 {
-    let r = t.rem_euclid(step);
-    if r == 0 {
-        t
-    } else {
-        t + step - r
-    }
-}
-
 impl Ctx<'_> {
+    /// The final value of an evaluation: with delayed name removal, flagged series lose
+    /// their metric names now.
+    fn finish_names(&self, v: Val) -> Result<Val, QueryError> {
+        match v {
+            Val::Vector(vs) if self.opts.delayed_name_removal => {
+                Ok(Val::Vector(remove_flagged_names(vs)?))
+            }
+            v => Ok(v),
+        }
+    }
+
     /// Records a warning annotation once.
     pub fn warn(&mut self, msg: String) {
         if !self.warnings.contains(&msg) {
@@ -441,7 +406,7 @@ impl Ctx<'_> {
     }
 
     /// The time a selector with `at` and `offset` reads at for step time `t`.
-    fn base_time(&self, at: &Option<At>, offset: i64, t: i64) -> i64 {
+    pub(crate) fn base_time(&self, at: &Option<At>, offset: i64, t: i64) -> i64 {
         let t = match at {
             Some(At::Time(a)) => *a,
             Some(At::Start) => self.query_start,
@@ -462,9 +427,10 @@ impl Ctx<'_> {
                 Val::Scalar(v) => Val::Scalar(v.into_iter().map(|x| -x).collect()),
                 Val::Vector(vs) => Val::Vector(merge_same_labels(
                     vs.into_iter()
-                        .map(|s| VS {
-                            labels: drop_name(&s.labels),
-                            vals: s.vals.into_iter().map(|v| v.map(|x| -x)).collect(),
+                        .map(|s| {
+                            let mut s = self.name_dropped(s);
+                            s.vals.iter_mut().for_each(|v| *v = v.map(|x| -x));
+                            s
                         })
                         .collect(),
                 )?),
@@ -484,23 +450,34 @@ impl Ctx<'_> {
                 )?;
                 let (lo, hi) = windows[0];
                 let lo = lo - self.closed_adj();
-                Val::Matrix(
-                    series
-                        .into_iter()
-                        .filter_map(|s| {
-                            let pts: Vec<(i64, f64)> = s
-                                .samples
-                                .iter()
-                                .filter(|(ts, _)| *ts > lo && *ts <= hi)
-                                .copied()
-                                .collect();
-                            (!pts.is_empty()).then_some(Series {
-                                labels: s.labels,
-                                points: pts,
-                            })
+                let m: Vec<Series> = series
+                    .into_iter()
+                    .filter_map(|s| {
+                        let pts: Vec<(i64, f64)> = s
+                            .samples
+                            .iter()
+                            .filter(|(ts, _)| *ts > lo && *ts <= hi)
+                            .copied()
+                            .collect();
+                        // The evaluation ends here: a subquery's flagged names go now.
+                        (!pts.is_empty()).then(|| Series {
+                            labels: if s.drop_name {
+                                drop_name(&s.labels)
+                            } else {
+                                s.labels
+                            },
+                            points: pts,
                         })
-                        .collect(),
-                )
+                    })
+                    .collect();
+                let mut labels: Vec<&Labels> = m.iter().map(|s| &s.labels).collect();
+                labels.sort_unstable();
+                if labels.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                Val::Matrix(m)
             }
             Expr::Call { func, args } => self.eval_call(func, args, steps)?,
             Expr::Aggregate {
@@ -539,7 +516,7 @@ impl Ctx<'_> {
 
     /// Streams `sel`'s series with samples in `[mint, maxt]` through `f`, one at a time,
     /// counting each series' samples against the limit while `f` holds them.
-    fn stream(
+    pub(crate) fn stream(
         &mut self,
         sel: &VectorSelector,
         mint: i64,
@@ -662,138 +639,9 @@ impl Ctx<'_> {
                     Some(g) => g.group_of(&labels, false),
                     None => labels,
                 };
-                Ok(Some(VS { labels, vals }))
+                Ok(Some(VS::new(labels, vals)))
             },
             regroup.and_then(|g| g.sink),
         )
-    }
-
-    /// The selector, windows `(lo, hi]` per step and their span of a range argument that is
-    /// a matrix selector (in parentheses or not); None for a subquery.
-    pub fn matrix_arg<'e>(
-        &self,
-        e: &'e Expr,
-        steps: Steps,
-    ) -> Result<Option<MatrixArg<'e>>, QueryError> {
-        let mut inner = e;
-        while let Expr::Paren(x) = inner {
-            inner = x;
-        }
-        let Expr::Matrix { sel, .. } = inner else {
-            return Ok(None);
-        };
-        let (windows, lo, hi) = self.range_windows(inner, steps)?;
-        Ok(Some(MatrixArg {
-            sel,
-            windows,
-            lo,
-            hi,
-        }))
-    }
-
-    /// The windows `(lo, hi]` of a range argument per step, and the span `(lo, hi]` they cover.
-    fn range_windows(&self, e: &Expr, steps: Steps) -> Result<(Vec<Window>, i64, i64), QueryError> {
-        let (range, offset, at) = match e {
-            Expr::Matrix { sel, range } => (*range, sel.offset, sel.at),
-            Expr::Subquery {
-                range, offset, at, ..
-            } => (*range, *offset, *at),
-            Expr::Paren(inner) => return self.range_windows(inner, steps),
-            _ => return Err(QueryError::Execution("expected a range vector".into())),
-        };
-        let windows: Vec<(i64, i64)> = (0..steps.len())
-            .map(|i| {
-                let hi = self.base_time(&at, offset, steps.at(i));
-                (hi - range, hi)
-            })
-            .collect();
-        let lo = windows.iter().map(|w| w.0).min().unwrap_or(0) - self.closed_adj();
-        let hi = windows.iter().map(|w| w.1).max().unwrap_or(0);
-        Ok((windows, lo, hi))
-    }
-
-    /// Calls `f` with each series of a range argument (stale markers removed); a matrix
-    /// selector's series are streamed from storage one at a time. Returns the windows.
-    pub fn for_each_range_series(
-        &mut self,
-        e: &Expr,
-        steps: Steps,
-        f: &mut RangeSeriesFn<'_, Self>,
-    ) -> Result<Vec<Window>, QueryError> {
-        let mut inner = e;
-        while let Expr::Paren(x) = inner {
-            inner = x;
-        }
-        if let Expr::Matrix { sel, .. } = inner {
-            let (windows, lo, hi) = self.range_windows(inner, steps)?;
-            let mut buf = Vec::new();
-            self.stream(sel, lo + 1, hi, &mut |ctx, labels, samples| {
-                let s = if samples.iter().any(|x| is_stale_nan(x.1)) {
-                    buf.clear();
-                    buf.extend(samples.iter().filter(|x| !is_stale_nan(x.1)));
-                    &buf[..]
-                } else {
-                    samples
-                };
-                f(ctx, labels, s, &windows)
-            })?;
-            return Ok(windows);
-        }
-        let (series, windows) = self.range_arg(e, steps)?;
-        for s in series {
-            let n = s.samples.len();
-            f(self, s.labels, &s.samples, &windows)?;
-            self.release(n);
-        }
-        Ok(windows)
-    }
-
-    /// A range argument (matrix selector or subquery): its series (stale markers removed)
-    /// and, per step, the window `(lo, hi]`.
-    pub fn range_arg(
-        &mut self,
-        e: &Expr,
-        steps: Steps,
-    ) -> Result<(Vec<RangeSeries>, Vec<Window>), QueryError> {
-        if let Expr::Paren(inner) = e {
-            return self.range_arg(inner, steps);
-        }
-        let (windows, lo, hi) = self.range_windows(e, steps)?;
-        let series = match e {
-            Expr::Matrix { sel, .. } => {
-                let mut s = Vec::new();
-                self.stream(sel, lo + 1, hi, &mut |ctx, labels, samples| {
-                    let samples: Vec<(i64, f64)> = samples
-                        .iter()
-                        .filter(|x| !is_stale_nan(x.1))
-                        .copied()
-                        .collect();
-                    ctx.account(samples.len())?;
-                    s.push(RangeSeries { labels, samples });
-                    Ok(())
-                })?;
-                s
-            }
-            Expr::Subquery { expr, step, .. } => {
-                let step = step.unwrap_or(self.opts.default_subquery_step_ms);
-                let inner = Steps {
-                    start: align_up(lo + 1, step),
-                    end: hi,
-                    step,
-                };
-                if inner.start > inner.end {
-                    vec![]
-                } else {
-                    self.eval(expr, inner)?
-                        .into_step_series(inner)
-                        .ok_or_else(|| QueryError::Execution("subquery of a non-vector".into()))?
-                        .into_iter()
-                        .map(|(labels, samples)| RangeSeries { labels, samples })
-                        .collect()
-                }
-            }
-            _ => unreachable!(),
-        };
-        Ok((series, windows))
     }
 }

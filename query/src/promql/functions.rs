@@ -68,6 +68,7 @@ static FUNCS: &[FuncDef] = &[
     f!("idelta", [Matrix], 0, Vector),
     f!("increase", [Matrix], 0, Vector),
     f!("irate", [Matrix], 0, Vector),
+    f!("info", [Vector, Vector], 1, Vector),
     f!("label_join", [Vector, Str, Str, Str], -1, Vector),
     f!("label_replace", [Vector, Str, Str, Str, Str], 0, Vector),
     f!("last_over_time", [Matrix], 0, Vector),

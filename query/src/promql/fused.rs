@@ -109,6 +109,15 @@ impl Ctx<'_> {
                 if !keep_name && !single_name(sel) {
                     return Ok(None);
                 }
+                // With delayed name removal a `by (__name__)` group keeps the name the
+                // function drops and is flagged: the general path does that.
+                if !keep_name
+                    && self.opts.delayed_name_removal
+                    && !without
+                    && grouping.iter().any(|g| g == "__name__")
+                {
+                    return Ok(None);
+                }
                 match self.eval_range_call_grouped(func, args, steps, Some(&regroup))? {
                     Val::Vector(vs) => vs,
                     _ => {
@@ -129,7 +138,7 @@ impl Ctx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::promql::{Engine, MemStorage, Value};
+    use crate::promql::{Engine, EngineOptions, MemStorage, Value};
     use tsdb::Labels;
 
     fn store() -> MemStorage {
@@ -148,10 +157,17 @@ mod tests {
     }
 
     fn range(st: &MemStorage, q: &str) -> Value {
-        Engine::default()
-            .range(st, q, 300_000, 1_200_000, 30_000)
-            .unwrap_or_else(|e| panic!("{q}: {e}"))
-            .value
+        range_with(st, q, false)
+    }
+
+    fn range_with(st: &MemStorage, q: &str, delayed: bool) -> Value {
+        Engine::new(EngineOptions {
+            delayed_name_removal: delayed,
+            ..EngineOptions::default()
+        })
+        .range(st, q, 300_000, 1_200_000, 30_000)
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+        .value
     }
 
     /// Each grouped aggregation equals the same aggregation of an input the grouped path
@@ -184,6 +200,14 @@ mod tests {
         ] {
             let (a, b) = (range(&st, grouped), range(&st, general));
             assert_eq!(a, b, "{grouped} vs {general}");
+            // With delayed name removal too (the grouped path steps aside for `by (__name__)`
+            // over a function that drops the name: the group keeps it until the end).
+            let (c, d) = (
+                range_with(&st, grouped, true),
+                range_with(&st, general, true),
+            );
+            assert_eq!(c, d, "{grouped} vs {general}, delayed");
+            assert_eq!(a, c, "{grouped}, delayed");
             let Value::Matrix(m) = a else { panic!() };
             assert!(!m.is_empty(), "{grouped}");
         }

@@ -6,7 +6,7 @@
 use tsdb::Labels;
 
 use super::ast::{BinOp, Card, VectorMatching};
-use super::binary::{matched_value, result_labels, Signature};
+use super::binary::{matched_value, result_flag, result_labels, Signature};
 use super::eval::VS;
 
 #[cfg(test)]
@@ -18,7 +18,8 @@ thread_local! {
 /// The result of `many op one` (operands swapped back when `swapped`) computed per series,
 /// in the order the step-by-step path creates its output series (by the first step with a
 /// value, then by "many" series); None when some step could fail or merge series, which only
-/// the step-by-step path handles.
+/// the step-by-step path handles. `delayed`: delayed name removal (names kept, results
+/// flagged).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn series_major(
     op: BinOp,
@@ -29,6 +30,7 @@ pub(crate) fn series_major(
     m: &VectorMatching,
     return_bool: bool,
     swapped: bool,
+    delayed: bool,
 ) -> Option<Vec<VS>> {
     #[cfg(test)]
     if STEP_BY_STEP.with(|c| c.get()) {
@@ -62,8 +64,15 @@ pub(crate) fn series_major(
             })
             .collect();
         let Some(first) = first else { continue };
-        let labels = result_labels(op, &s.labels, &o.labels, m, return_bool);
-        out.push((first, VS { labels, vals }));
+        let labels = result_labels(op, &s.labels, &o.labels, m, return_bool, delayed);
+        out.push((
+            first,
+            VS {
+                labels,
+                vals,
+                drop_name: result_flag(op, return_bool, s.drop_name, delayed),
+            },
+        ));
     }
     let mut labels: Vec<&Labels> = out.iter().map(|x| &x.1.labels).collect();
     labels.sort_unstable();
@@ -78,7 +87,7 @@ pub(crate) fn series_major(
 #[cfg(test)]
 mod tests {
     use super::STEP_BY_STEP;
-    use crate::promql::{Engine, MemStorage, Value};
+    use crate::promql::{Engine, EngineOptions, MemStorage, Value};
     use tsdb::Labels;
 
     fn store() -> MemStorage {
@@ -135,9 +144,12 @@ mod tests {
             "use / ignoring (pod) group_left lim",
             "sum without (pod) (use / on (inst, pod) lim)",
         ] {
-            let run = |step_by_step: bool, instant: bool| {
+            let run = |step_by_step: bool, instant: bool, delayed: bool| {
                 STEP_BY_STEP.with(|c| c.set(step_by_step));
-                let e = Engine::default();
+                let e = Engine::new(EngineOptions {
+                    delayed_name_removal: delayed,
+                    ..EngineOptions::default()
+                });
                 let r = if instant {
                     e.instant(&st, q, 600_000).map(|o| o.value)
                 } else {
@@ -146,9 +158,14 @@ mod tests {
                 STEP_BY_STEP.with(|c| c.set(false));
                 r.map_err(|e| e.to_string())
             };
-            for instant in [false, true] {
-                let (a, b) = (run(false, instant), run(true, instant));
+            // Delayed name removal: the same labels (names removed at the end), so the same
+            // results.
+            for (instant, delayed) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (a, b) = (run(false, instant, delayed), run(true, instant, delayed));
                 assert_eq!(a, b, "{q}");
+                if delayed {
+                    assert_eq!(a, run(false, instant, false), "{q}");
+                }
                 if let Ok(Value::Matrix(m)) = &a {
                     assert!(!m.is_empty(), "{q}");
                 }

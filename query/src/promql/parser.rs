@@ -47,6 +47,7 @@ pub fn parse(input: &str) -> Result<Expr, ParseError> {
             toks,
             i: 0,
             depth: 0,
+            empty_selector_ok: false,
         };
         if p.peek() == &Tok::Eof {
             return Err(p.err("no expression found in input"));
@@ -107,6 +108,9 @@ struct Parser {
     /// Depth of the expression tree being built (nested expressions, operator chains,
     /// postfix wrappers); bounded so that neither parsing nor evaluation overflows a stack.
     depth: usize,
+    /// The next selector may match the empty string everywhere (the label selector of
+    /// `info()`, e.g. `{data=~".*"}`); cleared by the selector.
+    empty_selector_ok: bool,
 }
 
 /// Deepest expression tree accepted: far beyond hand-written queries, well within the
@@ -643,7 +647,8 @@ impl Parser {
         if let Some(n) = &name {
             matchers.insert(0, Matcher::equal("__name__", n));
         }
-        if matchers.iter().all(|m| m.matches_empty()) {
+        let empty_ok = std::mem::take(&mut self.empty_selector_ok);
+        if !empty_ok && matchers.iter().all(|m| m.matches_empty()) {
             return Err(self.err_at(
                 pos,
                 "vector selector must contain at least one non-empty matcher",
@@ -742,6 +747,12 @@ impl Parser {
     }
 
     fn args(&mut self) -> Result<Vec<Expr>, ParseError> {
+        self.args_of("")
+    }
+
+    /// The arguments of a call of `func` (the second one of `info` may be a selector that
+    /// matches the empty string).
+    fn args_of(&mut self, func: &str) -> Result<Vec<Expr>, ParseError> {
         self.expect(Tok::LParen, "argument list")?;
         let mut out = Vec::new();
         if *self.peek() == Tok::RParen {
@@ -749,7 +760,10 @@ impl Parser {
             return Ok(out);
         }
         loop {
-            out.push(self.expr(0)?);
+            self.empty_selector_ok = func == "info" && out.len() == 1;
+            let e = self.expr(0);
+            self.empty_selector_ok = false;
+            out.push(e?);
             match self.next() {
                 Tok::Comma => {
                     if *self.peek() == Tok::RParen {
@@ -776,7 +790,7 @@ impl Parser {
         let Some(def) = functions::lookup(name) else {
             return Err(self.err_at(pos, &format!("unknown function with name {name:?}")));
         };
-        let args = self.args()?;
+        let args = self.args_of(def.name)?;
         let n = args.len();
         let fixed = def.args.len();
         let ok = match def.variadic {
@@ -813,6 +827,18 @@ impl Parser {
                         got.name()
                     ),
                 ));
+            }
+        }
+        if def.name == "info" {
+            // The second argument is a label selector: matchers only.
+            if let Some(a) = args.get(1) {
+                let plain = matches!(a, Expr::Selector(s) if s.name.is_none() && s.offset == 0 && s.at.is_none());
+                if !plain {
+                    return Err(self.err_at(
+                        pos,
+                        "expected label selectors only as the second argument to \"info\"",
+                    ));
+                }
             }
         }
         Ok(Expr::Call {

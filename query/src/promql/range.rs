@@ -7,8 +7,9 @@ use tsdb::Labels;
 use super::aggregate::{average, quantile, variance, Kahan};
 use super::ast::Expr;
 use super::call::absent_labels;
-use super::eval::{drop_name, merge_same_labels, Ctx, QueryError, Steps, Val, VS};
+use super::eval::{merge_same_labels, Ctx, QueryError, Steps, Val, VS};
 use super::fused::Regroup;
+use super::names::unnamed;
 use super::sorted_window::SortedWindow;
 use super::value::is_stale_nan;
 
@@ -333,7 +334,7 @@ impl Ctx<'_> {
             let adj = self.closed_adj();
             let mut present = vec![false; n];
             let windows =
-                self.for_each_range_series(&args[0], steps, &mut |_, _, samples, windows| {
+                self.for_each_range_series(&args[0], steps, &mut |_, _, _, samples, windows| {
                     for (i, &(lo, hi)) in windows.iter().enumerate() {
                         let a = samples.partition_point(|x| x.0 <= lo - adj);
                         present[i] |= samples.get(a).is_some_and(|x| x.0 <= hi);
@@ -344,7 +345,7 @@ impl Ctx<'_> {
                 .map(|i| (!present[i]).then_some(1.0))
                 .collect();
             return Ok(Val::Vector(if vals.iter().any(|v| v.is_some()) {
-                vec![VS { labels, vals }]
+                vec![VS::new(labels, vals)]
             } else {
                 vec![]
             }));
@@ -452,10 +453,12 @@ impl Ctx<'_> {
             }
             Ok(any.then_some(vals))
         };
-        let labels_of = |labels: Labels| match regroup {
-            Some(g) => g.group_of(&labels, !keep_name),
-            None if keep_name => labels,
-            None => drop_name(&labels),
+        // A series' labels and delayed-name-removal flag (`flagged`: a subquery's series was).
+        let delayed = self.opts.delayed_name_removal;
+        let labels_of = |labels: Labels, flagged: bool| match regroup {
+            Some(g) => (g.group_of(&labels, !keep_name), false),
+            None if keep_name => (labels, flagged),
+            None => unnamed(labels, delayed),
         };
         let out = if let Some(m) = self.matrix_arg(&args[range_idx], steps)? {
             // A matrix selector: series are read and evaluated on several threads.
@@ -479,9 +482,11 @@ impl Ctx<'_> {
                         return Ok(None);
                     };
                     held.account(n)?;
+                    let (labels, drop_name) = labels_of(labels, false);
                     Ok(Some(VS {
-                        labels: labels_of(labels),
+                        labels,
                         vals,
+                        drop_name,
                     }))
                 },
                 regroup.and_then(|g| g.sink),
@@ -491,12 +496,14 @@ impl Ctx<'_> {
             self.for_each_range_series(
                 &args[range_idx],
                 steps,
-                &mut |ctx, labels, samples, windows| {
+                &mut |ctx, labels, flagged, samples, windows| {
                     if let Some(vals) = per_series(samples, windows)? {
                         ctx.account(n)?;
+                        let (labels, drop_name) = labels_of(labels, flagged);
                         out.push(VS {
-                            labels: labels_of(labels),
+                            labels,
                             vals,
+                            drop_name,
                         });
                     }
                     Ok(())
@@ -504,7 +511,7 @@ impl Ctx<'_> {
             )?;
             out
         };
-        Ok(Val::Vector(if keep_name || regroup.is_some() {
+        Ok(Val::Vector(if keep_name || regroup.is_some() || delayed {
             out
         } else {
             merge_same_labels(out)?

@@ -96,10 +96,7 @@ impl Acc {
                 })
             })
             .collect();
-        VS {
-            labels: self.labels,
-            vals,
-        }
+        VS::new(self.labels, vals)
     }
 }
 
@@ -200,10 +197,7 @@ mod tests {
     fn input(vals: &[(u8, Vec<Option<f64>>)]) -> Vec<Option<VS>> {
         vals.iter()
             .map(|(g, v)| {
-                (*g < 4).then(|| VS {
-                    labels: Labels::from_pairs(&[("g", &g.to_string())]),
-                    vals: v.clone(),
-                })
+                (*g < 4).then(|| VS::new(Labels::from_pairs(&[("g", &g.to_string())]), v.clone()))
             })
             .collect()
     }

@@ -1,0 +1,104 @@
+//! Metric-name removal. Functions and operators that change a value's meaning drop the
+//! metric name: at once by default, or — with delayed name removal
+//! ([`super::EngineOptions::delayed_name_removal`], Prometheus' `promql-delayed-name-removal`)
+//! — by flagging the series ([`VS::drop_name`]) and removing the name of flagged series only
+//! when the whole expression has been evaluated, so `label_replace`, `label_join` and
+//! `by (__name__)` still see it.
+
+use tsdb::{Label, Labels};
+
+use super::eval::{Ctx, QueryError, VS};
+
+/// Labels without `__name__`.
+pub(crate) fn drop_name(l: &Labels) -> Labels {
+    Labels::from_sorted(l.iter().filter(|x| x.name != "__name__").cloned().collect())
+}
+
+/// Labels with `name` set to `value` (removed when `value` is empty).
+pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
+    let mut v: Vec<Label> = l.iter().filter(|x| x.name != name).cloned().collect();
+    if !value.is_empty() {
+        v.push(Label {
+            name: name.to_string(),
+            value: value.to_string(),
+        });
+        v.sort();
+    }
+    Labels::from_sorted(v)
+}
+
+/// Merges series with equal labels (sorted by labels; a merged series is flagged when either
+/// was); two values at one step is an error.
+pub(crate) fn merge_same_labels(mut v: Vec<VS>) -> Result<Vec<VS>, QueryError> {
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<VS> = Vec::with_capacity(v.len());
+    for s in v {
+        if let Some(last) = out.last_mut() {
+            if last.labels == s.labels {
+                for (a, b) in last.vals.iter_mut().zip(s.vals) {
+                    if b.is_some() {
+                        if a.is_some() {
+                            return Err(QueryError::Execution(
+                                "vector cannot contain metrics with the same labelset".into(),
+                            ));
+                        }
+                        *a = b;
+                    }
+                }
+                last.drop_name |= s.drop_name;
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Removes the metric name of every flagged series at the end of an evaluation. Series that
+/// then share their labels are merged (a range query's series that take turns, as
+/// `-a or -b` gives), and two values at one step are an error, as in Prometheus.
+pub(crate) fn remove_flagged_names(vs: Vec<VS>) -> Result<Vec<VS>, QueryError> {
+    if !vs.iter().any(|s| s.drop_name) {
+        return Ok(vs);
+    }
+    let vs: Vec<VS> = vs
+        .into_iter()
+        .map(|mut s| {
+            if std::mem::take(&mut s.drop_name) {
+                s.labels = drop_name(&s.labels);
+            }
+            s
+        })
+        .collect();
+    let mut labels: Vec<&Labels> = vs.iter().map(|s| &s.labels).collect();
+    labels.sort_unstable();
+    if labels.windows(2).any(|w| w[0] == w[1]) {
+        // Merging sorts by labels; only a collision (an error for an instant query, whose
+        // order `sort` may have set) or a range query (sorted at the end) gets here.
+        return merge_same_labels(vs);
+    }
+    Ok(vs)
+}
+
+impl Ctx<'_> {
+    /// `s` after a function or operator that drops the metric name: without `__name__`, or
+    /// with delayed name removal unchanged but flagged.
+    pub fn name_dropped(&self, mut s: VS) -> VS {
+        if self.opts.delayed_name_removal {
+            s.drop_name = true;
+        } else {
+            s.labels = drop_name(&s.labels);
+        }
+        s
+    }
+}
+
+/// Labels and flag of a series whose name a function drops: without `__name__`, or with
+/// delayed name removal (`delayed`) unchanged and flagged.
+pub(crate) fn unnamed(labels: Labels, delayed: bool) -> (Labels, bool) {
+    if delayed {
+        (labels, true)
+    } else {
+        (drop_name(&labels), false)
+    }
+}
