@@ -134,6 +134,10 @@ struct StoreArgs {
     /// How far back an instant selector looks for a sample.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     query_lookback: String,
+    /// Features to enable, as Prometheus' flag (repeatable, comma-separated):
+    /// `promql-delayed-name-removal`. Unknown names are logged and ignored.
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    enable_feature: Vec<String>,
     #[command(flatten)]
     rules: rules_cmd::RuleFlags,
     #[command(flatten)]
@@ -259,6 +263,8 @@ fn run_store(args: StoreArgs) -> Result<()> {
             lookback_ms: parse_duration_ms(&args.query_lookback)
                 .context("--query.lookback-delta")?
                 .max(1),
+            delayed_name_removal: enabled_features(&args.enable_feature)
+                .contains(&"promql-delayed-name-removal"),
             ..Default::default()
         };
         let manager = rules_cmd::manager(db.clone(), &args.rules, args.listen, engine.clone())?;
@@ -372,6 +378,7 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
         ("query.max-samples", a.query_max_samples.to_string()),
         ("query.max-concurrency", a.query_max_concurrency.to_string()),
         ("query.lookback-delta", a.query_lookback.clone()),
+        ("enable-feature", a.enable_feature.join(",")),
         ("node.scrape-interval", a.node_interval.clone()),
         ("cadvisor.scrape-interval", a.cadvisor_interval.clone()),
         ("gpu.scrape-interval", a.gpu_interval.clone()),
@@ -390,6 +397,20 @@ fn store_flags(a: &StoreArgs) -> Vec<(String, String)> {
     .chain(a.limits.status_flags())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The `--enable-feature` names Vitals knows; unknown ones are logged (as Prometheus does)
+/// and left out.
+fn enabled_features(flags: &[String]) -> Vec<&'static str> {
+    const KNOWN: &[&str] = &["promql-delayed-name-removal"];
+    let mut out = Vec::new();
+    for f in flags.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        match KNOWN.iter().find(|k| **k == f) {
+            Some(k) => out.push(*k),
+            None => tracing::warn!(option = f, "Unknown option for --enable-feature"),
+        }
+    }
+    out
 }
 
 /// Periodic WAL fsync and maintenance (head cuts, compaction, retention).
