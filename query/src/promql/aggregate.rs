@@ -174,7 +174,16 @@ impl Ctx<'_> {
                         .entry(l.clone())
                         .or_insert_with(|| VS::new(l, vec![None; n]));
                     e.vals[i] = Some(e.vals[i].unwrap_or(0.0) + 1.0);
-                    e.drop_name |= group_flag(&e.labels, s.drop_name);
+                }
+            }
+            // Delayed name removal: the groups of flagged members that keep the name.
+            for s in input.iter().filter(|s| s.drop_name) {
+                let base = group_labels(&s.labels, grouping, without);
+                for v in s.vals.iter().flatten() {
+                    let l = super::eval::with_label(&base, label, &fmt_float(*v));
+                    if let Some(e) = out.get_mut(&l) {
+                        e.drop_name |= group_flag(&l, true);
+                    }
                 }
             }
             return Ok(Val::Vector(out.into_values().collect()));

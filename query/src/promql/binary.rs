@@ -413,6 +413,8 @@ impl Ctx<'_> {
                                 out.len() - 1
                             });
                             pair_out.insert((i, j), o);
+                            // Per pair, not per value: the flag depends on the "many" series.
+                            out[o].drop_name |= result_flag(op, return_bool, s.drop_name, delayed);
                             o
                         }
                     },
@@ -426,7 +428,6 @@ impl Ctx<'_> {
                 }
                 out_step[o] = step + 1;
                 out[o].vals[step] = Some(value);
-                out[o].drop_name |= result_flag(op, return_bool, s.drop_name, delayed);
             }
             if step % 64 == 0 {
                 self.check_deadline()?;

@@ -450,6 +450,7 @@ impl Ctx<'_> {
                 )?;
                 let (lo, hi) = windows[0];
                 let lo = lo - self.closed_adj();
+                let dropped = series.iter().any(|s| s.drop_name);
                 let m: Vec<Series> = series
                     .into_iter()
                     .filter_map(|s| {
@@ -470,12 +471,14 @@ impl Ctx<'_> {
                         })
                     })
                     .collect();
-                let mut labels: Vec<&Labels> = m.iter().map(|s| &s.labels).collect();
-                labels.sort_unstable();
-                if labels.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(QueryError::Execution(
-                        "vector cannot contain metrics with the same labelset".into(),
-                    ));
+                if dropped {
+                    let mut labels: Vec<&Labels> = m.iter().map(|s| &s.labels).collect();
+                    labels.sort_unstable();
+                    if labels.windows(2).any(|w| w[0] == w[1]) {
+                        return Err(QueryError::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
                 }
                 Val::Matrix(m)
             }
