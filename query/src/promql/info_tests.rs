@@ -77,6 +77,8 @@ fn wrong_argument_types_do_not_parse() {
         "info(up, {data=~\".*\"})",
         "info(up, {})",
         "info(up, {__name__=~\".+_info\", x!=\"\"})",
+        "info(up, {__name__=\"build_info\"})",
+        "info(up, {\"__name__\"=\"build_info\", \"a b\"=\"c\"})",
     ] {
         let e = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
         // format_query's output parses back to the same expression.

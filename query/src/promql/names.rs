@@ -102,3 +102,71 @@ pub(crate) fn unnamed(labels: Labels, delayed: bool) -> (Labels, bool) {
         (drop_name(&labels), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::{Engine, EngineOptions, MemStorage, Value};
+    use tsdb::Labels;
+
+    fn engine(delayed: bool) -> Engine {
+        Engine::new(EngineOptions {
+            delayed_name_removal: delayed,
+            ..EngineOptions::default()
+        })
+    }
+
+    fn store() -> MemStorage {
+        let st = MemStorage::new();
+        for (name, slope) in [("a_total", 1.0), ("b_total", 3.0), ("c_total", 2.0)] {
+            for i in 0..40 {
+                let l = Labels::from_pairs(&[("__name__", name), ("env", "1")]);
+                st.add(l, i * 15_000, slope * i as f64);
+            }
+        }
+        st
+    }
+
+    /// Names are removed at the end without reordering what `sort_desc` ordered; series that
+    /// then collide are an error, as without delayed removal (where `rate` collides).
+    #[test]
+    fn removal_at_the_end_keeps_order_and_detects_collisions() {
+        let st = store();
+        let out = engine(true)
+            .instant(
+                &st,
+                r#"sort_desc(label_replace(rate({env="1"}[5m]), "n", "$1", "__name__", "(.+)"))"#,
+                585_000,
+            )
+            .unwrap();
+        let Value::Vector(v) = out.value else {
+            panic!()
+        };
+        let got: Vec<(Option<&str>, Option<&str>)> = v
+            .iter()
+            .map(|s| (s.labels.get("__name__"), s.labels.get("n")))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, Some("b_total")),
+                (None, Some("c_total")),
+                (None, Some("a_total"))
+            ]
+        );
+        for delayed in [false, true] {
+            let e = engine(delayed)
+                .instant(&st, r#"rate({env="1"}[5m])"#, 585_000)
+                .unwrap_err();
+            assert!(e.to_string().contains("same labelset"), "{delayed}: {e}");
+        }
+        // A subquery's flagged names go when the (instant) range-vector result is returned.
+        let out = engine(true)
+            .instant(&st, "abs(a_total)[1m:30s]", 585_000)
+            .unwrap();
+        let Value::Matrix(m) = out.value else {
+            panic!()
+        };
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].labels, Labels::from_pairs(&[("env", "1")]));
+    }
+}
