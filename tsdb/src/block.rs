@@ -18,6 +18,20 @@ pub use meta::{new_ulid, BlockMeta};
 
 use std::borrow::Cow;
 
+use memmap2::{Mmap, UncheckedAdvice};
+
+/// Drops this process's page-table entries for `m`, a read-only mapping of an immutable file:
+/// the pages stay in the page cache and the next read faults them back in, so a pass over a
+/// whole block (a checksum at open, a compaction) does not stay in resident memory.
+fn release_mapped(m: &Mmap) {
+    if m.is_empty() {
+        return;
+    }
+    // SAFETY: `m` maps a file read-only and shared; MADV_DONTNEED on such a mapping only
+    // unmaps pages, their contents are re-read from the same unchanged file on access.
+    let _ = unsafe { m.unchecked_advise(UncheckedAdvice::DontNeed) };
+}
+
 /// Where a chunk of a series lives in a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkMeta {

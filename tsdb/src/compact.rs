@@ -35,6 +35,9 @@ const _: () = assert!(BLOCK_CHUNK_SAMPLES <= crate::chunkenc::MAX_PACKED_SAMPLES
 /// chunks) could hold 70 MiB of file-backed pages in the process' RSS.
 const RELEASE_MAPS_EVERY: usize = 16;
 
+/// Compaction releases its source blocks' resident mapped pages after this many series.
+const RELEASE_BLOCK_PAGES_EVERY: usize = 256;
+
 /// Head data of one series inside a block range, copied out of the head when the block cut
 /// reaches the series.
 struct SeriesSnap {
@@ -126,7 +129,7 @@ pub(crate) fn head_range(idx: &HeadIndex, bmin: i64, bmax: i64) -> HeadRange {
             .expect("BUG: listed series");
         s.labels
             .iter()
-            .map(|&(n, v)| (rank[n as usize], rank[v as usize]))
+            .map(|(n, v)| (rank[n as usize], rank[v as usize]))
     };
     refs.sort_unstable_by(|a, b| key(a).cmp(key(b)));
     HeadRange { refs }
@@ -344,7 +347,13 @@ pub(crate) fn compact_blocks(db: &Db, group: &[Arc<Block>]) -> Result<BlockMeta,
     let err: RefCell<Option<Error>> = RefCell::new(None);
     let mut heads: Vec<Option<(Labels, Vec<crate::block::ChunkMeta>, u32)>> =
         (0..group.len()).map(|_| None).collect();
+    let mut merged = 0usize;
     let next_series = std::iter::from_fn(|| {
+        merged += 1;
+        if merged.is_multiple_of(RELEASE_BLOCK_PAGES_EVERY) {
+            // Every source page is read once: do not let them all stay resident.
+            group.iter().for_each(|b| b.release_pages());
+        }
         for (bi, ids, pos) in cursors.iter_mut() {
             if heads[*bi].is_none() && *pos < ids.len() {
                 match group[*bi].series(ids[*pos]) {

@@ -64,7 +64,7 @@ impl Symbols {
 /// One in-memory series (120 bytes: everything variable-sized is behind one pointer).
 pub(crate) struct MemSeries {
     /// (name, value) symbol ids, sorted by name string.
-    pub labels: Box<[(u32, u32)]>,
+    pub labels: crate::label_ids::LabelIds,
     /// The chunk being appended to; its first and last sample times are
     /// [`MemSeries::open_min`] and [`MemSeries::open_max`].
     pub open: XorChunk,
@@ -81,7 +81,7 @@ pub(crate) struct MemSeries {
 const _: () = assert!(std::mem::size_of::<MemSeries>() <= 120);
 
 impl MemSeries {
-    fn new(labels: Box<[(u32, u32)]>) -> MemSeries {
+    fn new(labels: crate::label_ids::LabelIds) -> MemSeries {
         MemSeries {
             labels,
             open: XorChunk::new(),
@@ -218,11 +218,12 @@ impl HeadIndex {
         if self.series.len() <= r as usize {
             self.series.resize_with(r as usize + 1, || None);
         }
-        let syms: Box<[(u32, u32)]> = labels
-            .iter()
-            .map(|(n, v)| (self.symbols.intern(n), self.symbols.intern(v)))
-            .collect();
-        for &(n, v) in syms.iter() {
+        let syms = crate::label_ids::LabelIds::from_pairs(
+            labels
+                .iter()
+                .map(|(n, v)| (self.symbols.intern(n), self.symbols.intern(v))),
+        );
+        for (n, v) in syms.iter() {
             let list = self.postings.entry(n).or_default().entry(v).or_default();
             match list.last() {
                 Some(&last) if last > r => {
@@ -243,7 +244,7 @@ impl HeadIndex {
         let Some(s) = self.series[r as usize].take() else {
             return;
         };
-        for &(n, v) in s.labels.iter() {
+        for (n, v) in s.labels.iter() {
             if let Some(vals) = self.postings.get_mut(&n) {
                 if let Some(list) = vals.get_mut(&v) {
                     if let Ok(pos) = list.binary_search(&r) {
@@ -278,7 +279,7 @@ impl HeadIndex {
         Labels::from_sorted(
             s.labels
                 .iter()
-                .map(|&(n, v)| Label {
+                .map(|(n, v)| Label {
                     name: self.symbols.get(n).to_string(),
                     value: self.symbols.get(v).to_string(),
                 })
@@ -291,7 +292,7 @@ impl HeadIndex {
         let pairs: Vec<(&str, &str)> = s
             .labels
             .iter()
-            .map(|&(n, v)| (self.symbols.get(n), self.symbols.get(v)))
+            .map(|(n, v)| (self.symbols.get(n), self.symbols.get(v)))
             .collect();
         crate::labels::fingerprint_refs(&pairs)
     }
@@ -438,7 +439,7 @@ mod tests {
     use super::*;
 
     fn series() -> MemSeries {
-        MemSeries::new(Box::new([]))
+        MemSeries::new(crate::label_ids::LabelIds::default())
     }
 
     #[test]

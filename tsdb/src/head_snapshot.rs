@@ -116,7 +116,7 @@ pub(crate) fn encode(idx: &HeadIndex, wal_segment: u32, min_valid: i64) -> Vec<u
     let mut remap: HashMap<u32, u32> = HashMap::new();
     let mut syms: Vec<u32> = Vec::new();
     for s in idx.series.iter().flatten() {
-        for &(n, v) in s.labels.iter() {
+        for (n, v) in s.labels.iter() {
             for id in [n, v] {
                 remap.entry(id).or_insert_with(|| {
                     syms.push(id);

@@ -16,6 +16,7 @@ pub mod error;
 mod head;
 pub mod head_chunks;
 pub mod head_snapshot;
+mod label_ids;
 pub mod labels;
 pub mod matcher;
 pub mod postings;

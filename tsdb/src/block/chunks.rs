@@ -126,6 +126,11 @@ impl ChunkReader {
         })
     }
 
+    /// Releases the segments' resident pages (see [`super::release_mapped`]).
+    pub fn release_pages(&self) {
+        self.segments.iter().for_each(super::release_mapped);
+    }
+
     /// The encoding and bytes of chunk `r`, CRC verified.
     pub fn chunk(&self, r: u64) -> Result<(u8, &[u8]), Error> {
         let seq = (r >> 32) as usize;

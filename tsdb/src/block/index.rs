@@ -9,7 +9,7 @@ use memmap2::Mmap;
 
 use super::chunks::{ChunkReader, ChunkWriter};
 use super::meta::{new_ulid, BlockMeta};
-use super::series_entry::{get_v1, get_v2_into, put_v2, Entry, GROUP};
+use super::series_entry::{get_chunks_into, get_v1, get_v2_into, put_chunks, put_v2, Entry, GROUP};
 use super::{ChunkData, ChunkMeta};
 use crate::chunkenc::bstream_util::{get_uvarint, put_uvarint};
 use crate::db::fsync_dir;
@@ -64,8 +64,13 @@ fn write_block_into<'a>(
     let mut cw = ChunkWriter::new(&dir.join("chunks"))?;
     let mut syms: HashMap<String, u32> = HashMap::new();
     let mut sym_list: Vec<String> = Vec::new();
-    let mut all: Vec<(Box<[(u32, u32)]>, Vec<ChunkMeta>)> = Vec::new();
-    let (mut num_samples, mut num_chunks) = (0u64, 0u64);
+    // Each series is coded at once with symbol ids in first-seen order (the final ids, in
+    // string order, are known only after the last series) and recoded below: a few dozen
+    // bytes a series instead of its label and chunk-meta vectors (≈ 200 bytes with their
+    // allocations) held until the end.
+    let mut local: Vec<u8> = Vec::new();
+    let mut local_postings: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+    let (mut num_series, mut num_samples, mut num_chunks) = (0u32, 0u64, 0u64);
     let mut prev: Option<Labels> = None;
     let mut intern = |s: &str, syms: &mut HashMap<String, u32>| -> u32 {
         if let Some(&i) = syms.get(s) {
@@ -76,17 +81,21 @@ fn write_block_into<'a>(
         syms.insert(s.to_string(), i);
         i
     };
+    let mut ls: Vec<(u32, u32)> = Vec::new();
+    let mut metas: Vec<ChunkMeta> = Vec::new();
     for (labels, chunks) in series {
         if prev.as_ref().is_some_and(|p| *p >= labels) {
             return Err(Error::InvalidArgument(format!(
                 "block series not sorted at {labels}"
             )));
         }
-        let ls: Box<[(u32, u32)]> = labels
-            .iter()
-            .map(|l| (intern(&l.name, &mut syms), intern(&l.value, &mut syms)))
-            .collect();
-        let mut metas = Vec::with_capacity(chunks.len());
+        ls.clear();
+        ls.extend(
+            labels
+                .iter()
+                .map(|l| (intern(&l.name, &mut syms), intern(&l.value, &mut syms))),
+        );
+        metas.clear();
         for (c, n) in chunks {
             let r = cw.write(c.encoding, &c.data)?;
             metas.push(ChunkMeta {
@@ -97,11 +106,15 @@ fn write_block_into<'a>(
             num_samples += n as u64;
             num_chunks += 1;
         }
-        all.push((ls, metas));
+        put_local(&mut local, &ls, &metas, min_time);
+        for &pair in &ls {
+            local_postings.entry(pair).or_default().push(num_series);
+        }
+        num_series += 1;
         prev = Some(labels);
     }
+    drop(syms);
     cw.finish()?;
-    let num_series = all.len() as u64;
     // Symbols sorted: symbol order is string order.
     let mut order: Vec<u32> = (0..sym_list.len() as u32).collect();
     order.sort_by(|&a, &b| sym_list[a as usize].cmp(&sym_list[b as usize]));
@@ -116,31 +129,30 @@ fn write_block_into<'a>(
         put_uvarint(&mut sections[0], s.len() as u64);
         sections[0].extend_from_slice(s.as_bytes());
     }
-    let mut postings: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
-    sections[2].extend_from_slice(&(all.len() as u32).to_le_bytes());
-    let mut prev = Entry::default();
-    for (id, (ls, metas)) in all.into_iter().enumerate() {
+    drop(sym_list);
+    let postings: BTreeMap<(u32, u32), Vec<u32>> = local_postings
+        .into_iter()
+        .map(|((n, v), ids)| ((remap[n as usize], remap[v as usize]), ids))
+        .collect();
+    sections[2].extend_from_slice(&num_series.to_le_bytes());
+    let (mut prev, mut cur) = (Entry::default(), Entry::default());
+    let mut pos = 0;
+    for id in 0..num_series as usize {
         if id % GROUP == 0 {
             let group_off = sections[1].len() as u32;
             sections[2].extend_from_slice(&group_off.to_le_bytes());
             prev = Entry::default();
         }
-        let labels: Vec<(u32, u32)> = ls
-            .iter()
-            .map(|&(n, v)| (remap[n as usize], remap[v as usize]))
-            .collect();
-        for &pair in &labels {
-            postings.entry(pair).or_default().push(id as u32);
+        get_local(&local, &mut pos, min_time, &mut cur.labels, &mut cur.chunks);
+        for l in cur.labels.iter_mut() {
+            *l = (remap[l.0 as usize], remap[l.1 as usize]);
         }
-        let last_ref = metas.last().map_or(prev.last_ref, |m| m.chunk_ref);
-        let cur = Entry {
-            labels,
-            chunks: metas,
-            last_ref,
-        };
+        cur.last_ref = cur.chunks.last().map_or(prev.last_ref, |m| m.chunk_ref);
         put_v2(&mut sections[1], &prev, &cur, min_time);
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
+    drop(local);
+    let num_series = num_series as u64;
     put_uvarint(&mut sections[4], postings.len() as u64);
     for ((n, v), ids) in &postings {
         put_uvarint(&mut sections[4], *n as u64);
@@ -190,6 +202,36 @@ fn write_block_into<'a>(
         .map_err(|e| Error::io(&mp, e))?;
     fsync_dir(dir)?;
     Ok(meta)
+}
+
+/// Appends a series entry with first-seen symbol ids for the writer's second pass: the label
+/// pairs, then the chunk metas as in version 2 (against the block's start and reference 0).
+fn put_local(b: &mut Vec<u8>, labels: &[(u32, u32)], metas: &[ChunkMeta], block_min: i64) {
+    put_uvarint(b, labels.len() as u64);
+    for &(n, v) in labels {
+        put_uvarint(b, n as u64);
+        put_uvarint(b, v as u64);
+    }
+    put_chunks(b, metas, block_min, 0);
+}
+
+/// Reads back an entry written by [`put_local`] at `*pos`.
+fn get_local(
+    b: &[u8],
+    pos: &mut usize,
+    block_min: i64,
+    labels: &mut Vec<(u32, u32)>,
+    metas: &mut Vec<ChunkMeta>,
+) {
+    let bug = "BUG: series entry written by put_local";
+    let n = get_uvarint(b, pos).expect(bug);
+    labels.clear();
+    for _ in 0..n {
+        let name = get_uvarint(b, pos).expect(bug) as u32;
+        let value = get_uvarint(b, pos).expect(bug) as u32;
+        labels.push((name, value));
+    }
+    get_chunks_into(b, pos, block_min, 0, metas).expect(bug);
 }
 
 /// Appends a postings list: `count << 1 | 0` then the ids as deltas, or `runs << 1 | 1` then
@@ -352,6 +394,8 @@ impl Block {
             index_bytes: m.len() as u64,
             chunk_bytes,
         };
+        // The checksums read the whole index; queries fault back in what they use.
+        super::release_mapped(&index);
         Ok(Block {
             dir: dir.to_path_buf(),
             meta,
@@ -367,6 +411,13 @@ impl Block {
             info,
             tombstones: parking_lot::RwLock::new(crate::tombstones::read_block(dir)?),
         })
+    }
+
+    /// Releases the resident pages of the block's mapped index and chunk files, after a pass
+    /// that read much of them (they stay in the page cache).
+    pub fn release_pages(&self) {
+        super::release_mapped(&self.index);
+        self.chunks.release_pages();
     }
 
     /// The block's tombstones (series id → deleted intervals).

@@ -41,7 +41,7 @@ pub(super) fn put_v2(b: &mut Vec<u8>, prev: &Entry, cur: &Entry, block_min: i64)
 
 /// Chunk metas: count, then per chunk min_t (the first minus `base_t`, then minus the previous
 /// max_t), max_t − min_t, and the reference minus the previous one (the first: minus `base_ref`).
-fn put_chunks(b: &mut Vec<u8>, metas: &[ChunkMeta], base_t: i64, base_ref: u64) {
+pub(super) fn put_chunks(b: &mut Vec<u8>, metas: &[ChunkMeta], base_t: i64, base_ref: u64) {
     put_uvarint(b, metas.len() as u64);
     let (mut pt, mut pref) = (base_t, base_ref);
     for m in metas {
@@ -60,7 +60,7 @@ fn get_chunks(b: &[u8], pos: &mut usize, base_t: i64, base_ref: u64) -> Option<V
 }
 
 /// As [`get_chunks`], into `metas` (cleared first).
-fn get_chunks_into(
+pub(super) fn get_chunks_into(
     b: &[u8],
     pos: &mut usize,
     base_t: i64,

@@ -112,10 +112,9 @@ fn block_strs<'a>(b: &'a Block, p: &'a [(u32, u32)]) -> impl Iterator<Item = (&'
 /// A head series' pairs as string pairs.
 fn head_strs<'a>(
     idx: &'a HeadIndex,
-    p: &'a [(u32, u32)],
+    p: impl Iterator<Item = (u32, u32)> + 'a,
 ) -> impl Iterator<Item = (&'a str, &'a str)> {
-    p.iter()
-        .map(|&(n, v)| (idx.symbols.get(n), idx.symbols.get(v)))
+    p.map(|(n, v)| (idx.symbols.get(n), idx.symbols.get(v)))
 }
 
 impl Db {
@@ -249,11 +248,12 @@ const RANKED_SORT_MIN: usize = 256;
 /// (few distinct ones: names, instances, modes, devices), so that no comparison reads a
 /// string.
 fn sort_by_labels(idx: &HeadIndex, refs: &mut [u32]) {
-    let labels = |r: u32| -> &[(u32, u32)] {
-        &idx.series[r as usize]
+    let labels = |r: u32| {
+        idx.series[r as usize]
             .as_ref()
             .expect("BUG: postings point at a removed series")
             .labels
+            .iter()
     };
     if refs.len() < RANKED_SORT_MIN {
         refs.sort_unstable_by(|&a, &b| {
@@ -263,7 +263,7 @@ fn sort_by_labels(idx: &HeadIndex, refs: &mut [u32]) {
     }
     let mut syms: Vec<u32> = refs
         .iter()
-        .flat_map(|&r| labels(r).iter().flat_map(|&(n, v)| [n, v]))
+        .flat_map(|&r| labels(r).flat_map(|(n, v)| [n, v]))
         .collect();
     syms.sort_unstable();
     syms.dedup();
@@ -277,11 +277,7 @@ fn sort_by_labels(idx: &HeadIndex, refs: &mut [u32]) {
     let mut order: Vec<(std::ops::Range<usize>, u32)> = Vec::with_capacity(refs.len());
     for &r in refs.iter() {
         let k = keys.len();
-        keys.extend(
-            labels(r)
-                .iter()
-                .flat_map(|&(n, v)| [rank[n as usize], rank[v as usize]]),
-        );
+        keys.extend(labels(r).flat_map(|(n, v)| [rank[n as usize], rank[v as usize]]));
         order.push((k..keys.len(), r));
     }
     // Keys compare as the label pairs do: pair by pair, name before value, a prefix first.
