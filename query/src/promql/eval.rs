@@ -10,8 +10,8 @@ use tsdb::Labels;
 
 use super::ast::{At, Expr, ValueType, VectorSelector};
 use super::fused::Regroup;
-use super::names::remove_flagged_names;
 pub(crate) use super::names::{drop_name, merge_same_labels, with_label};
+use super::names::{labels_collide, remove_flagged_names};
 use super::storage::{LabeledSamples, Storage, Window};
 use super::stream_agg::AggSink;
 use super::value::{is_stale_nan, Sample, Series, Value};
@@ -471,14 +471,10 @@ impl Ctx<'_> {
                         })
                     })
                     .collect();
-                if dropped {
-                    let mut labels: Vec<&Labels> = m.iter().map(|s| &s.labels).collect();
-                    labels.sort_unstable();
-                    if labels.windows(2).any(|w| w[0] == w[1]) {
-                        return Err(QueryError::Execution(
-                            "vector cannot contain metrics with the same labelset".into(),
-                        ));
-                    }
+                if dropped && labels_collide(m.iter().map(|s| &s.labels)) {
+                    return Err(QueryError::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
                 }
                 Val::Matrix(m)
             }

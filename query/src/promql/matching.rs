@@ -3,11 +3,10 @@
 //! side, and all result label sets differ), a binary operation between two vectors is
 //! computed series by series over all steps instead of step by step over all series.
 
-use tsdb::Labels;
-
 use super::ast::{BinOp, Card, VectorMatching};
 use super::binary::{matched_value, result_flag, result_labels, Signature};
 use super::eval::VS;
+use super::names::labels_collide;
 
 #[cfg(test)]
 thread_local! {
@@ -74,9 +73,7 @@ pub(crate) fn series_major(
             },
         ));
     }
-    let mut labels: Vec<&Labels> = out.iter().map(|x| &x.1.labels).collect();
-    labels.sort_unstable();
-    if labels.windows(2).any(|w| w[0] == w[1]) {
+    if labels_collide(out.iter().map(|x| &x.1.labels)) {
         return None;
     }
     // Stable: series first valued at the same step stay in "many" order.

@@ -27,6 +27,13 @@ pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
     Labels::from_sorted(v)
 }
 
+/// Whether two of `labels` are equal.
+pub(crate) fn labels_collide<'a>(labels: impl Iterator<Item = &'a Labels>) -> bool {
+    let mut labels: Vec<&Labels> = labels.collect();
+    labels.sort_unstable();
+    labels.windows(2).any(|w| w[0] == w[1])
+}
+
 /// Merges series with equal labels (sorted by labels; a merged series is flagged when either
 /// was); two values at one step is an error.
 pub(crate) fn merge_same_labels(mut v: Vec<VS>) -> Result<Vec<VS>, QueryError> {
@@ -70,9 +77,7 @@ pub(crate) fn remove_flagged_names(vs: Vec<VS>) -> Result<Vec<VS>, QueryError> {
             s
         })
         .collect();
-    let mut labels: Vec<&Labels> = vs.iter().map(|s| &s.labels).collect();
-    labels.sort_unstable();
-    if labels.windows(2).any(|w| w[0] == w[1]) {
+    if labels_collide(vs.iter().map(|s| &s.labels)) {
         // Merging sorts by labels; only a collision (an error for an instant query, whose
         // order `sort` may have set) or a range query (sorted at the end) gets here.
         return merge_same_labels(vs);
@@ -84,11 +89,9 @@ impl Ctx<'_> {
     /// `s` after a function or operator that drops the metric name: without `__name__`, or
     /// with delayed name removal unchanged but flagged.
     pub fn name_dropped(&self, mut s: VS) -> VS {
-        if self.opts.delayed_name_removal {
-            s.drop_name = true;
-        } else {
-            s.labels = drop_name(&s.labels);
-        }
+        let flagged;
+        (s.labels, flagged) = unnamed(s.labels, self.opts.delayed_name_removal);
+        s.drop_name |= flagged;
         s
     }
 }
