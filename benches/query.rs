@@ -2,8 +2,11 @@
 //! and VictoriaMetrics (each alone, fresh directory), then times 25 dashboard and alerting
 //! queries over HTTP against each, checks that the answers agree, and reports server RSS.
 //!
-//! `cargo bench --bench query -- [--hosts 100] [--hours 6] [--runs 10] [--targets vitals,prometheus,victoria-metrics] [--only name,name] [--settle-max 300] [--vm-cache] [--dump DIR]`
-//! (`--dump DIR` writes each target's first answer to DIR/<target>/<query>.json)
+//! `cargo bench --bench query -- [--hosts 100] [--hours 6] [--runs 10] [--targets vitals,prometheus,victoria-metrics] [--only name,name] [--settle-max 300] [--vm-cache] [--dump DIR] [--ago MINUTES] [--keep DIR]`
+//! (`--dump DIR` writes each target's first answer to DIR/<target>/<query>.json; `--ago M`
+//! ends the data M minutes before now instead of now, which sets how much of it is still in
+//! the head rather than in blocks; `--keep DIR` moves each target's loaded data directory to
+//! DIR/<target> after its queries, with the data's last timestamp in DIR/<target>/end_ms)
 
 #[path = "common/mod.rs"]
 mod common;
@@ -24,6 +27,8 @@ struct Args {
     only: Option<Vec<String>>,
     vm_cache: bool,
     dump: Option<std::path::PathBuf>,
+    ago_min: i64,
+    keep: Option<std::path::PathBuf>,
 }
 
 /// Parses `--flag value` pairs (and `--vm-cache`); ignores what cargo adds (`--bench`).
@@ -38,6 +43,8 @@ fn args() -> Args {
         only: None,
         vm_cache: false,
         dump: None,
+        ago_min: 0,
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +59,8 @@ fn args() -> Args {
             "--only" => a.only = Some(value().split(',').map(String::from).collect()),
             "--vm-cache" => a.vm_cache = true,
             "--dump" => a.dump = Some(value().into()),
+            "--ago" => a.ago_min = value().parse().expect("--ago MINUTES"),
+            "--keep" => a.keep = Some(value().into()),
             _ => {}
         }
     }
@@ -696,7 +705,7 @@ fn main() {
         })
         .collect();
     // One data window for every target, so that their answers can be compared point by point.
-    let start = common::start_ending_now(common::rounds(a.hours));
+    let start = common::start_ending_now(common::rounds(a.hours)) - a.ago_min * 60_000;
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     let prefix = format!("vitals-qbench-{}", std::process::id());
@@ -713,7 +722,15 @@ fn main() {
             }
         }
         eprintln!("== {name}");
-        rows.push(run_target(&t, &a, start, &queries));
+        let row = run_target(&t, &a, start, &queries);
+        if let Some(keep) = &a.keep {
+            let to = keep.join(name);
+            let _ = std::fs::remove_dir_all(&to);
+            std::fs::create_dir_all(keep).unwrap();
+            std::fs::rename(t.dir.join("data"), &to).expect("--keep DIR on the same file system");
+            std::fs::write(to.join("end_ms"), row.loaded.end_ms().to_string()).unwrap();
+        }
+        rows.push(row);
         let _ = std::fs::remove_dir_all(&t.dir);
     }
     report(&queries, &rows, a.runs);

@@ -193,7 +193,7 @@ pub(crate) async fn series(
         .map(|l| {
             Value::Object(
                 l.iter()
-                    .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+                    .map(|l| (l.name.to_string(), Value::String(l.value.to_string())))
                     .collect::<Map<_, _>>(),
             )
         })

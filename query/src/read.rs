@@ -131,8 +131,8 @@ fn to_matcher(m: &prompb::LabelMatcher) -> Result<Matcher, ApiError> {
 fn to_pb_labels(l: &Labels) -> Vec<prompb::Label> {
     l.iter()
         .map(|l| prompb::Label {
-            name: l.name.clone(),
-            value: l.value.clone(),
+            name: l.name.to_string(),
+            value: l.value.to_string(),
         })
         .collect()
 }

@@ -73,14 +73,14 @@ pub struct AlertSet {
 
 fn to_map(l: &Labels) -> BTreeMap<String, String> {
     l.iter()
-        .map(|x| (x.name.clone(), x.value.clone()))
+        .map(|x| (x.name.to_string(), x.value.to_string()))
         .collect()
 }
 
 fn with(l: &Labels, extra: &[(&str, &str)]) -> Labels {
     let mut v: Vec<(String, String)> = l
         .iter()
-        .map(|x| (x.name.clone(), x.value.clone()))
+        .map(|x| (x.name.to_string(), x.value.to_string()))
         .collect();
     v.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
     Labels::from_pairs(&v)
@@ -129,7 +129,7 @@ impl AlertSet {
                 .collect();
             let labels = Labels::from_sorted(
                 lb.into_iter()
-                    .map(|(name, value)| Label { name, value })
+                    .map(|(name, value)| Label::new(name, value))
                     .collect(),
             );
             if fresh.contains_key(&labels) {

@@ -45,7 +45,7 @@ pub fn rfc3339(ms: i64) -> String {
 fn labels_json(l: &Labels) -> Value {
     let m: Map<String, Value> = l
         .iter()
-        .map(|x| (x.name.clone(), Value::String(x.value.clone())))
+        .map(|x| (x.name.to_string(), Value::String(x.value.to_string())))
         .collect();
     Value::Object(m)
 }

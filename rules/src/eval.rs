@@ -27,7 +27,7 @@ impl Sink for tsdb::Db {
             .iter()
             .map(|(l, _, _)| {
                 l.iter()
-                    .map(|x| (x.name.as_str(), x.value.as_str()))
+                    .map(|x| (x.name.as_ref(), x.value.as_ref()))
                     .collect()
             })
             .collect();
@@ -90,7 +90,7 @@ impl EvalCtx<'_> {
             .map(|(l, value)| QuerySample {
                 labels: l
                     .iter()
-                    .map(|x| (x.name.clone(), x.value.clone()))
+                    .map(|x| (x.name.to_string(), x.value.to_string()))
                     .collect(),
                 value,
             })
@@ -384,7 +384,7 @@ fn record(
     for (l, v) in res {
         let mut m: BTreeMap<String, String> = l
             .iter()
-            .map(|x| (x.name.clone(), x.value.clone()))
+            .map(|x| (x.name.to_string(), x.value.to_string()))
             .collect();
         m.insert("__name__".into(), name.to_string());
         for (k, val) in &rule.labels {

@@ -247,7 +247,7 @@ fn la_string(l: &Labels) -> String {
             format!(
                 "{}={}",
                 x.name,
-                serde_json::to_string(&x.value).unwrap_or_default()
+                serde_json::to_string(&*x.value).unwrap_or_default()
             )
         })
         .collect();

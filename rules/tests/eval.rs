@@ -303,7 +303,7 @@ fn recording_rules_write_to_the_tsdb_with_stale_markers() {
     let x = |i: &str| Labels::from_pairs(&[("__name__", "x"), ("i", i)]);
     let pairs = |l: &Labels| -> Vec<(String, String)> {
         l.iter()
-            .map(|p| (p.name.clone(), p.value.clone()))
+            .map(|p| (p.name.to_string(), p.value.to_string()))
             .collect()
     };
     let write = |l: &Labels, t: i64, v: f64| {

@@ -240,7 +240,7 @@ impl Db {
                         let pairs: Vec<(&str, &str)> = s
                             .labels
                             .iter()
-                            .map(|l| (l.name.as_str(), l.value.as_str()))
+                            .map(|l| (l.name.as_ref(), l.value.as_ref()))
                             .collect();
                         let fp = fingerprint_refs(&pairs);
                         idx.create(fp, &pairs, Some(r));

@@ -103,7 +103,7 @@ impl Db {
         let _reading = self.reads.read_recursive();
         let mut bufs = DecodeBufs::default();
         let mut out = Vec::new();
-        let Plan { series, data } = self.read_plan(matchers, mint, maxt)?;
+        let Plan { series, data } = self.read_plan(matchers, mint, maxt, false)?;
         for (labels, ps) in series {
             if ps.iter().any(|p| !p.deleted().is_empty()) {
                 self.decode_series(&data, &ps, mint, maxt, &mut bufs)?;
@@ -145,7 +145,7 @@ impl Db {
         mut f: impl FnMut(Labels, &[(i64, f64)]) -> Result<(), E>,
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
-        let Plan { series, data } = self.read_plan(matchers, mint, maxt)?;
+        let Plan { series, data } = self.read_plan(matchers, mint, maxt, false)?;
         let mut bufs = DecodeBufs::default();
         for (labels, ps) in series {
             self.decode_series(&data, &ps, mint, maxt, &mut bufs)?;
@@ -167,8 +167,35 @@ impl Db {
         threads: usize,
         f: &ParSeriesFn<'_, E>,
     ) -> Result<(), E> {
+        self.read_par(matchers, mint, maxt, false, threads, f)
+    }
+
+    /// As [`Db::for_each_series_par`], for readers that use only each series' newest sample
+    /// in [mint, maxt] (an instant selector): older samples may be left out. Where the head
+    /// holds that sample it is read as it is, without decoding any chunk.
+    pub fn for_each_last_par<E: From<Error> + Send>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_, E>,
+    ) -> Result<(), E> {
+        self.read_par(matchers, mint, maxt, true, threads, f)
+    }
+
+    /// [`Db::for_each_series_par`], or with `last` [`Db::for_each_last_par`].
+    fn read_par<E: From<Error> + Send>(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        last: bool,
+        threads: usize,
+        f: &ParSeriesFn<'_, E>,
+    ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
-        let Plan { mut series, data } = self.read_plan(matchers, mint, maxt)?;
+        let Plan { mut series, data } = self.read_plan(matchers, mint, maxt, last)?;
         // Series handed to a thread at a time: up to 16, about four batches per thread.
         let threads = threads.max(1);
         let batch = (series.len() / (threads * 4)).clamp(1, 16);
@@ -238,7 +265,7 @@ impl Db {
         mut f: impl FnMut(Labels, &[RawChunk]) -> Result<(), E>,
     ) -> Result<(), E> {
         let _reading = self.reads.read_recursive();
-        let Plan { series, data } = self.read_plan(matchers, mint, maxt)?;
+        let Plan { series, data } = self.read_plan(matchers, mint, maxt, false)?;
         let mut bufs = DecodeBufs::default();
         let mut chunks: Vec<RawChunk> = Vec::new();
         for (labels, ps) in series {

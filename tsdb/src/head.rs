@@ -59,6 +59,11 @@ impl Symbols {
     pub(crate) fn get(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }
+
+    /// The shared string of symbol `id`.
+    pub(crate) fn get_shared(&self, id: u32) -> Arc<str> {
+        self.strings[id as usize].clone()
+    }
 }
 
 /// One in-memory series (120 bytes: everything variable-sized is behind one pointer).
@@ -280,8 +285,8 @@ impl HeadIndex {
             s.labels
                 .iter()
                 .map(|(n, v)| Label {
-                    name: self.symbols.get(n).to_string(),
-                    value: self.symbols.get(v).to_string(),
+                    name: self.symbols.get_shared(n),
+                    value: self.symbols.get_shared(v),
                 })
                 .collect(),
         )

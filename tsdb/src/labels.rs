@@ -1,17 +1,34 @@
 //! Label sets: sorted, unique-by-name lists of `name="value"` pairs identifying a series.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Name of the label that carries the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// One `name="value"` pair.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+/// One `name="value"` pair; its strings are shared, so copies do not allocate.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Label {
     /// Label name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Label value (never empty in a stored series).
-    pub value: String,
+    pub value: Arc<str>,
+}
+
+impl Label {
+    /// A pair from any two strings.
+    pub fn new(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Default for Label {
+    fn default() -> Label {
+        Label::new("", "")
+    }
 }
 
 /// A series' identity: labels sorted by name, names unique.
@@ -23,10 +40,7 @@ impl Labels {
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Labels {
         let mut v: Vec<Label> = pairs
             .iter()
-            .map(|(n, v)| Label {
-                name: n.as_ref().to_string(),
-                value: v.as_ref().to_string(),
-            })
+            .map(|(n, v)| Label::new(n.as_ref(), v.as_ref()))
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v.dedup_by(|later, earlier| {
@@ -52,9 +66,9 @@ impl Labels {
     /// Value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
+            .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
-            .map(|i| self.0[i].value.as_str())
+            .map(|i| &*self.0[i].value)
     }
 
     /// The labels, sorted by name.
@@ -74,11 +88,7 @@ impl Labels {
 
     /// 128-bit fingerprint, equal to [`fingerprint_refs`] of the same pairs (process-local).
     pub fn fingerprint(&self) -> u128 {
-        let pairs: Vec<(&str, &str)> = self
-            .0
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let pairs: Vec<(&str, &str)> = self.0.iter().map(|l| (&*l.name, &*l.value)).collect();
         fingerprint_refs(&pairs)
     }
 
@@ -177,7 +187,7 @@ impl fmt::Display for Labels {
         let name = self.get(METRIC_NAME).unwrap_or("");
         write!(f, "{name}{{")?;
         let mut first = true;
-        for l in self.0.iter().filter(|l| l.name != METRIC_NAME) {
+        for l in self.0.iter().filter(|l| &*l.name != METRIC_NAME) {
             if !first {
                 write!(f, ", ")?;
             }
@@ -240,7 +250,7 @@ mod tests {
     #[test]
     fn from_pairs_sorts_and_fingerprint_matches_refs() {
         let l = Labels::from_pairs(&[("job", "a"), ("__name__", "up"), ("instance", "x")]);
-        let names: Vec<_> = l.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<_> = l.iter().map(|l| l.name.as_ref()).collect();
         assert_eq!(names, ["__name__", "instance", "job"]);
         let refs = [("__name__", "up"), ("instance", "x"), ("job", "a")];
         assert_eq!(l.fingerprint(), fingerprint_refs(&refs));

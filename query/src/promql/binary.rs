@@ -1,6 +1,7 @@
 //! Binary operators: arithmetic, comparisons and set operators, with vector matching.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tsdb::{Label, Labels};
 
@@ -51,24 +52,24 @@ fn fmod(l: f64, r: f64) -> f64 {
 }
 
 /// The `(name, value)` pairs series are matched on.
-pub(crate) type Signature = Vec<(String, String)>;
+pub(crate) type Signature = Vec<(Arc<str>, Arc<str>)>;
 
 /// The matching signature of `l` under `on`/`ignoring`.
 fn signature(l: &Labels, m: &VectorMatching) -> Signature {
     if m.on {
         l.iter()
-            .filter(|x| m.labels.contains(&x.name))
+            .filter(|x| m.labels.iter().any(|n| **n == *x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     } else {
         l.iter()
-            .filter(|x| x.name != "__name__" && !m.labels.contains(&x.name))
+            .filter(|x| &*x.name != "__name__" && !m.labels.iter().any(|n| **n == *x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     }
 }
 
-fn fmt_sig(sig: &[(String, String)]) -> String {
+fn fmt_sig(sig: &[(Arc<str>, Arc<str>)]) -> String {
     let parts: Vec<String> = sig.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
     format!("{{{}}}", parts.join(", "))
 }
@@ -92,24 +93,21 @@ pub(crate) fn result_labels(
     let drop = !keep_name && drops_name(op, return_bool);
     let mut v: Vec<Label> = l
         .iter()
-        .filter(|x| !(drop && x.name == "__name__"))
+        .filter(|x| !(drop && &*x.name == "__name__"))
         .cloned()
         .collect();
     if m.card == Card::OneToOne {
         if m.on {
-            v.retain(|x| m.labels.contains(&x.name));
+            v.retain(|x| m.labels.iter().any(|n| **n == *x.name));
         } else {
-            v.retain(|x| !m.labels.contains(&x.name));
+            v.retain(|x| !m.labels.iter().any(|n| **n == *x.name));
         }
     }
     for name in &m.include {
-        v.retain(|x| x.name != *name);
+        v.retain(|x| *x.name != **name);
         if let Some(val) = r.get(name) {
             if !val.is_empty() {
-                v.push(Label {
-                    name: name.clone(),
-                    value: val.to_string(),
-                });
+                v.push(Label::new(name.as_str(), val));
             }
         }
     }
@@ -447,7 +445,7 @@ pub(crate) fn fmt_labels(l: &Labels) -> String {
 
 fn set_and_unless(op: BinOp, lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
     let n = lhs.first().map(|s| s.vals.len()).unwrap_or(0);
-    let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
+    let mut present: HashMap<Signature, Vec<bool>> = HashMap::new();
     for s in &rhs {
         let p = present
             .entry(signature(&s.labels, m))
@@ -478,7 +476,7 @@ fn set_or(lhs: Vec<VS>, rhs: Vec<VS>, m: &VectorMatching) -> Vec<VS> {
         .or(rhs.first())
         .map(|s| s.vals.len())
         .unwrap_or(0);
-    let mut present: HashMap<Vec<(String, String)>, Vec<bool>> = HashMap::new();
+    let mut present: HashMap<Signature, Vec<bool>> = HashMap::new();
     for s in &lhs {
         let p = present
             .entry(signature(&s.labels, m))

@@ -117,16 +117,13 @@ pub(super) fn absent_labels(e: &Expr) -> Labels {
         if m.name == "__name__" {
             continue;
         }
-        if m.op == MatchOp::Equal && !v.iter().any(|l| l.name == m.name) {
-            v.push(Label {
-                name: m.name.clone(),
-                value: m.value.clone(),
-            });
+        if m.op == MatchOp::Equal && !v.iter().any(|l| *l.name == *m.name) {
+            v.push(Label::new(m.name.as_str(), m.value.as_str()));
         } else {
             drop.push(&m.name);
         }
     }
-    v.retain(|l| !drop.contains(&l.name.as_str()));
+    v.retain(|l| !drop.contains(&l.name.as_ref()));
     v.sort();
     Labels::from_sorted(v)
 }
@@ -526,7 +523,7 @@ impl Ctx<'_> {
             let key = Labels::from_sorted(
                 s.labels
                     .iter()
-                    .filter(|l| l.name != "le")
+                    .filter(|l| &*l.name != "le")
                     .cloned()
                     .collect(),
             );

@@ -541,11 +541,13 @@ impl Ctx<'_> {
     /// samples count against the limit while `f` holds them, summed over all threads; `f`
     /// counts what it keeps through [`Held`].
     /// With `sink`, the series go there (with their ordinals) instead of being returned.
+    /// With `last`, `f` uses only each series' newest sample: older ones may be left out.
     pub fn stream_par(
         &mut self,
         sel: &VectorSelector,
         mint: i64,
         maxt: i64,
+        last: bool,
         f: &ParEvalFn<'_>,
         sink: Option<&AggSink>,
     ) -> Result<Vec<VS>, QueryError> {
@@ -555,24 +557,26 @@ impl Ctx<'_> {
         };
         let out: Mutex<Vec<(usize, VS)>> = Mutex::new(Vec::new());
         let ctx: &Self = self;
-        ctx.st.for_each_par(
-            &sel.matchers,
-            mint,
-            maxt,
-            ctx.opts.parallelism,
-            &|i, labels, samples| {
-                held.account(samples.len())?;
-                ctx.check_deadline()?;
-                let r = f(ctx, &held, labels, samples);
-                held.release(samples.len());
-                match (sink, r?) {
-                    (Some(sink), r) => sink.accept(i, r),
-                    (None, Some(vs)) => out.lock().push((i, vs)),
-                    (None, None) => {}
-                }
-                Ok(())
-            },
-        )?;
+        let each = |i, labels, samples: &[(i64, f64)]| {
+            held.account(samples.len())?;
+            ctx.check_deadline()?;
+            let r = f(ctx, &held, labels, samples);
+            held.release(samples.len());
+            match (sink, r?) {
+                (Some(sink), r) => sink.accept(i, r),
+                (None, Some(vs)) => out.lock().push((i, vs)),
+                (None, None) => {}
+            }
+            Ok(())
+        };
+        let threads = ctx.opts.parallelism;
+        if last {
+            ctx.st
+                .for_each_last_par(&sel.matchers, mint, maxt, threads, &each)?;
+        } else {
+            ctx.st
+                .for_each_par(&sel.matchers, mint, maxt, threads, &each)?;
+        }
         self.loaded = held.loaded.into_inner();
         let mut out = out.into_inner();
         out.sort_unstable_by_key(|x| x.0);
@@ -602,10 +606,13 @@ impl Ctx<'_> {
         let first = self.base_time(&sel.at, sel.offset, steps.start);
         let last = self.base_time(&sel.at, sel.offset, steps.end);
         let n = steps.len();
+        // Every step reads at one time (an instant query, or `@`): only the newest sample
+        // before it counts.
         self.stream_par(
             sel,
             first.min(last) - lb + 1,
             first.max(last),
+            first == last,
             &|ctx, held, labels, samples| {
                 let mut vals = vec![None; n];
                 let mut any = false;

@@ -103,12 +103,12 @@ impl DataLabels<'_> {
         let mut added: BTreeMap<&str, &str> = BTreeMap::new();
         for &w in winners {
             for l in info[w].labels.iter() {
-                let name = l.name.as_str();
+                let name = l.name.as_ref();
                 if name == "__name__" || self.only.as_ref().is_some_and(|o| !o.contains(name)) {
                     continue;
                 }
                 if let Some(v) = added.get(name) {
-                    if *v != l.value {
+                    if **v != *l.value {
                         return Err(QueryError::Execution(format!("conflicting label: {name}")));
                     }
                     continue;
@@ -122,10 +122,11 @@ impl DataLabels<'_> {
             return Ok(Some(base.clone()));
         }
         let mut v: Vec<Label> = base.iter().cloned().collect();
-        v.extend(added.into_iter().map(|(name, value)| Label {
-            name: name.to_string(),
-            value: value.to_string(),
-        }));
+        v.extend(
+            added
+                .into_iter()
+                .map(|(name, value)| Label::new(name, value)),
+        );
         v.sort();
         Ok(Some(Labels::from_sorted(v)))
     }

@@ -11,17 +11,19 @@ use super::eval::{Ctx, QueryError, VS};
 
 /// Labels without `__name__`.
 pub(crate) fn drop_name(l: &Labels) -> Labels {
-    Labels::from_sorted(l.iter().filter(|x| x.name != "__name__").cloned().collect())
+    Labels::from_sorted(
+        l.iter()
+            .filter(|x| &*x.name != "__name__")
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Labels with `name` set to `value` (removed when `value` is empty).
 pub(crate) fn with_label(l: &Labels, name: &str, value: &str) -> Labels {
-    let mut v: Vec<Label> = l.iter().filter(|x| x.name != name).cloned().collect();
+    let mut v: Vec<Label> = l.iter().filter(|x| &*x.name != name).cloned().collect();
     if !value.is_empty() {
-        v.push(Label {
-            name: name.to_string(),
-            value: value.to_string(),
-        });
+        v.push(Label::new(name, value));
         v.sort();
     }
     Labels::from_sorted(v)

@@ -466,6 +466,7 @@ impl Ctx<'_> {
                 m.sel,
                 m.lo + 1,
                 m.hi,
+                false,
                 &|_, held, labels, samples| {
                     let filtered: Vec<(i64, f64)>;
                     let s = if samples.iter().any(|x| is_stale_nan(x.1)) {

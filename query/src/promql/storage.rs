@@ -52,6 +52,20 @@ pub trait Storage: Send + Sync {
         })
     }
 
+    /// As [`Storage::for_each_par`], for readers that use only each series' newest sample in
+    /// `[mint, maxt]`: older samples may be left out. All of them unless the storage
+    /// overrides it.
+    fn for_each_last_par(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_>,
+    ) -> Result<(), QueryError> {
+        self.for_each_par(matchers, mint, maxt, threads, f)
+    }
+
     /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
     fn select(
         &self,
@@ -94,6 +108,17 @@ impl Storage for tsdb::Db {
         f: &ParSeriesFn<'_>,
     ) -> Result<(), QueryError> {
         self.for_each_series_par(matchers, mint, maxt, threads, f)
+    }
+
+    fn for_each_last_par(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        threads: usize,
+        f: &ParSeriesFn<'_>,
+    ) -> Result<(), QueryError> {
+        self.for_each_last_par(matchers, mint, maxt, threads, f)
     }
 }
 

@@ -491,10 +491,7 @@ impl Block {
     pub fn labels(&self, pairs: &[(u32, u32)]) -> Labels {
         let labels = pairs
             .iter()
-            .map(|&(n, v)| Label {
-                name: self.symbol(n).to_string(),
-                value: self.symbol(v).to_string(),
-            })
+            .map(|&(n, v)| Label::new(self.symbol(n), self.symbol(v)))
             .collect();
         Labels::from_sorted(labels)
     }

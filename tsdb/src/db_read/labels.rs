@@ -41,7 +41,7 @@ impl Db {
             }
         } else {
             for l in self.select_series(matchers, mint, maxt)? {
-                names.extend(l.iter().map(|l| l.name.clone()));
+                names.extend(l.iter().map(|l| l.name.to_string()));
             }
         }
         Ok(names.into_iter().collect())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::block::{Block, ChunkMeta};
 use crate::db::Db;
 use crate::error::Error;
-use crate::head::HeadIndex;
+use crate::head::{HeadIndex, MemSeries};
 use crate::head_chunks::MmapChunk;
 use crate::labels::Labels;
 use crate::matcher::Matcher;
@@ -101,7 +101,7 @@ fn cmp_pairs<'a, 'b>(
 
 /// The labels' pairs as string pairs.
 fn label_strs(l: &Labels) -> impl Iterator<Item = (&str, &str)> {
-    l.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+    l.iter().map(|l| (l.name.as_ref(), l.value.as_ref()))
 }
 
 /// A block entry's pairs as string pairs.
@@ -120,12 +120,14 @@ fn head_strs<'a>(
 impl Db {
     /// Where the data of each series matching `matchers` in [mint, maxt] lives, in label
     /// order. Each source's series are sorted once (the head's by comparing symbol strings)
-    /// and merged in one pass.
+    /// and merged in one pass. With `last`, a head series whose newest sample lies in the
+    /// range gets that sample as its head part instead of its chunks.
     pub(super) fn read_plan(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
+        last: bool,
     ) -> Result<Plan, Error> {
         let mut plan = Plan::default();
         let blocks: Vec<Arc<Block>> = self.blocks.read().clone();
@@ -134,7 +136,7 @@ impl Db {
             .filter(|b| b.meta().max_time > mint && b.meta().min_time <= maxt)
             .collect();
         let parts_cap = 1 + plan.data.blocks.len();
-        self.plan_head(matchers, mint, maxt, parts_cap, &mut plan);
+        self.plan_head(matchers, (mint, maxt), last, parts_cap, &mut plan);
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for bi in 0..plan.data.blocks.len() {
             let b = plan.data.blocks[bi].clone();
@@ -186,7 +188,14 @@ impl Db {
     }
 
     /// Adds the head's matching series to `plan` (whose series are empty), sorted by labels.
-    fn plan_head(&self, matchers: &[Matcher], mint: i64, maxt: i64, cap: usize, plan: &mut Plan) {
+    fn plan_head(
+        &self,
+        matchers: &[Matcher],
+        (mint, maxt): (i64, i64),
+        last: bool,
+        cap: usize,
+        plan: &mut Plan,
+    ) {
         let st = self.head.read();
         let idx = &st.idx;
         let series = |r: u32| {
@@ -207,10 +216,29 @@ impl Db {
             chunks += series(r).mmapped.len();
             bytes += series(r).open.bytes().len();
         }
-        data.mmapped.reserve(chunks);
-        data.open.reserve(bytes);
+        if last {
+            data.ooo.reserve(refs.len());
+        } else {
+            data.mmapped.reserve(chunks);
+            data.open.reserve(bytes);
+        }
         for r in refs {
             let s = series(r);
+            if last && newest_in(s, mint, maxt) && st.tombstones.get(r as u64).is_empty() {
+                // The newest sample stands in for the head data as a run of one; the open
+                // chunk ends with it, so nothing out of order is newer.
+                let (m, o) = (data.mmapped.len(), data.ooo.len());
+                data.ooo.push((s.last_t, s.last_v));
+                let mut parts = Vec::with_capacity(cap);
+                parts.push(Part::Head {
+                    mmapped: m..m,
+                    open: None,
+                    ooo: o..o + 1,
+                    deleted: Vec::new(),
+                });
+                plan.series.push((idx.labels_of(s), parts));
+                continue;
+            }
             let m = data.mmapped.len();
             data.mmapped.extend(
                 s.mmapped
@@ -237,6 +265,13 @@ impl Db {
             plan.series.push((idx.labels_of(s), parts));
         }
     }
+}
+
+/// True when head series `s`'s newest sample is in [mint, maxt] and known: the open chunk
+/// ends with it (after a restart that replayed only memory-mapped chunks, `last_v` is a
+/// placeholder until the next sample).
+fn newest_in(s: &MemSeries, mint: i64, maxt: i64) -> bool {
+    s.last_t >= mint && s.last_t <= maxt && s.open.num_samples() > 0 && s.open_max() == s.last_t
 }
 
 /// Fewest head series for which [`sort_by_labels`] ranks symbols instead of comparing

@@ -63,7 +63,7 @@ pub fn encode_series(recs: &[SeriesRecord], buf: &mut Vec<u8>) {
         let pairs: Vec<(&str, &str)> = r
             .labels
             .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .map(|l| (l.name.as_ref(), l.value.as_ref()))
             .collect();
         encode_series_refs(r.series_ref, &pairs, buf);
     }
@@ -100,14 +100,11 @@ pub fn decode_record(typ: u8, p: &[u8]) -> Option<Record> {
                     let value = read_str(p, &mut pos)?;
                     if labels
                         .last()
-                        .is_some_and(|l: &Label| l.name.as_str() >= name)
+                        .is_some_and(|l: &Label| l.name.as_ref() >= name)
                     {
                         return None;
                     }
-                    labels.push(Label {
-                        name: name.to_string(),
-                        value: value.to_string(),
-                    });
+                    labels.push(Label::new(name, value));
                 }
                 out.push(SeriesRecord {
                     series_ref,
