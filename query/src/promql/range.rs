@@ -13,13 +13,16 @@ use super::names::unnamed;
 use super::sorted_window::SortedWindow;
 use super::value::is_stale_nan;
 
-/// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics).
+/// Extrapolated `rate`/`increase`/`delta` over one window (Prometheus 3 semantics); `per`
+/// is the window's length in seconds for a rate (`(hi - lo) as f64 / 1000.0`, which the
+/// caller computes once for windows of one length).
+#[inline]
 fn extrapolated(
     s: &[(i64, f64)],
     lo: i64,
     hi: i64,
     counter: bool,
-    rate: bool,
+    per: Option<f64>,
     v2: bool,
     resets: Option<u32>,
 ) -> Option<f64> {
@@ -49,8 +52,8 @@ fn extrapolated(
         }
         let ext = |d: f64| if d < threshold { d } else { avg / 2.0 };
         let mut r = result * ((sampled + ext(to_start) + ext(to_end)) / sampled);
-        if rate {
-            r /= (hi - lo) as f64 / 1000.0;
+        if let Some(secs) = per {
+            r /= secs;
         }
         return Some(r);
     }
@@ -70,8 +73,8 @@ fn extrapolated(
         to_end = avg / 2.0;
     }
     let mut factor = (sampled + to_start + to_end) / sampled;
-    if rate {
-        factor /= (hi - lo) as f64 / 1000.0;
+    if let Some(secs) = per {
+        factor /= secs;
     }
     Some(result * factor)
 }
@@ -161,9 +164,9 @@ fn range_fn(
     }
     let vals = || s.iter().map(|x| x.1);
     Ok(match name {
-        "rate" => extrapolated(s, lo, hi, true, true, v2, count),
-        "increase" => extrapolated(s, lo, hi, true, false, v2, count),
-        "delta" => extrapolated(s, lo, hi, false, false, v2, None),
+        "rate" => extrapolated(s, lo, hi, true, Some((hi - lo) as f64 / 1000.0), v2, count),
+        "increase" => extrapolated(s, lo, hi, true, None, v2, count),
+        "delta" => extrapolated(s, lo, hi, false, None, v2, None),
         "changes" | "resets" if count.is_some() => count.map(f64::from),
         "irate" | "idelta" => {
             if s.len() < 2 {
@@ -371,17 +374,16 @@ impl Ctx<'_> {
          -> Result<Option<Vec<Option<f64>>>, QueryError> {
             let mut prefix: Vec<u32> = Vec::new();
             if let Some(resets) = counted {
-                prefix.reserve(samples.len());
-                prefix.push(0);
+                prefix.resize(samples.len(), 0);
                 let mut c = 0u32;
-                for w in samples.windows(2) {
+                for (p, w) in prefix.iter_mut().skip(1).zip(samples.windows(2)) {
                     let (a, b) = (w[0].1, w[1].1);
                     c += u32::from(if resets {
                         b < a
                     } else {
                         a != b && !(a.is_nan() && b.is_nan())
                     });
-                    prefix.push(c);
+                    *p = c;
                 }
             }
             let mut p = vec![0.0; params.len()];
@@ -401,6 +403,8 @@ impl Ctx<'_> {
             let mut vals = vec![None; n];
             let mut any = false;
             let (mut a, mut b) = (0usize, 0usize);
+            let len0 = windows.first().map_or(0, |w| w.1 - w.0);
+            let secs0 = len0 as f64 / 1000.0;
             for (i, &(lo, hi)) in windows.iter().enumerate() {
                 // Windows move forward with the steps unless `@` pins them.
                 if a > 0 && samples.get(a - 1).is_some_and(|x| x.0 > lo - adj) {
@@ -427,7 +431,15 @@ impl Ctx<'_> {
                         w.quantile(p[0])
                     }),
                     &mut Kernel::Extrapolated { counter, rate } => {
-                        extrapolated(&samples[a..b], lo, hi, counter, rate, adj == 1, count)
+                        // Windows share one length unless `@` pins them.
+                        let per = rate.then(|| {
+                            if hi - lo == len0 {
+                                secs0
+                            } else {
+                                (hi - lo) as f64 / 1000.0
+                            }
+                        });
+                        extrapolated(&samples[a..b], lo, hi, counter, per, adj == 1, count)
                     }
                     Kernel::ExactSums { sums, avg } => (b > a).then(|| {
                         let sum = sums[b] - sums[a];
