@@ -438,6 +438,7 @@ async fn background(db: Arc<tsdb::Db>, maint_every: Duration) {
     loop {
         tokio::select! {
             _ = sync_tick.tick() => {
+                query::release_idle_write_buffers(Duration::from_secs(5));
                 let db = db.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
                     tracing::error!(error = %e, "WAL sync failed");

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -39,15 +40,16 @@ fn rebind<'b>(mut v: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
 /// (≈ 4 MB each, ≈ 60 MB with 16 threads); shared, they are as many as concurrent writes.
 const KEEP_SCRATCH: usize = 4;
 
-/// Idle scratch sets, at most [`KEEP_SCRATCH`].
-static SCRATCH: std::sync::Mutex<Vec<Scratch>> = std::sync::Mutex::new(Vec::new());
+/// Idle scratch sets, at most [`KEEP_SCRATCH`], with when each was last returned.
+static SCRATCH: std::sync::Mutex<Vec<(Scratch, Instant)>> = std::sync::Mutex::new(Vec::new());
 
-/// A scratch set for one request: an idle one, or a new one.
+/// A scratch set for one request: an idle one (the most recently used), or a new one.
 fn take_scratch() -> Scratch {
     SCRATCH
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .pop()
+        .map(|(s, _)| s)
         .unwrap_or_default()
 }
 
@@ -55,8 +57,17 @@ fn take_scratch() -> Scratch {
 fn give_scratch(s: Scratch) {
     let mut idle = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < KEEP_SCRATCH {
-        idle.push(s);
+        idle.push((s, Instant::now()));
     }
+}
+
+/// Frees the remote-write scratch sets (a few MB each) that no request has used for `idle`,
+/// so that a store whose writers stopped or slowed down does not keep them.
+pub fn release_idle_write_buffers(idle: Duration) {
+    SCRATCH
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(_, returned)| returned.elapsed() < idle);
 }
 
 /// Decodes, validates and stores one remote-write request; 204 when everything was stored.
