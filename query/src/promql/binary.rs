@@ -54,16 +54,21 @@ fn fmod(l: f64, r: f64) -> f64 {
 /// The `(name, value)` pairs series are matched on.
 pub(crate) type Signature = Vec<(Arc<str>, Arc<str>)>;
 
+/// Whether `name` is one of the `on`/`ignoring` labels of `m`.
+fn listed(m: &VectorMatching, name: &str) -> bool {
+    m.labels.iter().any(|n| n == name)
+}
+
 /// The matching signature of `l` under `on`/`ignoring`.
 fn signature(l: &Labels, m: &VectorMatching) -> Signature {
     if m.on {
         l.iter()
-            .filter(|x| m.labels.iter().any(|n| **n == *x.name))
+            .filter(|x| listed(m, &x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     } else {
         l.iter()
-            .filter(|x| &*x.name != "__name__" && !m.labels.iter().any(|n| **n == *x.name))
+            .filter(|x| &*x.name != "__name__" && !listed(m, &x.name))
             .map(|x| (x.name.clone(), x.value.clone()))
             .collect()
     }
@@ -98,9 +103,9 @@ pub(crate) fn result_labels(
         .collect();
     if m.card == Card::OneToOne {
         if m.on {
-            v.retain(|x| m.labels.iter().any(|n| **n == *x.name));
+            v.retain(|x| listed(m, &x.name));
         } else {
-            v.retain(|x| !m.labels.iter().any(|n| **n == *x.name));
+            v.retain(|x| !listed(m, &x.name));
         }
     }
     for name in &m.include {

@@ -557,26 +557,24 @@ impl Ctx<'_> {
         };
         let out: Mutex<Vec<(usize, VS)>> = Mutex::new(Vec::new());
         let ctx: &Self = self;
-        let each = |i, labels, samples: &[(i64, f64)]| {
-            held.account(samples.len())?;
-            ctx.check_deadline()?;
-            let r = f(ctx, &held, labels, samples);
-            held.release(samples.len());
-            match (sink, r?) {
-                (Some(sink), r) => sink.accept(i, r),
-                (None, Some(vs)) => out.lock().push((i, vs)),
-                (None, None) => {}
-            }
-            Ok(())
-        };
-        let threads = ctx.opts.parallelism;
-        if last {
-            ctx.st
-                .for_each_last_par(&sel.matchers, mint, maxt, threads, &each)?;
-        } else {
-            ctx.st
-                .for_each_par(&sel.matchers, mint, maxt, threads, &each)?;
-        }
+        ctx.st.for_each_par(
+            &sel.matchers,
+            (mint, maxt),
+            last,
+            ctx.opts.parallelism,
+            &|i, labels, samples| {
+                held.account(samples.len())?;
+                ctx.check_deadline()?;
+                let r = f(ctx, &held, labels, samples);
+                held.release(samples.len());
+                match (sink, r?) {
+                    (Some(sink), r) => sink.accept(i, r),
+                    (None, Some(vs)) => out.lock().push((i, vs)),
+                    (None, None) => {}
+                }
+                Ok(())
+            },
+        )?;
         self.loaded = held.loaded.into_inner();
         let mut out = out.into_inner();
         out.sort_unstable_by_key(|x| x.0);

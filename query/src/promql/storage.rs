@@ -34,36 +34,23 @@ pub trait Storage: Send + Sync {
     ) -> Result<(), QueryError>;
 
     /// As [`Storage::for_each`], but `f` may run on up to `threads` threads at once and gets
-    /// each series' ordinal in label order (calls may come in any order). One thread here
-    /// unless the storage overrides it.
+    /// each series' ordinal in label order (calls may come in any order). With `last`, the
+    /// reader uses only each series' newest sample in `[mint, maxt]`, so older samples may be
+    /// left out. One thread and all samples here unless the storage overrides it.
     fn for_each_par(
         &self,
         matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
+        (mint, maxt): (i64, i64),
+        last: bool,
         threads: usize,
         f: &ParSeriesFn<'_>,
     ) -> Result<(), QueryError> {
-        let _ = threads;
+        let _ = (last, threads);
         let mut i = 0;
         self.for_each(matchers, mint, maxt, &mut |labels, samples| {
             i += 1;
             f(i - 1, labels, samples)
         })
-    }
-
-    /// As [`Storage::for_each_par`], for readers that use only each series' newest sample in
-    /// `[mint, maxt]`: older samples may be left out. All of them unless the storage
-    /// overrides it.
-    fn for_each_last_par(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        threads: usize,
-        f: &ParSeriesFn<'_>,
-    ) -> Result<(), QueryError> {
-        self.for_each_par(matchers, mint, maxt, threads, f)
     }
 
     /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
@@ -102,23 +89,16 @@ impl Storage for tsdb::Db {
     fn for_each_par(
         &self,
         matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
+        (mint, maxt): (i64, i64),
+        last: bool,
         threads: usize,
         f: &ParSeriesFn<'_>,
     ) -> Result<(), QueryError> {
-        self.for_each_series_par(matchers, mint, maxt, threads, f)
-    }
-
-    fn for_each_last_par(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        threads: usize,
-        f: &ParSeriesFn<'_>,
-    ) -> Result<(), QueryError> {
-        self.for_each_last_par(matchers, mint, maxt, threads, f)
+        if last {
+            self.for_each_last_par(matchers, mint, maxt, threads, f)
+        } else {
+            self.for_each_series_par(matchers, mint, maxt, threads, f)
+        }
     }
 }
 

@@ -211,57 +211,55 @@ impl Db {
         let data = &mut plan.data;
         plan.series.reserve(refs.len());
         // The arenas grow once, not by doubling (each doubling copies what they hold).
-        let (mut chunks, mut bytes) = (0, 0);
-        for &r in &refs {
-            chunks += series(r).mmapped.len();
-            bytes += series(r).open.bytes().len();
-        }
         if last {
             data.ooo.reserve(refs.len());
         } else {
+            let (mut chunks, mut bytes) = (0, 0);
+            for &r in &refs {
+                chunks += series(r).mmapped.len();
+                bytes += series(r).open.bytes().len();
+            }
             data.mmapped.reserve(chunks);
             data.open.reserve(bytes);
         }
         for r in refs {
             let s = series(r);
-            if last && newest_in(s, mint, maxt) && st.tombstones.get(r as u64).is_empty() {
+            let deleted = st.tombstones.get(r as u64);
+            let (m, o) = (data.mmapped.len(), data.ooo.len());
+            let head = if last && deleted.is_empty() && newest_in(s, mint, maxt) {
                 // The newest sample stands in for the head data as a run of one; the open
                 // chunk ends with it, so nothing out of order is newer.
-                let (m, o) = (data.mmapped.len(), data.ooo.len());
                 data.ooo.push((s.last_t, s.last_v));
-                let mut parts = Vec::with_capacity(cap);
-                parts.push(Part::Head {
+                Part::Head {
                     mmapped: m..m,
                     open: None,
                     ooo: o..o + 1,
                     deleted: Vec::new(),
-                });
-                plan.series.push((idx.labels_of(s), parts));
-                continue;
-            }
-            let m = data.mmapped.len();
-            data.mmapped.extend(
-                s.mmapped
-                    .iter()
-                    .filter(|c| c.min_time <= maxt && c.max_time >= mint),
-            );
-            let (open_min, open_max) = (s.open_min(), s.open_max());
-            let open =
-                (s.open.num_samples() > 0 && open_min <= maxt && open_max >= mint).then(|| {
-                    let o = data.open.len();
-                    data.open.extend_from_slice(s.open.bytes());
-                    (o..data.open.len(), open_min, open_max)
-                });
-            let o = data.ooo.len();
-            data.ooo
-                .extend(s.ooo.iter().filter(|x| x.0 >= mint && x.0 <= maxt));
+                }
+            } else {
+                data.mmapped.extend(
+                    s.mmapped
+                        .iter()
+                        .filter(|c| c.min_time <= maxt && c.max_time >= mint),
+                );
+                let (open_min, open_max) = (s.open_min(), s.open_max());
+                let open =
+                    (s.open.num_samples() > 0 && open_min <= maxt && open_max >= mint).then(|| {
+                        let b = data.open.len();
+                        data.open.extend_from_slice(s.open.bytes());
+                        (b..data.open.len(), open_min, open_max)
+                    });
+                data.ooo
+                    .extend(s.ooo.iter().filter(|x| x.0 >= mint && x.0 <= maxt));
+                Part::Head {
+                    mmapped: m..data.mmapped.len(),
+                    open,
+                    ooo: o..data.ooo.len(),
+                    deleted: deleted.to_vec(),
+                }
+            };
             let mut parts = Vec::with_capacity(cap);
-            parts.push(Part::Head {
-                mmapped: m..data.mmapped.len(),
-                open,
-                ooo: o..data.ooo.len(),
-                deleted: st.tombstones.get(r as u64).to_vec(),
-            });
+            parts.push(head);
             plan.series.push((idx.labels_of(s), parts));
         }
     }
