@@ -10,9 +10,12 @@
 //! checkpoint, compaction). `--reopen` closes the database (head snapshot) and opens it again, then
 //! prints the heap of the reloaded head.
 
+#[path = "common/flags.rs"]
+mod flags;
 #[path = "../tests/common/workload.rs"]
 mod workload;
 
+use flags::flag;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -67,18 +70,6 @@ const HOUR_MS: i64 = 3_600_000;
 type Entry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
 /// Start of the simulated data: aligned to the 2 h block grid.
 const START_MS: i64 = 1_764_000_000_000;
-
-/// The value after flag `name` on the command line, or `default`.
-fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let v: Vec<String> = std::env::args().collect();
-    match v.iter().position(|a| a == name) {
-        Some(i) => v
-            .get(i + 1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{name} needs a value")),
-        None => default,
-    }
-}
 
 /// Bytes as MiB.
 fn mib(b: usize) -> f64 {

@@ -23,7 +23,7 @@ use axum::Router;
 pub use error::ApiError;
 pub use metrics::{HttpMetrics, MetricsHook};
 pub use status::{format_duration, rfc3339};
-pub use write::release_idle_write_buffers;
+pub use write::{release_idle_write_buffers, write_body, WriteScratch, Written};
 
 /// Limits of the API.
 #[derive(Clone, Debug)]

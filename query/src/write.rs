@@ -16,7 +16,7 @@ use crate::ApiState;
 /// request (a request of 5,000 series would otherwise allocate, fault in and grow about 2 MB
 /// of fresh vectors).
 #[derive(Default)]
-struct Scratch {
+pub struct WriteScratch {
     buf: Vec<u8>,
     req: remote::WriteRequestRef<'static>,
     batch: Vec<Entry<'static>>,
@@ -41,10 +41,10 @@ fn rebind<'b>(mut v: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
 const KEEP_SCRATCH: usize = 4;
 
 /// Idle scratch sets, at most [`KEEP_SCRATCH`], with when each was last returned.
-static SCRATCH: std::sync::Mutex<Vec<(Scratch, Instant)>> = std::sync::Mutex::new(Vec::new());
+static SCRATCH: std::sync::Mutex<Vec<(WriteScratch, Instant)>> = std::sync::Mutex::new(Vec::new());
 
 /// A scratch set for one request: an idle one (the most recently used), or a new one.
-fn take_scratch() -> Scratch {
+fn take_scratch() -> WriteScratch {
     SCRATCH
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -54,7 +54,7 @@ fn take_scratch() -> Scratch {
 }
 
 /// Returns `s` for a later request, unless enough are kept already.
-fn give_scratch(s: Scratch) {
+fn give_scratch(s: WriteScratch) {
     let mut idle = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     if idle.len() < KEEP_SCRATCH {
         idle.push((s, Instant::now()));
@@ -76,9 +76,22 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
     let st2 = st.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         let mut scratch = take_scratch();
-        let res = write_with(&st2, &body, &mut scratch);
+        let res = write_body(
+            &st2.db,
+            &body,
+            st2.opts.max_decompressed_bytes,
+            st2.opts.max_series_per_request,
+            &mut scratch,
+        );
         give_scratch(scratch);
-        res
+        let w = res?;
+        let m = &st2.metrics;
+        m.write_samples.fetch_add(w.samples, Ordering::Relaxed);
+        m.histograms_dropped
+            .fetch_add(w.histograms, Ordering::Relaxed);
+        m.exemplars_dropped
+            .fetch_add(w.exemplars, Ordering::Relaxed);
+        w.rejected.map_or(Ok(()), |msg| Err(ApiError::BadData(msg)))
     })
     .await;
     let resp = match res {
@@ -93,14 +106,34 @@ pub(crate) async fn remote_write(State(st): State<ApiState>, body: Bytes) -> Res
     resp
 }
 
-/// Decodes `body` into `scratch`'s buffers and stores it; `scratch` stays reusable.
-fn write_with(st: &ApiState, body: &[u8], scratch: &mut Scratch) -> Result<(), ApiError> {
-    remote::decompress(body, st.opts.max_decompressed_bytes, &mut scratch.buf)
-        .map_err(decode_error)?;
+/// What one remote-write request stored.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Samples stored.
+    pub samples: u64,
+    /// Native histogram samples in the request (not stored).
+    pub histograms: u64,
+    /// Exemplars in the request (not stored).
+    pub exemplars: u64,
+    /// The message naming the rejected samples, when some were rejected (the rest are stored).
+    pub rejected: Option<String>,
+}
+
+/// Decodes the snappy-compressed remote-write `body` (at most `max_decompressed` bytes once
+/// decompressed, at most `max_series` series unless 0) and stores it in `db`, through
+/// `scratch`'s buffers; an error means nothing was stored.
+pub fn write_body(
+    db: &tsdb::Db,
+    body: &[u8],
+    max_decompressed: usize,
+    max_series: usize,
+    scratch: &mut WriteScratch,
+) -> Result<Written, ApiError> {
+    remote::decompress(body, max_decompressed, &mut scratch.buf).map_err(decode_error)?;
     let mut req = std::mem::take(&mut scratch.req).reuse();
     remote::parse_write_request(&scratch.buf, &mut req).map_err(decode_error)?;
     let mut batch = rebind(std::mem::take(&mut scratch.batch));
-    let res = store(st, &req, &mut batch);
+    let res = store(db, &req, max_series, &mut batch);
     let batch = rebind(batch);
     // An unusually large request does not pin its memory for later ones.
     if req.num_labels() + req.num_samples() <= KEEP_ENTRIES {
@@ -113,35 +146,31 @@ fn write_with(st: &ApiState, body: &[u8], scratch: &mut Scratch) -> Result<(), A
     res
 }
 
-/// Appends the parsed request `req` to the database (through `batch`, empty on entry).
+/// Appends the parsed request `req` to `db` (through `batch`, empty on entry).
 fn store<'r>(
-    st: &ApiState,
+    db: &tsdb::Db,
     req: &'r remote::WriteRequestRef<'_>,
+    max_series: usize,
     batch: &mut Vec<Entry<'r>>,
-) -> Result<(), ApiError> {
-    let (db, opts, metrics) = (&st.db, &st.opts, &st.metrics);
-    metrics
-        .histograms_dropped
-        .fetch_add(req.num_histograms() as u64, Ordering::Relaxed);
-    metrics
-        .exemplars_dropped
-        .fetch_add(req.num_exemplars() as u64, Ordering::Relaxed);
+) -> Result<Written, ApiError> {
     batch.extend(req.series());
-    let max = opts.max_series_per_request;
-    if max > 0 && batch.len() > max {
+    if max_series > 0 && batch.len() > max_series {
         return Err(ApiError::BadData(format!(
-            "request has {} series, more than the limit of {max} (--web.max-series-per-request)",
+            "request has {} series, more than the limit of {max_series} (--web.max-series-per-request)",
             batch.len()
         )));
     }
     let out = db
         .append_batch(batch)
         .map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?;
-    metrics
-        .write_samples
-        .fetch_add(out.appended, Ordering::Relaxed);
+    let mut w = Written {
+        samples: out.appended,
+        histograms: req.num_histograms() as u64,
+        exemplars: req.num_exemplars() as u64,
+        rejected: None,
+    };
     if out.rejected.is_empty() {
-        return Ok(());
+        return Ok(w);
     }
     let mut msg = String::new();
     for (reason, n) in &out.rejected {
@@ -153,7 +182,8 @@ fn store<'r>(
         out.appended,
         out.first_rejection.unwrap_or_default()
     );
-    Err(ApiError::BadData(msg))
+    w.rejected = Some(msg);
+    Ok(w)
 }
 
 fn decode_error(e: remote::DecodeError) -> ApiError {

@@ -43,23 +43,46 @@ impl BitWriter {
     }
 
     /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    ///
+    /// The bytes and free count are those of `n / 8` [`BitWriter::write_byte`] calls followed
+    /// by `n % 8` [`BitWriter::write_bit`] calls (Prometheus' layout, including the trailing
+    /// all-free byte a whole-byte write leaves), written as one 9-byte OR.
     #[inline]
     pub fn write_bits(&mut self, v: u64, n: u8) {
         if n == 0 {
             return;
         }
-        let mut u = v << (64 - n as u32);
-        let mut n = n;
-        while n >= 8 {
-            self.write_byte((u >> 56) as u8);
-            u <<= 8;
-            n -= 8;
+        let n = n.min(64) as u32;
+        let v = if n == 64 { v } else { v & ((1u64 << n) - 1) };
+        let used = self.bytes.len() * 8 - self.free as usize;
+        let (i, o) = (used / 8, (used % 8) as u32);
+        // The n bits start at bit `o` of byte `i`: o + n ≤ 71 bits, inside 9 bytes.
+        let wide = (v as u128) << (128 - n - o);
+        let mut head = ((wide >> 64) as u64).to_be_bytes();
+        // Byte `i` holds the `o` bits written before, when it exists (its free bits are 0).
+        if let Some(&b) = self.bytes.get(i) {
+            head[0] |= b;
         }
-        while n > 0 {
-            self.write_bit(u >> 63 == 1);
-            u <<= 1;
-            n -= 1;
+        let tail = (wide >> 56) as u8;
+        self.bytes.reserve(i + 9 - self.bytes.len());
+        // SAFETY: capacity ≥ i + 9 after the reserve, and i ≤ len, so the nine bytes at `i`
+        // are inside the allocation; the length is set below to at most i + 9, and every byte
+        // up to it was just written.
+        unsafe {
+            let p = self.bytes.as_mut_ptr().add(i);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), p, 8);
+            *p.add(8) = tail;
         }
+        let end = used + n as usize;
+        // A trailing whole byte leaves an all-free byte behind; trailing single bits do not.
+        let len = if !end.is_multiple_of(8) || n.is_multiple_of(8) {
+            end / 8 + 1
+        } else {
+            end / 8
+        };
+        // SAFETY: len ≤ i + 9 (end ≤ 8i + 71), all of it initialized above.
+        unsafe { self.bytes.set_len(len) };
+        self.free = (len * 8 - end) as u8;
     }
 }
 
@@ -169,6 +192,52 @@ pub fn get_varint(b: &[u8], pos: &mut usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte- and bit-at-a-time `write_bits` that Prometheus' bstream performs.
+    fn write_bits_reference(w: &mut BitWriter, v: u64, n: u8) {
+        if n == 0 {
+            return;
+        }
+        let mut u = v << (64 - n as u32);
+        let mut n = n;
+        while n >= 8 {
+            w.write_byte((u >> 56) as u8);
+            u <<= 8;
+            n -= 8;
+        }
+        while n > 0 {
+            w.write_bit(u >> 63 == 1);
+            u <<= 1;
+            n -= 1;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn write_bits_matches_bit_at_a_time(
+            ops in proptest::collection::vec((0u8..4, proptest::prelude::any::<u64>(), 0u8..=64), 0..200),
+        ) {
+            let (mut fast, mut slow) = (BitWriter::default(), BitWriter::default());
+            for (kind, v, n) in ops {
+                match kind {
+                    0 => {
+                        fast.write_bit(v & 1 == 1);
+                        slow.write_bit(v & 1 == 1);
+                    }
+                    1 => {
+                        fast.write_byte(v as u8);
+                        slow.write_byte(v as u8);
+                    }
+                    _ => {
+                        fast.write_bits(v, n);
+                        write_bits_reference(&mut slow, v, n);
+                    }
+                }
+                proptest::prop_assert_eq!(&fast.bytes, &slow.bytes);
+                proptest::prop_assert_eq!(fast.free, slow.free);
+            }
+        }
+    }
 
     #[test]
     fn bits_round_trip() {

@@ -108,10 +108,29 @@ impl Tb {
 }
 
 /// The value codes are centred on: `lo + ⌈(hi − lo) / 2⌉`, so that zigzag codes of
-/// `lo..=hi` are exactly `0..=hi − lo`.
+/// `lo..=hi` are exactly `0..=hi − lo` (`lo ≤ hi`).
 fn midpoint(lo: i64, hi: i64) -> i64 {
-    let range = (hi as i128 - lo as i128) as u128;
-    lo.wrapping_add(range.div_ceil(2) as i64)
+    lo.wrapping_add(hi.abs_diff(lo).div_ceil(2) as i64)
+}
+
+/// Bits of `count` codes of `0..=max_z` at [`Tb::avg_bits`], rounded up to whole bytes: the
+/// same floating-point operations as `(count × avg_bits / 8).ceil() × 8` with `Tb`, without its
+/// 128-bit conversions or a libm call (this runs for every candidate window of every plan).
+#[inline]
+fn payload_bits(count: usize, max_z: u64) -> f64 {
+    let avg = if max_z == u64::MAX {
+        Tb::new(max_z).avg_bits(max_z)
+    } else {
+        let n = max_z + 1;
+        let k = 63 - n.leading_zeros();
+        // u = 2^(k+1) − n, in (0, 2^k] since 2^k ≤ n < 2^(k+1).
+        let u = (1u64 << k) - (n - (1u64 << k));
+        k as f64 + 1.0 - u as f64 / (max_z as f64 + 1.0)
+    };
+    let q = count as f64 * avg / 8.0;
+    // q is finite, ≥ 0 and far below 2^63: truncation then +1 is its ceiling.
+    let t = q as u64 as f64;
+    (if t < q { t + 1.0 } else { t }) * 8.0
 }
 
 /// How one residual stream is packed: values outside `lo..=hi` are exceptions.
@@ -126,23 +145,15 @@ struct Plan {
 fn plan(r: &[i64], scratch: &mut Vec<i64>) -> Plan {
     let c = r.len();
     let e = MAX_EXCEPTIONS.min(c / 8);
-    scratch.clear();
-    scratch.extend_from_slice(r);
-    // The e + 1 smallest (ascending) at the front, the e + 1 largest (descending) at the back.
+    // The e + 1 smallest (ascending) and the e + 1 largest (descending).
     let (lows, highs): (Vec<i64>, Vec<i64>) = if c <= 2 * e + 2 {
+        scratch.clear();
+        scratch.extend_from_slice(r);
         scratch.sort_unstable();
         let h = scratch.iter().rev().take(e + 1).copied().collect();
         (scratch[..e + 1].to_vec(), h)
     } else {
-        scratch.select_nth_unstable(e);
-        let mut l = scratch[..=e].to_vec();
-        l.sort_unstable();
-        let rest = &mut scratch[e + 1..];
-        let len = rest.len();
-        rest.select_nth_unstable(len - e - 1);
-        let mut h = rest[len - e - 1..].to_vec();
-        h.sort_unstable_by(|a, b| b.cmp(a));
-        (l, h)
+        extremes(r, e + 1)
     };
     let exc_bits = |v: i64| 8.0 * (1 + uvarint_len(zigzag(v))) as f64;
     let mut best = Plan {
@@ -166,9 +177,7 @@ fn plan(r: &[i64], scratch: &mut Vec<i64>) -> Plan {
             }
             let mid = midpoint(lo, hi);
             let max_z = zigzag(lo.wrapping_sub(mid)).max(zigzag(hi.wrapping_sub(mid)));
-            let tb = Tb::new(max_z);
-            let payload = (c - i - j) as f64 * tb.avg_bits(max_z);
-            let bits = (payload / 8.0).ceil() * 8.0
+            let bits = payload_bits(c - i - j, max_z)
                 + low_cost
                 + high_cost
                 + 8.0
@@ -180,6 +189,37 @@ fn plan(r: &[i64], scratch: &mut Vec<i64>) -> Plan {
         }
     }
     best
+}
+
+/// The `k` smallest values of `r` in ascending order and the `k` largest in descending order
+/// (`2k ≤ r.len()`, so no value is in both), in one pass: after the first `k` values, a value
+/// enters a list only when it beats that list's current worst.
+fn extremes(r: &[i64], k: usize) -> (Vec<i64>, Vec<i64>) {
+    let mut lows: Vec<i64> = r[..k].to_vec();
+    lows.sort_unstable();
+    let mut highs: Vec<i64> = r[r.len() - k..].to_vec();
+    highs.sort_unstable_by(|a, b| b.cmp(a));
+    // Each list is seeded from its own end of `r`; the rest of `r` is offered to both lists,
+    // and a seed of one list is offered to the other.
+    let mut worst = lows[k - 1];
+    for &v in &r[k..] {
+        if v < worst {
+            let at = lows.partition_point(|&x| x <= v);
+            lows.pop();
+            lows.insert(at, v);
+            worst = lows[k - 1];
+        }
+    }
+    let mut worst = highs[k - 1];
+    for &v in &r[..r.len() - k] {
+        if v > worst {
+            let at = highs.partition_point(|&x| x >= v);
+            highs.pop();
+            highs.insert(at, v);
+            worst = highs[k - 1];
+        }
+    }
+    (lows, highs)
 }
 
 /// Writes residuals packed by `p`.
@@ -243,6 +283,11 @@ fn common_factor(r: &[i64]) -> i64 {
     let mut g = 0u64;
     for &v in r {
         let mut a = v.unsigned_abs();
+        // Most residuals of a sequence with a factor are multiples of the factor found so far
+        // (often equal to it): no Euclid steps then.
+        if a == g || (g != 0 && a % g == 0) {
+            continue;
+        }
         while a != 0 {
             (g, a) = (a, g % a);
         }
@@ -369,6 +414,63 @@ mod tests {
             .collect();
         assert!(rt(&pages) < 480 * 11 / 8 + 24, "{}", rt(&pages));
         rt(&[i64::MIN, 0, i64::MIN, 0]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn extremes_match_a_sort(
+            r in proptest::collection::vec(-20i64..20, 2..300),
+            k in 1usize..10,
+        ) {
+            let k = k.min(r.len() / 2);
+            let mut sorted = r.clone();
+            sorted.sort_unstable();
+            let (lows, highs) = extremes(&r, k);
+            proptest::prop_assert_eq!(&lows[..], &sorted[..k]);
+            let top: Vec<i64> = sorted.iter().rev().take(k).copied().collect();
+            proptest::prop_assert_eq!(highs, top);
+        }
+    }
+
+    #[test]
+    fn payload_bits_match_the_code_average() {
+        let mut zs: Vec<u64> = (0..300).collect();
+        for b in 1..64 {
+            zs.extend([
+                (1u64 << b) - 1,
+                1 << b,
+                (1 << b) + 1,
+                (1u64 << b) + (1 << (b - 1)),
+            ]);
+        }
+        zs.extend([u64::MAX - 1, u64::MAX, 1_000_000_007, 0x5555_5555_5555_5555]);
+        for &z in &zs {
+            for count in [0usize, 1, 7, 8, 9, 100, 471, 480, 65_536] {
+                let by_tb = (count as f64 * Tb::new(z).avg_bits(z) / 8.0).ceil() * 8.0;
+                assert_eq!(
+                    payload_bits(count, z).to_bits(),
+                    by_tb.to_bits(),
+                    "{z} {count}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn midpoint_centres_codes() {
+        for (lo, hi) in [
+            (0, 0),
+            (-3, 4),
+            (i64::MIN, i64::MAX),
+            (i64::MIN, 0),
+            (5, i64::MAX),
+        ] {
+            let range = (hi as i128 - lo as i128) as u128;
+            assert_eq!(midpoint(lo, hi), lo.wrapping_add(range.div_ceil(2) as i64));
+            let mid = midpoint(lo, hi);
+            let z = zigzag(lo.wrapping_sub(mid)).max(zigzag(hi.wrapping_sub(mid)));
+            assert_eq!(z, hi.abs_diff(lo));
+        }
     }
 
     #[test]
