@@ -1,10 +1,14 @@
 //! Fuzzes the remote-write ingest path: snappy decompression plus the zero-copy
-//! `WriteRequest` parser must never panic, and must agree with prost's owned decoder.
+//! `WriteRequest` parser must never panic, and must agree with prost's owned decoder; the lazy
+//! parse (label bytes kept, labels parsed afterwards) must accept and give exactly the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use remote::prost::Message;
-use remote::{decompress, parse_write_request, prompb, WriteRequestRef};
+use remote::{
+    decompress, parse_labels, parse_write_request, parse_write_request_lazy, prompb,
+    WriteRequestRef,
+};
 
 /// Decompression limit: large enough for anything libFuzzer produces, small enough to be cheap.
 const LIMIT: usize = 4 << 20;
@@ -22,10 +26,39 @@ fuzz_target!(|data: &[u8]| {
     check(data);
 });
 
+/// The lazy parse with every unparsed label set parsed afterwards: labels and samples per series.
+#[allow(clippy::type_complexity)]
+fn lazy(buf: &[u8]) -> Result<Vec<(Vec<(&str, &str)>, Vec<(i64, u64)>)>, remote::DecodeError> {
+    let mut out = WriteRequestRef::new();
+    parse_write_request_lazy(buf, &mut out)?;
+    let mut all = Vec::new();
+    for (i, (ls, ss)) in out.series().enumerate() {
+        let mut labels = ls.to_vec();
+        if let Some(span) = out.unparsed_labels(i) {
+            assert!(ls.is_empty());
+            parse_labels(buf, span, i, &mut labels)?;
+        }
+        all.push((labels, ss.iter().map(|&(t, v)| (t, v.to_bits())).collect()));
+    }
+    Ok(all)
+}
+
 /// Parses `buf` with both decoders and checks they agree.
 fn check(buf: &[u8]) {
     let mut out = WriteRequestRef::new();
     let ours = parse_write_request(buf, &mut out);
+    match (&ours, lazy(buf)) {
+        (Ok(()), Ok(l)) => {
+            let eager: Vec<_> = out
+                .series()
+                .map(|(ls, ss)| (ls.to_vec(), ss.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>()))
+                .collect();
+            assert_eq!(l, eager, "lazy parse differs");
+        }
+        (Ok(()), Err(e)) => panic!("lazy parse rejects what the parser accepts: {e}"),
+        (Err(e), Ok(_)) => panic!("lazy parse accepts what the parser rejects: {e}"),
+        (Err(_), Err(_)) => {}
+    }
     let prost = prompb::WriteRequest::decode(buf);
     match (ours, prost) {
         (Ok(()), Ok(req)) => compare(&out, &req),

@@ -19,19 +19,24 @@ use crate::ApiState;
 pub struct WriteScratch {
     buf: Vec<u8>,
     req: remote::WriteRequestRef<'static>,
-    batch: Vec<Entry<'static>>,
+    batch: Vec<KeyedEntry<'static>>,
 }
 
 /// Scratch vectors of requests with more labels plus samples than this are freed after use.
 const KEEP_ENTRIES: usize = 1 << 20;
 
-/// One series of a batch for `tsdb::Db::append_batch`: labels and samples.
-type Entry<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+use tsdb::{Keyed, KeyedEntry};
 
 /// Empties `v` and rebinds it to another lifetime, keeping its allocation (same layout).
-fn rebind<'b>(mut v: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
+fn rebind<'b>(mut v: Vec<KeyedEntry<'_>>) -> Vec<KeyedEntry<'b>> {
     v.clear();
-    v.into_iter().map(|_| (&[][..], &[][..])).collect()
+    v.into_iter()
+        .map(|_| KeyedEntry {
+            key: 0,
+            labels: None,
+            samples: &[],
+        })
+        .collect()
 }
 
 /// Most idle scratch sets kept for later requests. They are shared by all blocking threads
@@ -131,9 +136,9 @@ pub fn write_body(
 ) -> Result<Written, ApiError> {
     remote::decompress(body, max_decompressed, &mut scratch.buf).map_err(decode_error)?;
     let mut req = std::mem::take(&mut scratch.req).reuse();
-    remote::parse_write_request(&scratch.buf, &mut req).map_err(decode_error)?;
+    remote::parse_write_request_lazy(&scratch.buf, &mut req).map_err(decode_error)?;
     let mut batch = rebind(std::mem::take(&mut scratch.batch));
-    let res = store(db, &req, max_series, &mut batch);
+    let res = store(db, &scratch.buf, &req, max_series, &mut batch);
     let batch = rebind(batch);
     // An unusually large request does not pin its memory for later ones.
     if req.num_labels() + req.num_samples() <= KEEP_ENTRIES {
@@ -146,23 +151,79 @@ pub fn write_body(
     res
 }
 
-/// Appends the parsed request `req` to `db` (through `batch`, empty on entry).
+/// Appends the request `req`, parsed from `buf` with its label fields left as they came, to
+/// `db` (through `batch`, empty on entry). Series are looked up by their label bytes; labels
+/// are parsed (and checked) only for series the head does not know, and for series without
+/// samples, so that a request is rejected for bad labels wherever they are.
 fn store<'r>(
     db: &tsdb::Db,
-    req: &'r remote::WriteRequestRef<'_>,
+    buf: &'r [u8],
+    req: &'r remote::WriteRequestRef<'r>,
     max_series: usize,
-    batch: &mut Vec<Entry<'r>>,
+    batch: &mut Vec<KeyedEntry<'r>>,
 ) -> Result<Written, ApiError> {
-    batch.extend(req.series());
-    if max_series > 0 && batch.len() > max_series {
+    if max_series > 0 && req.len() > max_series {
         return Err(ApiError::BadData(format!(
             "request has {} series, more than the limit of {max_series} (--web.max-series-per-request)",
-            batch.len()
+            req.len()
         )));
     }
-    let out = db
-        .append_batch(batch)
-        .map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?;
+    let mut need = Vec::new();
+    for (i, (labels, samples)) in req.series().enumerate() {
+        batch.push(match req.unparsed_labels(i) {
+            Some(span) => {
+                if samples.is_empty() {
+                    need.push(i);
+                }
+                KeyedEntry {
+                    key: tsdb::labels::fingerprint_wire(&buf[span.0..span.1]),
+                    labels: None,
+                    samples,
+                }
+            }
+            None => KeyedEntry {
+                key: 0,
+                labels: Some(labels),
+                samples,
+            },
+        });
+    }
+    // Rounds: the series the head did not know get their labels (rarely more than one round:
+    // only when a series was dropped from the head between two rounds).
+    let mut parsed = Vec::new();
+    let out = loop {
+        parsed.clear();
+        let mut at = Vec::with_capacity(need.len());
+        for &i in &need {
+            let span = req
+                .unparsed_labels(i)
+                .expect("BUG: needed labels were parsed");
+            let start = parsed.len();
+            remote::parse_labels(buf, span, i, &mut parsed).map_err(decode_error)?;
+            at.push((i, start, parsed.len()));
+        }
+        let mut with_labels = Vec::new();
+        let entries: &[KeyedEntry] = if at.is_empty() {
+            batch
+        } else {
+            with_labels.extend_from_slice(batch);
+            for &(i, s, e) in &at {
+                with_labels[i].labels = Some(&parsed[s..e]);
+            }
+            &with_labels
+        };
+        match db
+            .append_keyed(entries)
+            .map_err(|e| ApiError::Internal(format!("storing samples: {e}")))?
+        {
+            Keyed::Done(out) => break out,
+            Keyed::NeedLabels(more) => {
+                need.extend(more);
+                need.sort_unstable();
+                need.dedup();
+            }
+        }
+    };
     let mut w = Written {
         samples: out.appended,
         histograms: req.num_histograms() as u64,

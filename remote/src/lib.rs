@@ -15,7 +15,10 @@ pub use codec::{decode_read_request, decompress, encode_read_response, encode_wr
 pub use error::DecodeError;
 /// The `prost` crate the `prompb` messages derive from (for `prost::Message` in callers).
 pub use prost;
-pub use write::{parse_write_request, LabelRef, SeriesRef, WriteRequestRef};
+pub use write::{
+    parse_labels, parse_write_request, parse_write_request_lazy, LabelRef, SeriesRef,
+    WriteRequestRef,
+};
 
 /// `Content-Type` of a snappy-compressed protobuf body (write requests, SAMPLES read responses).
 pub const CONTENT_TYPE_PROTOBUF: &str = "application/x-protobuf";

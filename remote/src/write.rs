@@ -35,6 +35,9 @@ pub struct WriteRequestRef<'a> {
     samples: Vec<(i64, f64)>,
     /// Per series: end offsets into `labels` and `samples` (starts are the previous ends).
     spans: Vec<(u32, u32)>,
+    /// Parsed by [`parse_write_request_lazy`]: per series, the byte range of its label fields
+    /// when they were left unparsed (its `labels` are then empty), else None.
+    raw: Vec<Option<(u32, u32)>>,
     /// Number of native histogram samples seen (not stored).
     histograms: usize,
     /// Number of exemplars seen (not stored).
@@ -54,6 +57,7 @@ impl<'a> WriteRequestRef<'a> {
         self.labels.clear();
         self.samples.clear();
         self.spans.clear();
+        self.raw.clear();
         self.histograms = 0;
         self.exemplars = 0;
         self.metadata = 0;
@@ -67,10 +71,12 @@ impl<'a> WriteRequestRef<'a> {
         let labels: Vec<(&'b str, &'b str)> = self.labels.into_iter().map(|_| ("", "")).collect();
         self.samples.clear();
         self.spans.clear();
+        self.raw.clear();
         WriteRequestRef {
             labels,
             samples: self.samples,
             spans: self.spans,
+            raw: self.raw,
             histograms: 0,
             exemplars: 0,
             metadata: 0,
@@ -122,6 +128,16 @@ impl<'a> WriteRequestRef<'a> {
         ))
     }
 
+    /// For a request parsed by [`parse_write_request_lazy`]: the byte range in the body of
+    /// series `i`'s label fields when they were left unparsed (see [`parse_labels`]).
+    pub fn unparsed_labels(&self, i: usize) -> Option<(usize, usize)> {
+        self.raw
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(s, e)| (s as usize, e as usize))
+    }
+
     /// Iterates over series as (labels sorted by name, samples as (timestamp ms, value)).
     pub fn series(&self) -> impl Iterator<Item = SeriesRef<'_, 'a>> + '_ {
         let mut prev = (0u32, 0u32);
@@ -143,18 +159,69 @@ pub fn parse_write_request<'a>(
     buf: &'a [u8],
     out: &mut WriteRequestRef<'a>,
 ) -> Result<(), DecodeError> {
+    parse_request(buf, out, false)
+}
+
+/// As [`parse_write_request`], but a series whose label fields are contiguous (as every
+/// encoder writes them) keeps them unparsed: its labels are empty and
+/// [`WriteRequestRef::unparsed_labels`] gives their bytes, for the caller to look up as they
+/// are and to parse with [`parse_labels`] only when needed. Everything else is checked here.
+pub fn parse_write_request_lazy<'a>(
+    buf: &'a [u8],
+    out: &mut WriteRequestRef<'a>,
+) -> Result<(), DecodeError> {
+    parse_request(buf, out, true)
+}
+
+/// Both parses: `out` cleared first, and left empty on error.
+fn parse_request<'a>(
+    buf: &'a [u8],
+    out: &mut WriteRequestRef<'a>,
+    lazy: bool,
+) -> Result<(), DecodeError> {
     out.clear();
     if buf.len() > u32::MAX as usize {
         return Err(err(0, "message larger than 4 GiB").into());
     }
-    let res = parse_inner(buf, out);
+    let res = parse_inner(buf, out, lazy);
     if res.is_err() {
         out.clear();
     }
     res
 }
 
-fn parse_inner<'a>(buf: &'a [u8], out: &mut WriteRequestRef<'a>) -> Result<(), DecodeError> {
+/// Parses and checks the label fields of series `series` lying in `buf[span.0..span.1]` (from
+/// [`WriteRequestRef::unparsed_labels`]), appending its labels to `out` as
+/// [`parse_write_request`] would have stored them; the same errors, naming `series`.
+pub fn parse_labels<'a>(
+    buf: &'a [u8],
+    span: (usize, usize),
+    series: usize,
+    out: &mut Vec<LabelRef<'a>>,
+) -> Result<(), DecodeError> {
+    let start = out.len();
+    let mut r = Reader::sub(buf, span.0, span.1);
+    let mut prev: Option<&'a [u8]> = None;
+    while r.has_more() {
+        let (tag, wt) = r.key()?;
+        if tag != 1 {
+            return Err(err(r.pos, "not a label field").into());
+        }
+        r.expect(wt, WT_LEN)?;
+        let (s, e) = r.len_delimited()?;
+        label_field(buf, s, e, series, &mut prev, out)?;
+    }
+    if out.len() == start {
+        return Err(DecodeError::NoLabels { series });
+    }
+    Ok(())
+}
+
+fn parse_inner<'a>(
+    buf: &'a [u8],
+    out: &mut WriteRequestRef<'a>,
+    lazy: bool,
+) -> Result<(), DecodeError> {
     let mut r = Reader::new(buf);
     while r.has_more() {
         let (tag, wt) = r.key()?;
@@ -162,7 +229,18 @@ fn parse_inner<'a>(buf: &'a [u8], out: &mut WriteRequestRef<'a>) -> Result<(), D
             1 => {
                 r.expect(wt, WT_LEN)?;
                 let (s, e) = r.len_delimited()?;
-                parse_series(buf, s, e, out)?;
+                let (nl, ns) = (out.labels.len(), out.samples.len());
+                let (ne, nh) = (out.exemplars, out.histograms);
+                if !lazy || !parse_series(buf, s, e, out, true)? {
+                    // Label fields apart from one another: parsed as they come.
+                    out.labels.truncate(nl);
+                    out.samples.truncate(ns);
+                    (out.exemplars, out.histograms) = (ne, nh);
+                    parse_series(buf, s, e, out, false)?;
+                    if lazy {
+                        out.raw.push(None);
+                    }
+                }
             }
             3 => {
                 r.expect(wt, WT_LEN)?;
@@ -220,68 +298,97 @@ fn utf8<'a>(buf: &[u8], b: &'a [u8], series: usize) -> Result<&'a str, DecodeErr
     })
 }
 
-/// Parses one `TimeSeries` occupying `buf[start..end]` and appends it to `out`.
+/// Checks one `Label` field in `buf[s..e]` of series `series` against the previous label
+/// name `prev` and appends it to `out` unless its value is empty.
+#[inline(always)]
+fn label_field<'a>(
+    buf: &'a [u8],
+    s: usize,
+    e: usize,
+    series: usize,
+    prev: &mut Option<&'a [u8]>,
+    out: &mut Vec<LabelRef<'a>>,
+) -> Result<(), DecodeError> {
+    let (name, value) = match fast_label(&buf[s..e]) {
+        Some(nv) => nv,
+        None => parse_label(buf, s, e, RECURSION_LIMIT - 2)?,
+    };
+    if name.is_empty() {
+        return Err(DecodeError::EmptyLabelName { series });
+    }
+    let (name_s, value_s) = if is_ascii(&buf[s..e]) {
+        // SAFETY: name and value lie inside buf[s..e], which is all ASCII,
+        // and ASCII is valid UTF-8.
+        unsafe {
+            (
+                std::str::from_utf8_unchecked(name),
+                std::str::from_utf8_unchecked(value),
+            )
+        }
+    } else {
+        (utf8(buf, name, series)?, utf8(buf, value, series)?)
+    };
+    if let Some(p) = *prev {
+        match cmp_bytes(p, name) {
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => {
+                return Err(DecodeError::DuplicateLabel {
+                    series,
+                    name: name_s.to_owned(),
+                })
+            }
+            std::cmp::Ordering::Greater => {
+                return Err(DecodeError::UnsortedLabels {
+                    series,
+                    prev: String::from_utf8_lossy(p).into_owned(),
+                    next: name_s.to_owned(),
+                })
+            }
+        }
+    }
+    *prev = Some(name);
+    if value.is_empty() {
+        if name == METRIC_NAME {
+            return Err(DecodeError::EmptyMetricName { series });
+        }
+        return Ok(());
+    }
+    out.push((name_s, value_s));
+    Ok(())
+}
+
+/// Parses one `TimeSeries` occupying `buf[start..end]` and appends it to `out`. With `lazy`,
+/// label fields are not parsed but their byte range is kept in `out.raw`; false (and nothing
+/// kept) when they are not contiguous.
 fn parse_series<'a>(
     buf: &'a [u8],
     start: usize,
     end: usize,
     out: &mut WriteRequestRef<'a>,
-) -> Result<(), DecodeError> {
+    lazy: bool,
+) -> Result<bool, DecodeError> {
     let series = out.spans.len();
     let labels_start = out.labels.len();
     let mut r = Reader::sub(buf, start, end);
     let mut prev: Option<&'a [u8]> = None;
+    // Lazy: the range of the label fields so far.
+    let mut raw: Option<(usize, usize)> = None;
     while r.has_more() {
+        let key_at = r.pos;
         let (tag, wt) = r.key()?;
         match tag {
             1 => {
                 r.expect(wt, WT_LEN)?;
                 let (s, e) = r.len_delimited()?;
-                let (name, value) = match fast_label(&buf[s..e]) {
-                    Some(nv) => nv,
-                    None => parse_label(buf, s, e, RECURSION_LIMIT - 2)?,
-                };
-                if name.is_empty() {
-                    return Err(DecodeError::EmptyLabelName { series });
-                }
-                let (name_s, value_s) = if is_ascii(&buf[s..e]) {
-                    // SAFETY: name and value lie inside buf[s..e], which is all ASCII,
-                    // and ASCII is valid UTF-8.
-                    unsafe {
-                        (
-                            std::str::from_utf8_unchecked(name),
-                            std::str::from_utf8_unchecked(value),
-                        )
-                    }
-                } else {
-                    (utf8(buf, name, series)?, utf8(buf, value, series)?)
-                };
-                if let Some(p) = prev {
-                    match cmp_bytes(p, name) {
-                        std::cmp::Ordering::Less => {}
-                        std::cmp::Ordering::Equal => {
-                            return Err(DecodeError::DuplicateLabel {
-                                series,
-                                name: name_s.to_owned(),
-                            })
-                        }
-                        std::cmp::Ordering::Greater => {
-                            return Err(DecodeError::UnsortedLabels {
-                                series,
-                                prev: String::from_utf8_lossy(p).into_owned(),
-                                next: name_s.to_owned(),
-                            })
-                        }
-                    }
-                }
-                prev = Some(name);
-                if value.is_empty() {
-                    if name == METRIC_NAME {
-                        return Err(DecodeError::EmptyMetricName { series });
-                    }
+                if lazy {
+                    raw = match raw {
+                        None => Some((key_at, e)),
+                        Some((rs, re)) if re == key_at => Some((rs, e)),
+                        Some(_) => return Ok(false),
+                    };
                     continue;
                 }
-                out.labels.push((name_s, value_s));
+                label_field(buf, s, e, series, &mut prev, &mut out.labels)?;
             }
             2 => {
                 r.expect(wt, WT_LEN)?;
@@ -304,7 +411,11 @@ fn parse_series<'a>(
             _ => r.skip(wt, tag, RECURSION_LIMIT - 1)?,
         }
     }
-    if out.labels.len() == labels_start {
+    if lazy {
+        // No label field at all: no labels.
+        let (rs, re) = raw.ok_or(DecodeError::NoLabels { series })?;
+        out.raw.push(Some((rs as u32, re as u32)));
+    } else if out.labels.len() == labels_start {
         return Err(DecodeError::NoLabels { series });
     }
     if out.samples.len() > u32::MAX as usize || out.labels.len() > u32::MAX as usize {
@@ -312,7 +423,7 @@ fn parse_series<'a>(
     }
     out.spans
         .push((out.labels.len() as u32, out.samples.len() as u32));
-    Ok(())
+    Ok(true)
 }
 
 /// Splits the canonical encoding of a Label (`0x0a n name 0x12 m value`, n and m < 128).
@@ -336,15 +447,29 @@ fn parse_label(buf: &[u8], start: usize, end: usize, budget: u32) -> Result<(&[u
     let mut r = Reader::sub(buf, start, end);
     let mut name: &[u8] = &buf[start..start];
     let mut value: &[u8] = &buf[start..start];
+    // A field given again replaces the earlier one, which must still be UTF-8 (as protobuf
+    // decoders check every occurrence); the last ones are checked by the caller.
+    let replaced = |old: &[u8], at: usize| {
+        std::str::from_utf8(old)
+            .map(|_| ())
+            .map_err(|_| err(at, "label string is not valid UTF-8"))
+    };
+    let (mut has_name, mut has_value) = (false, false);
     while r.has_more() {
         let (tag, wt) = r.key()?;
         match tag {
             1 => {
                 r.expect(wt, WT_LEN)?;
+                if std::mem::replace(&mut has_name, true) {
+                    replaced(name, r.pos)?;
+                }
                 name = r.bytes()?;
             }
             2 => {
                 r.expect(wt, WT_LEN)?;
+                if std::mem::replace(&mut has_value, true) {
+                    replaced(value, r.pos)?;
+                }
                 value = r.bytes()?;
             }
             _ => r.skip(wt, tag, budget)?,

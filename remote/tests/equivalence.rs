@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use prost::Message;
-use remote::{parse_write_request, prompb, WriteRequestRef};
+use remote::{
+    parse_labels, parse_write_request, parse_write_request_lazy, prompb, WriteRequestRef,
+};
 
 fn label_name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -76,10 +78,44 @@ fn request() -> impl Strategy<Value = prompb::WriteRequest> {
     })
 }
 
+/// The lazy parse with every unparsed label set parsed afterwards, normalised.
+fn lazy_then_labels(buf: &[u8]) -> Result<Norm, remote::DecodeError> {
+    let mut out = WriteRequestRef::new();
+    parse_write_request_lazy(buf, &mut out)?;
+    let mut norm = Vec::new();
+    for (i, (ls, ss)) in out.series().enumerate() {
+        let mut labels = Vec::new();
+        match out.unparsed_labels(i) {
+            Some(span) => {
+                assert!(ls.is_empty(), "unparsed series {i} has labels");
+                parse_labels(buf, span, i, &mut labels)?;
+            }
+            None => labels.extend_from_slice(ls),
+        }
+        norm.push((
+            labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ss.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
+        ));
+    }
+    Ok(norm)
+}
+
 /// The contract between the parsers on arbitrary bytes.
 fn check_agreement(buf: &[u8]) -> Result<(), TestCaseError> {
     let mut out = WriteRequestRef::new();
     let ours = parse_write_request(buf, &mut out);
+    // The lazy parse plus label parsing accepts exactly what the eager parse does, the same way.
+    match (&ours, lazy_then_labels(buf)) {
+        (Ok(()), Ok(lazy)) => prop_assert_eq!(lazy, norm_ref(&out)),
+        (Ok(()), Err(e)) => {
+            prop_assert!(false, "lazy parse rejects what the parser accepts: {}", e)
+        }
+        (Err(e), Ok(_)) => prop_assert!(false, "lazy parse accepts what the parser rejects: {}", e),
+        (Err(_), Err(_)) => {}
+    }
     let prost = prompb::WriteRequest::decode(buf);
     match (&ours, &prost) {
         (Ok(()), Ok(p)) => prop_assert_eq!(norm_ref(&out), norm_prost(p)),
@@ -104,6 +140,7 @@ proptest! {
         parse_write_request(&buf, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let decoded = prompb::WriteRequest::decode(buf.as_slice()).unwrap();
         prop_assert_eq!(norm_ref(&out), norm_prost(&decoded));
+        prop_assert_eq!(lazy_then_labels(&buf).map_err(|e| TestCaseError::fail(e.to_string()))?, norm_prost(&decoded));
         prop_assert_eq!(out.len(), req.timeseries.len());
         prop_assert_eq!(out.num_exemplars(), req.timeseries.iter().map(|t| t.exemplars.len()).sum::<usize>());
         prop_assert_eq!(out.num_histograms(), req.timeseries.iter().map(|t| t.histograms.len()).sum::<usize>());

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use prost::Message;
 use remote::{
-    decompress, encode_write_request, parse_write_request, prompb, DecodeError, WriteRequestRef,
+    decompress, encode_write_request, parse_labels, parse_write_request, parse_write_request_lazy,
+    prompb, DecodeError, WriteRequestRef,
 };
 
 fn parse(buf: &[u8]) -> Result<WriteRequestRef<'_>, DecodeError> {
@@ -555,4 +556,88 @@ fn bench_parse_vs_prost() {
         raw.len(),
         body.len()
     );
+}
+
+#[test]
+fn lazy_parse_keeps_contiguous_label_bytes() {
+    let mut req = Vec::new();
+    // Series 0: labels first and together, as encoders write them.
+    let mut ts = Vec::new();
+    let (a, b) = (label("__name__", "m"), label("job", "x"));
+    ld(&mut ts, 1, &a);
+    ld(&mut ts, 1, &b);
+    let labels_len = ts.len();
+    ld(&mut ts, 2, &sample(5, 1.5));
+    ld(&mut req, 1, &ts);
+    let ts0_at = req.len() - ts.len();
+    // Series 1: a sample between two label fields: parsed as it comes.
+    let mut ts = Vec::new();
+    ld(&mut ts, 1, &label("__name__", "n"));
+    ld(&mut ts, 2, &sample(6, 2.5));
+    ld(&mut ts, 1, &label("job", "y"));
+    ld(&mut req, 1, &ts);
+    // Series 2: no label field at all.
+    let mut bad = req.clone();
+    let mut ts = Vec::new();
+    ld(&mut ts, 2, &sample(7, 3.5));
+    ld(&mut bad, 1, &ts);
+
+    let mut out = WriteRequestRef::new();
+    parse_write_request_lazy(&req, &mut out).unwrap();
+    let span = out.unparsed_labels(0).expect("series 0 left unparsed");
+    assert_eq!(span, (ts0_at, ts0_at + labels_len));
+    let (ls, ss) = out.get(0).unwrap();
+    assert!(ls.is_empty());
+    assert_eq!(ss, &[(5, 1.5)]);
+    let mut labels = Vec::new();
+    parse_labels(&req, span, 0, &mut labels).unwrap();
+    assert_eq!(labels, [("__name__", "m"), ("job", "x")]);
+    assert_eq!(out.unparsed_labels(1), None);
+    assert_eq!(
+        out.get(1).unwrap(),
+        (&[("__name__", "n"), ("job", "y")][..], &[(6, 2.5)][..])
+    );
+    assert!(matches!(
+        parse_write_request_lazy(&bad, &mut out),
+        Err(DecodeError::NoLabels { series: 2 })
+    ));
+    assert!(out.is_empty());
+    // Label problems surface when the labels are parsed, naming the series.
+    let mut ts = Vec::new();
+    ld(&mut ts, 1, &label("job", "x"));
+    ld(&mut ts, 1, &label("a", "y"));
+    let mut req = Vec::new();
+    ld(&mut req, 1, &ts);
+    parse_write_request_lazy(&req, &mut out).unwrap();
+    let err = parse_labels(&req, out.unparsed_labels(0).unwrap(), 0, &mut labels).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::UnsortedLabels { series: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_replaced_label_string_must_still_be_utf8() {
+    // Label { name: "\xff", name: "job", value: "x" }: protobuf decoders reject the first name.
+    let mut lab = Vec::new();
+    ld(&mut lab, 1, b"\xff");
+    ld(&mut lab, 1, b"job");
+    ld(&mut lab, 2, b"x");
+    let mut ts = Vec::new();
+    ld(&mut ts, 1, &lab);
+    ld(&mut ts, 2, &sample(1, 1.0));
+    let mut req = Vec::new();
+    ld(&mut req, 1, &ts);
+    assert!(prompb::WriteRequest::decode(req.as_slice()).is_err());
+    assert!(parse(&req).is_err());
+    // Replaced by a valid string, a valid one is fine.
+    let mut lab = Vec::new();
+    ld(&mut lab, 1, b"a");
+    ld(&mut lab, 1, b"job");
+    ld(&mut lab, 2, b"x");
+    let mut ts = Vec::new();
+    ld(&mut ts, 1, &lab);
+    let mut req = Vec::new();
+    ld(&mut req, 1, &ts);
+    assert_eq!(parse(&req).unwrap().get(0).unwrap().0, &[("job", "x")]);
 }

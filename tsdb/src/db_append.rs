@@ -38,6 +38,31 @@ pub struct AppendOutcome {
     pub first_rejection: Option<String>,
 }
 
+/// One series of a [`Db::append_keyed`] batch.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyedEntry<'a> {
+    /// The series' fingerprint from its labels' wire bytes ([`crate::labels::fingerprint_wire`]);
+    /// used only while `labels` is None.
+    pub key: u128,
+    /// Labels sorted by name with unique names, or None when not parsed yet.
+    pub labels: Option<&'a [(&'a str, &'a str)]>,
+    /// Samples as (timestamp ms, value).
+    pub samples: &'a [(i64, f64)],
+}
+
+/// What [`Db::append_keyed`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keyed {
+    /// The batch was appended.
+    Done(AppendOutcome),
+    /// Nothing was appended: the head knows no series by these entries' keys, so their
+    /// labels are needed (indices into the batch, ascending).
+    NeedLabels(Vec<usize>),
+}
+
+/// A ref slot of pass 1 for a series to be created (or found again) in pass 1b.
+const NEW_REF: u32 = u32::MAX - 1;
+
 impl Db {
     /// Appends samples of many series; each label slice is sorted by name with unique names.
     /// Rejected samples are counted in the outcome; the rest are stored and in the WAL on return.
@@ -46,56 +71,101 @@ impl Db {
         &self,
         batch: &[(&[(&str, &str)], &[(i64, f64)])],
     ) -> Result<AppendOutcome, Error> {
+        let entries: Vec<KeyedEntry> = batch
+            .iter()
+            .map(|&(labels, samples)| KeyedEntry {
+                key: 0,
+                labels: Some(labels),
+                samples,
+            })
+            .collect();
+        match self.append_keyed(&entries)? {
+            Keyed::Done(out) => Ok(out),
+            Keyed::NeedLabels(_) => unreachable!("BUG: every entry has labels"),
+        }
+    }
+
+    /// Appends samples of many series, each known by its labels or, when its labels are not
+    /// given, by the key of its labels' wire bytes: series the head already has need no
+    /// labels. When some key is unknown, nothing is appended and those entries are named (the
+    /// caller parses their labels and calls again). Otherwise as [`Db::append_batch`].
+    pub fn append_keyed(&self, batch: &[KeyedEntry]) -> Result<Keyed, Error> {
         // CPU-only work outside the lock, so that concurrent writers overlap it.
         let fps: Vec<u128> = batch
             .iter()
-            .map(|&(labels, samples)| {
-                if samples.is_empty() {
-                    0
-                } else {
-                    fingerprint_refs(labels)
-                }
+            .map(|e| match e.labels {
+                _ if e.samples.is_empty() => 0,
+                Some(labels) => fingerprint_refs(labels),
+                None => e.key,
             })
             .collect();
         let mut guard = self.head.write();
         let st = &mut *guard;
+        // Pass 1: refs of known series; series to create are marked.
+        let mut refs = std::mem::take(&mut st.refs);
+        refs.clear();
+        let mut need = Vec::new();
+        let mut creates = false;
+        for (i, e) in batch.iter().enumerate() {
+            if let Some(&fp) = fps.get(i + 2 * AHEAD) {
+                st.idx.by_hash.prefetch(fp);
+            }
+            let r = if e.samples.is_empty() {
+                NO_REF
+            } else if let Some(r) = st.idx.find(fps[i]) {
+                r
+            } else if e.labels.is_none() {
+                need.push(i);
+                NO_REF
+            } else {
+                creates = true;
+                NEW_REF
+            };
+            refs.push(r);
+        }
+        if !need.is_empty() {
+            st.refs = refs;
+            return Ok(Keyed::NeedLabels(need));
+        }
         let mut chunks = self.chunks.lock();
         st.series_buf.clear();
         st.sample_recs.clear();
         st.ooo_recs.clear();
         let mut out = Outcome::default();
-        // Pass 1: refs, creating new series in batch order.
+        // Pass 1b: new series, created in batch order (an entry may repeat an earlier one).
         let mut refused: Vec<(usize, RejectReason, String)> = Vec::new();
         let mut new_series = 0u64;
-        let mut refs = std::mem::take(&mut st.refs);
-        refs.clear();
-        for (i, &(labels, samples)) in batch.iter().enumerate() {
-            if let Some(&fp) = fps.get(i + 2 * AHEAD) {
-                st.idx.by_hash.prefetch(fp);
-            }
-            if samples.is_empty() {
-                refs.push(NO_REF);
-                continue;
-            }
-            let r = match st.idx.find(fps[i]) {
-                Some(r) => r,
-                None => {
-                    if let Some((reason, why)) = self.refuse_series(&st.idx, labels) {
-                        refused.push((i, reason, why));
-                        refs.push(NO_REF);
-                        continue;
-                    }
-                    let r = st.idx.create(fps[i], labels, None);
-                    wal::encode_series_refs(r as u64, labels, &mut st.series_buf);
-                    new_series += 1;
-                    r
+        if creates {
+            for (i, e) in batch.iter().enumerate() {
+                if refs[i] != NEW_REF {
+                    continue;
                 }
-            };
-            refs.push(r);
+                refs[i] = match st.idx.find(fps[i]) {
+                    Some(r) => r,
+                    None => {
+                        let labels = e.labels.unwrap_or_default();
+                        if let Some((reason, why)) = self.refuse_series(&st.idx, labels) {
+                            refused.push((i, reason, why));
+                            NO_REF
+                        } else {
+                            let r = st.idx.create(fps[i], labels, None);
+                            wal::encode_series_refs(r as u64, labels, &mut st.series_buf);
+                            new_series += 1;
+                            r
+                        }
+                    }
+                };
+            }
         }
         // Pass 2: samples, in batch order.
         let mut refused = refused.into_iter().peekable();
-        for (i, &(labels, samples)) in batch.iter().enumerate() {
+        for (
+            i,
+            &KeyedEntry {
+                labels, samples, ..
+            },
+        ) in batch.iter().enumerate()
+        {
             if let Some(&r) = refs.get(i + 2 * AHEAD) {
                 prefetch_series(&st.idx, r);
             }
@@ -107,7 +177,7 @@ impl Db {
                 if let Some((_, reason, why)) = refused.next_if(|x| x.0 == i) {
                     out.rejected[reason as usize] += samples.len() as u64;
                     if out.first_rejection.is_none() {
-                        let l = Labels::from_pairs(labels);
+                        let l = Labels::from_pairs(labels.unwrap_or_default());
                         let l = truncate(&l.to_string(), 512).to_string();
                         out.first_rejection = Some(format!("{why}; series {l}"));
                     }
@@ -149,7 +219,7 @@ impl Db {
                 res.rejected.push((reason, n));
             }
         }
-        Ok(res)
+        Ok(Keyed::Done(res))
     }
 
     /// Appends one series' samples (its ref is `r`), queueing their WAL records in `st`.
@@ -158,10 +228,24 @@ impl Db {
         st: &mut crate::db::HeadState,
         chunks: &mut HeadChunks,
         r: u32,
-        labels: &[(&str, &str)],
+        labels: Option<&[(&str, &str)]>,
         samples: &[(i64, f64)],
         out: &mut Outcome,
     ) -> Result<(), Error> {
+        let symbols = &st.idx.symbols;
+        // The series' labels for a rejection message: as given, or from the head.
+        let name = |ms: &MemSeries| match labels {
+            Some(l) => Labels::from_pairs(l),
+            None => Labels::from_sorted(
+                ms.labels
+                    .iter()
+                    .map(|(n, v)| crate::labels::Label {
+                        name: symbols.get_shared(n),
+                        value: symbols.get_shared(v),
+                    })
+                    .collect(),
+            ),
+        };
         let (window, bd) = (
             self.opts.out_of_order_window_ms,
             self.opts.block_duration_ms,
@@ -200,7 +284,7 @@ impl Db {
                         format!(
                             "{}: sample at timestamp {t} for series {}",
                             reject_message(RejectReason::DuplicateTimestamp),
-                            Labels::from_pairs(labels)
+                            name(ms)
                         )
                     }),
                     None => {
@@ -230,7 +314,7 @@ impl Db {
                         format!(
                             "{}: sample at timestamp {t} for series {} (newest sample at {last_t})",
                             reject_message(reason),
-                            Labels::from_pairs(labels),
+                            name(ms),
                         )
                     })
                 }

@@ -103,83 +103,81 @@ impl Labels {
     }
 }
 
-/// 128-bit fingerprint of sorted label pairs: the head's series identity. Two lanes of
-/// wide-multiply mixing over 8-byte words (no copying); labels are not compared again, as a
-/// collision between realistic label sets is vanishingly unlikely.
+/// 128-bit fingerprint of sorted label pairs: the head's series identity, process-local (never
+/// stored). It is the XXH3-128 hash of the pairs' protobuf encoding as a remote-write
+/// `TimeSeries` carries them (each pair a field-1 `Label { name = 1; value = 2 }`, minimal
+/// varints), so that the label bytes of a request can be looked up as they arrive
+/// ([`fingerprint_wire`]). Labels are not compared again, as a collision between realistic
+/// label sets is vanishingly unlikely.
 pub fn fingerprint_refs(pairs: &[(&str, &str)]) -> u128 {
-    let mut fp = Fingerprint::new();
-    for (n, v) in pairs {
-        fp.write(n.as_bytes());
-        fp.write(v.as_bytes());
-    }
-    fp.finish()
-}
-
-struct Fingerprint {
-    a: u64,
-    b: u64,
-}
-
-const K0: u64 = 0xa076_1d64_78bd_642f;
-const K1: u64 = 0xe703_7ed1_a0b4_28db;
-const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
-const K3: u64 = 0x5899_65cc_7537_4cc3;
-
-#[inline(always)]
-fn mum(x: u64, y: u64) -> u64 {
-    let r = (x as u128).wrapping_mul(y as u128);
-    (r as u64) ^ ((r >> 64) as u64)
-}
-
-impl Fingerprint {
-    fn new() -> Self {
-        Fingerprint { a: K0, b: K2 }
-    }
-
-    #[inline]
-    fn word(&mut self, w: u64) {
-        self.a = mum(self.a ^ w, K1);
-        self.b = mum(self.b ^ w.rotate_left(29), K3);
-    }
-
-    #[inline(always)]
-    fn write(&mut self, s: &[u8]) {
-        let mut chunks = s.chunks_exact(8);
-        for c in &mut chunks {
-            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        // The length ends every string, so ("ab","c") and ("a","bc") differ.
-        self.word(tail_word(s) ^ ((s.len() as u64) << 56) ^ 0x9e37_79b9);
-    }
-
-    fn finish(&self) -> u128 {
-        let a = mum(self.a ^ K2, self.b ^ K1);
-        let b = mum(self.b ^ K0, a ^ K3);
-        ((a as u128) << 64) | b as u128
-    }
-}
-
-/// The last `s.len() % 8` bytes of `s` as a little-endian word, zero-padded: the same value as
-/// copying them into a zeroed `[u8; 8]`, but from overlapping loads instead of a `memcpy`.
-#[inline(always)]
-fn tail_word(s: &[u8]) -> u64 {
-    let r = s.len() % 8;
-    let n = s.len();
-    if r == 0 {
-        0
-    } else if n >= 8 {
-        // The 8 bytes ending at the end of `s`; shift out those before the tail.
-        let w = u64::from_le_bytes(s[n - 8..].try_into().expect("8 bytes"));
-        w >> (8 * (8 - r))
-    } else if n >= 4 {
-        let lo = u32::from_le_bytes(s[..4].try_into().expect("4 bytes")) as u64;
-        let hi = u32::from_le_bytes(s[n - 4..].try_into().expect("4 bytes")) as u64;
-        lo | (hi << (8 * (n - 4)))
+    let mut stack = [0u8; 1024];
+    let mut heap = Vec::new();
+    let len = encoded_len(pairs);
+    let buf: &mut [u8] = if len <= stack.len() {
+        &mut stack[..len]
     } else {
-        // 1 to 3 bytes: first, middle and last (overlapping when fewer).
-        let (a, b, c) = (s[0] as u64, s[n / 2] as u64, s[n - 1] as u64);
-        a | (b << (8 * (n / 2))) | (c << (8 * (n - 1)))
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
+    for (n, v) in pairs {
+        let (n, v) = (n.as_bytes(), v.as_bytes());
+        at = put(buf, at, &[0x0a]);
+        at = put_len(buf, at, label_len(n, v));
+        at = put(buf, at, &[0x0a]);
+        at = put_len(buf, at, n.len());
+        at = put(buf, at, n);
+        at = put(buf, at, &[0x12]);
+        at = put_len(buf, at, v.len());
+        at = put(buf, at, v);
     }
+    fingerprint_wire(buf)
+}
+
+/// The fingerprint of label pairs from their protobuf encoding (see [`fingerprint_refs`]):
+/// equal to `fingerprint_refs` of the pairs when `bytes` is their encoding as described there.
+pub fn fingerprint_wire(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
+}
+
+/// Bytes of a varint.
+fn varint_len(v: usize) -> usize {
+    (usize::BITS as usize - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Bytes of one `Label` message's content.
+fn label_len(n: &[u8], v: &[u8]) -> usize {
+    2 + varint_len(n.len()) + n.len() + varint_len(v.len()) + v.len()
+}
+
+/// Bytes of the pairs' encoding as `TimeSeries` field 1.
+fn encoded_len(pairs: &[(&str, &str)]) -> usize {
+    pairs
+        .iter()
+        .map(|(n, v)| {
+            let l = label_len(n.as_bytes(), v.as_bytes());
+            1 + varint_len(l) + l
+        })
+        .sum()
+}
+
+/// Copies `b` into `buf` at `at`; returns the position after it.
+#[inline(always)]
+fn put(buf: &mut [u8], at: usize, b: &[u8]) -> usize {
+    buf[at..at + b.len()].copy_from_slice(b);
+    at + b.len()
+}
+
+/// Writes `v` as a varint into `buf` at `at`; returns the position after it.
+#[inline(always)]
+fn put_len(buf: &mut [u8], mut at: usize, mut v: usize) -> usize {
+    while v >= 0x80 {
+        buf[at] = (v as u8) | 0x80;
+        v >>= 7;
+        at += 1;
+    }
+    buf[at] = v as u8;
+    at + 1
 }
 
 impl fmt::Display for Labels {
@@ -224,27 +222,60 @@ mod tests {
         }
     }
 
-    /// `fingerprint_refs` of the pairs in `tail_word_matches_zero_padded_copy`, recorded
-    /// before `tail_word` replaced the copy into a zeroed buffer.
-    const GOLDEN_FP: u128 = 0x52ca_546a_19b1_84c4_dd9b_5b9d_2df1_7b44;
-
     #[test]
-    fn tail_word_matches_zero_padded_copy() {
-        let data: Vec<u8> = (1..=40u8).map(|b| b.wrapping_mul(37)).collect();
-        for start in 0..8 {
-            for len in 0..=30 {
-                let s = &data[start..start + len];
-                let rest = &s[len - len % 8..];
-                let mut tail = [0u8; 8];
-                tail[..rest.len()].copy_from_slice(rest);
-                assert_eq!(tail_word(s), u64::from_le_bytes(tail), "len {len}");
+    fn fingerprint_is_the_hash_of_the_remote_write_encoding() {
+        // TimeSeries field 1 as prost (and Prometheus) encode it, long strings included
+        // (two-byte varints).
+        let long = "x".repeat(200);
+        let sets: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("__name__", "up")],
+            vec![("__name__", "up"), ("instance", "host-1:9100"), ("j", "n")],
+            vec![("a", long.as_str()), (long.as_str(), "ü")],
+        ];
+        for pairs in sets {
+            let mut bytes = Vec::new();
+            for (n, v) in &pairs {
+                let label = [
+                    vec![0x0a],
+                    varint(n.len()),
+                    n.as_bytes().to_vec(),
+                    vec![0x12],
+                    varint(v.len()),
+                    v.as_bytes().to_vec(),
+                ]
+                .concat();
+                bytes.push(0x0a);
+                bytes.extend(varint(label.len()));
+                bytes.extend(label);
             }
+            assert_eq!(
+                fingerprint_refs(&pairs),
+                fingerprint_wire(&bytes),
+                "{pairs:?}"
+            );
         }
-        // A golden value: the fingerprint must not change (limitk and limit_ratio use it).
-        assert_eq!(
-            fingerprint_refs(&[("__name__", "up"), ("instance", "host-1:9100"), ("j", "n")]),
-            GOLDEN_FP
+        // Boundaries are part of the encoding.
+        assert_ne!(
+            fingerprint_refs(&[("ab", "c")]),
+            fingerprint_refs(&[("a", "bc")])
         );
+        // Longer than the stack buffer.
+        let big = "y".repeat(5000);
+        assert_ne!(
+            fingerprint_refs(&[("a", big.as_str())]),
+            fingerprint_refs(&[("b", big.as_str())])
+        );
+    }
+
+    fn varint(mut v: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod wal;
 
 pub use cardinality::HeadCardinality;
 pub use db::{Db, HeadStats, Limits, Options, SeriesSamples};
-pub use db_append::AppendOutcome;
+pub use db_append::{AppendOutcome, Keyed, KeyedEntry};
 pub use db_read::{ParSeriesFn, RawChunk};
 pub use error::{Error, RejectReason};
 pub use labels::{Label, Labels};
