@@ -405,3 +405,28 @@ async fn series_are_found_by_their_label_bytes_however_encoded() {
     let (_, b) = call(&app, get("/api/v1/query?query=up&time=4")).await;
     assert_eq!(json(&b)["data"]["result"][0]["value"][1], "3");
 }
+
+#[test]
+fn prometheus_label_bytes_are_the_fingerprint_encoding() {
+    // A body Prometheus 2.42 sent: every series' label bytes hash to the fingerprint of its
+    // parsed labels, so its series are found without parsing labels.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../remote/testdata/prometheus-2.42-write-samples.snappy"
+    );
+    let mut buf = Vec::new();
+    remote::decompress(&std::fs::read(path).unwrap(), 1 << 24, &mut buf).unwrap();
+    let mut req = remote::WriteRequestRef::new();
+    remote::parse_write_request_lazy(&buf, &mut req).unwrap();
+    assert!(req.len() > 10);
+    for i in 0..req.len() {
+        let span = req.unparsed_labels(i).expect("contiguous label fields");
+        let mut labels = Vec::new();
+        remote::parse_labels(&buf, span, i, &mut labels).unwrap();
+        assert_eq!(
+            tsdb::labels::fingerprint_wire(&buf[span.0..span.1]),
+            tsdb::labels::fingerprint_refs(&labels),
+            "series {i}: {labels:?}"
+        );
+    }
+}

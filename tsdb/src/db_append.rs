@@ -4,9 +4,13 @@
 //! - One batch takes the head lock once; its WAL records (series, then samples) are written
 //!   to the OS before the lock is released, so an acknowledged sample survives `kill -9`.
 //! - Series lookups are memory-bound (a table slot, the series, its open chunk are cache
-//!   misses): the batch computes all label fingerprints before taking the lock, then resolves
-//!   refs and appends in two passes that prefetch a few series ahead, so the misses of
-//!   neighbouring series overlap instead of queueing one after another.
+//!   misses): the batch computes all label fingerprints before taking the lock (or takes the
+//!   keys of label bytes as given, `append_keyed`), then resolves refs and appends in two
+//!   passes that prefetch a few series ahead, so the misses of neighbouring series overlap
+//!   instead of queueing one after another; new series are created in between, only when the
+//!   batch has some.
+//! - An entry known only by a key the head does not have stops the batch before anything
+//!   changes (`Keyed::NeedLabels`), so the caller can parse and check those labels first.
 //! - The outcome is as if series were handled one by one in batch order (series creation,
 //!   rejections, the first rejection's message).
 
