@@ -5,7 +5,7 @@
 mod bstream;
 /// Varint helpers shared with other on-disk formats.
 pub mod bstream_util {
-    pub use super::bstream::{get_uvarint, get_varint, put_uvarint, put_varint};
+    pub use super::bstream::{get_uvarint, get_varint, put_uvarint, put_varint, uvarint_len};
 }
 mod dense;
 mod intseq;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::chunkenc::bstream_util::{put_uvarint, uvarint_len};
+
 /// Name of the label that carries the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -110,74 +112,34 @@ impl Labels {
 /// ([`fingerprint_wire`]). Labels are not compared again, as a collision between realistic
 /// label sets is vanishingly unlikely.
 pub fn fingerprint_refs(pairs: &[(&str, &str)]) -> u128 {
-    let mut stack = [0u8; 1024];
-    let mut heap = Vec::new();
-    let len = encoded_len(pairs);
-    let buf: &mut [u8] = if len <= stack.len() {
-        &mut stack[..len]
-    } else {
-        heap.resize(len, 0);
-        &mut heap
-    };
-    let mut at = 0;
-    for (n, v) in pairs {
-        let (n, v) = (n.as_bytes(), v.as_bytes());
-        at = put(buf, at, &[0x0a]);
-        at = put_len(buf, at, label_len(n, v));
-        at = put(buf, at, &[0x0a]);
-        at = put_len(buf, at, n.len());
-        at = put(buf, at, n);
-        at = put(buf, at, &[0x12]);
-        at = put_len(buf, at, v.len());
-        at = put(buf, at, v);
+    thread_local! {
+        /// The encoding being hashed, reused by this thread's next call.
+        static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    fingerprint_wire(buf)
+    ENCODED.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        for (n, v) in pairs {
+            let (n, v) = (n.as_bytes(), v.as_bytes());
+            let label =
+                2 + uvarint_len(n.len() as u64) + n.len() + uvarint_len(v.len() as u64) + v.len();
+            b.push(0x0a);
+            put_uvarint(&mut b, label as u64);
+            b.push(0x0a);
+            put_uvarint(&mut b, n.len() as u64);
+            b.extend_from_slice(n);
+            b.push(0x12);
+            put_uvarint(&mut b, v.len() as u64);
+            b.extend_from_slice(v);
+        }
+        fingerprint_wire(&b)
+    })
 }
 
 /// The fingerprint of label pairs from their protobuf encoding (see [`fingerprint_refs`]):
 /// equal to `fingerprint_refs` of the pairs when `bytes` is their encoding as described there.
 pub fn fingerprint_wire(bytes: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(bytes)
-}
-
-/// Bytes of a varint.
-fn varint_len(v: usize) -> usize {
-    (usize::BITS as usize - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Bytes of one `Label` message's content.
-fn label_len(n: &[u8], v: &[u8]) -> usize {
-    2 + varint_len(n.len()) + n.len() + varint_len(v.len()) + v.len()
-}
-
-/// Bytes of the pairs' encoding as `TimeSeries` field 1.
-fn encoded_len(pairs: &[(&str, &str)]) -> usize {
-    pairs
-        .iter()
-        .map(|(n, v)| {
-            let l = label_len(n.as_bytes(), v.as_bytes());
-            1 + varint_len(l) + l
-        })
-        .sum()
-}
-
-/// Copies `b` into `buf` at `at`; returns the position after it.
-#[inline(always)]
-fn put(buf: &mut [u8], at: usize, b: &[u8]) -> usize {
-    buf[at..at + b.len()].copy_from_slice(b);
-    at + b.len()
-}
-
-/// Writes `v` as a varint into `buf` at `at`; returns the position after it.
-#[inline(always)]
-fn put_len(buf: &mut [u8], mut at: usize, mut v: usize) -> usize {
-    while v >= 0x80 {
-        buf[at] = (v as u8) | 0x80;
-        v >>= 7;
-        at += 1;
-    }
-    buf[at] = v as u8;
-    at + 1
 }
 
 impl fmt::Display for Labels {
@@ -236,17 +198,14 @@ mod tests {
         for pairs in sets {
             let mut bytes = Vec::new();
             for (n, v) in &pairs {
-                let label = [
-                    vec![0x0a],
-                    varint(n.len()),
-                    n.as_bytes().to_vec(),
-                    vec![0x12],
-                    varint(v.len()),
-                    v.as_bytes().to_vec(),
-                ]
-                .concat();
+                let mut label = vec![0x0a];
+                put_uvarint(&mut label, n.len() as u64);
+                label.extend_from_slice(n.as_bytes());
+                label.push(0x12);
+                put_uvarint(&mut label, v.len() as u64);
+                label.extend_from_slice(v.as_bytes());
                 bytes.push(0x0a);
-                bytes.extend(varint(label.len()));
+                put_uvarint(&mut bytes, label.len() as u64);
                 bytes.extend(label);
             }
             assert_eq!(
@@ -260,22 +219,12 @@ mod tests {
             fingerprint_refs(&[("ab", "c")]),
             fingerprint_refs(&[("a", "bc")])
         );
-        // Longer than the stack buffer.
+        // Long label values.
         let big = "y".repeat(5000);
         assert_ne!(
             fingerprint_refs(&[("a", big.as_str())]),
             fingerprint_refs(&[("b", big.as_str())])
         );
-    }
-
-    fn varint(mut v: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-        out
     }
 
     #[test]

@@ -152,6 +152,11 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// Bytes of `v` as an unsigned LEB128 varint.
+pub fn uvarint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 /// Appends `v` as an unsigned LEB128 varint.
 pub fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {

@@ -3,7 +3,7 @@
 //! stored apart) or, when smaller, as zstd-compressed varints (read back by `intseq_read`).
 //! Layout: FORMAT.md ("Packed").
 
-use super::bstream::{put_uvarint, put_varint, BitReader};
+use super::bstream::{put_uvarint, put_varint, uvarint_len, BitReader};
 
 /// Residual coding: truncated binary bit-packing.
 const CODING_PACKED: u8 = 0;
@@ -19,10 +19,6 @@ fn zigzag(d: i64) -> u64 {
 /// Inverse of `zigzag`.
 pub(super) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-
-fn uvarint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends bits most significant first through a small accumulator.
