@@ -236,7 +236,8 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// Most nested control structures accepted (keeps parsing and execution off deep stacks).
+/// Most nested control structures, and most nested parentheses in a pipeline, accepted
+/// (keeps parsing and execution off deep stacks).
 const MAX_DEPTH: usize = 100;
 
 /// The `{{end}}`/`{{else…}}` that ended a list: its body, line, and offset in the text.
@@ -393,7 +394,7 @@ impl Parser<'_> {
         let (toks, spans) = lex(self.name, s, line)?;
         let spans: Vec<(usize, String)> = spans.into_iter().map(|(o, t)| (base + o, t)).collect();
         let mut pos = 0;
-        let p = self.pipe_toks(&toks, &spans, &mut pos, line, range)?;
+        let p = self.pipe_toks(&toks, &spans, &mut pos, line, range, 0)?;
         if pos != toks.len() {
             return Err(perr(
                 self.name,
@@ -404,6 +405,7 @@ impl Parser<'_> {
         Ok(p)
     }
 
+    /// Parses a pipeline from `toks[*pos..]`; `parens` are the parentheses open around it.
     fn pipe_toks(
         &mut self,
         toks: &[Tok],
@@ -411,6 +413,7 @@ impl Parser<'_> {
         pos: &mut usize,
         line: usize,
         range: bool,
+        parens: usize,
     ) -> Result<Pipe, TemplateError> {
         let start = spans.get(*pos).map_or(0, |s| s.0);
         let mut decl = Vec::new();
@@ -461,7 +464,10 @@ impl Parser<'_> {
                     break;
                 }
                 Tok::Open => {
-                    let sub = self.pipe_toks(toks, spans, pos, line, false)?;
+                    if parens >= MAX_DEPTH {
+                        return Err(perr(self.name, line, "max expression depth exceeded"));
+                    }
+                    let sub = self.pipe_toks(toks, spans, pos, line, false, parens + 1)?;
                     let Some(Tok::Close(f)) = toks.get(*pos) else {
                         return Err(perr(self.name, line, "unclosed left paren"));
                     };

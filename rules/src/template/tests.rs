@@ -243,3 +243,13 @@ proptest::proptest! {
         let _ = expand("p", &text, &d);
     }
 }
+
+#[test]
+fn deeply_nested_parentheses_are_an_error_not_a_crash() {
+    // Found by the rule_file fuzz target: thousands of `(` overflowed the parser's stack.
+    let deep = format!("{{{{{}1{}}}}}", "(".repeat(100_000), ")".repeat(100_000));
+    let err = Template::parse("t", &deep).unwrap_err().to_string();
+    assert!(err.contains("max expression depth exceeded"), "{err}");
+    let ok = format!("{{{{{}1{}}}}}", "(".repeat(100), ")".repeat(100));
+    assert_eq!(run(&ok).unwrap(), "1");
+}
