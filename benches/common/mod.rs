@@ -295,16 +295,20 @@ pub fn send_workload(
         n
     });
     let url = format!("{}/api/v1/write", t.url());
+    // One kept-alive connection per sender, as Prometheus' remote-write shards keep theirs
+    // (`ureq::post` alone would open a new connection per request).
+    let senders = [ureq::Agent::new(), ureq::Agent::new()];
     let began = Instant::now();
     for bodies in rx {
         // Two senders per round; the next round starts when this one is stored (time order).
         let (a1, b1) = bodies.split_at(bodies.len() / 2);
         std::thread::scope(|s| {
-            for part in [a1, b1] {
+            for (part, agent) in [a1, b1].into_iter().zip(&senders) {
                 let url = &url;
                 s.spawn(move || {
                     for body in part {
-                        let r = ureq::post(url)
+                        let r = agent
+                            .post(url)
                             .set("Content-Encoding", "snappy")
                             .set("Content-Type", "application/x-protobuf")
                             .set("X-Prometheus-Remote-Write-Version", "0.1.0")
