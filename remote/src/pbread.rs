@@ -91,12 +91,25 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 return Ok(b as u64);
             }
+            // Two bytes: the length of most series and of larger labels.
+            if let Some(&c) = self.buf[..self.end].get(self.pos + 1) {
+                if c < 0x80 {
+                    self.pos += 2;
+                    return Ok(u64::from(b & 0x7f) | u64::from(c) << 7);
+                }
+            }
         }
         self.varint_slow()
     }
 
     #[inline(never)]
     fn varint_slow(&mut self) -> Result<u64, Wire> {
+        self.varint_long()
+    }
+
+    /// Reads a varint expected to take several bytes (a timestamp), inline.
+    #[inline(always)]
+    pub fn varint_long(&mut self) -> Result<u64, Wire> {
         let start = self.pos;
         let mut value: u64 = 0;
         for i in 0..10 {

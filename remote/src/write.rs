@@ -379,8 +379,18 @@ fn parse_series<'a>(
         match tag {
             1 => {
                 r.expect(wt, WT_LEN)?;
-                let (s, e) = r.len_delimited()?;
+                let (s, mut e) = r.len_delimited()?;
                 if lazy {
+                    // The label fields that follow, as encoders write them (a one-byte key and
+                    // length), are skipped here rather than one by one through the reader.
+                    while let [0x0a, n, ..] = buf[e..r.end] {
+                        let next = e + 2 + n as usize;
+                        if n >= 0x80 || next > r.end {
+                            break;
+                        }
+                        e = next;
+                    }
+                    r.pos = e;
                     raw = match raw {
                         None => Some((key_at, e)),
                         Some((rs, re)) if re == key_at => Some((rs, e)),
@@ -481,6 +491,16 @@ fn parse_label(buf: &[u8], start: usize, end: usize, budget: u32) -> Result<(&[u
 /// Parses a `Sample` in `buf[start..end]` into (timestamp, value).
 #[inline(always)]
 fn parse_sample(buf: &[u8], start: usize, end: usize, budget: u32) -> Result<(i64, f64), Wire> {
+    // As encoders write it: the value (key 0x09, 8 bytes), then the timestamp (key 0x10).
+    if end - start > 10 && buf[start] == 0x09 && buf[start + 9] == 0x10 {
+        let mut r = Reader::sub(buf, start + 10, end);
+        if let Ok(ts) = r.varint_long() {
+            if r.pos == end {
+                let v: [u8; 8] = buf[start + 1..start + 9].try_into().expect("BUG: 8 bytes");
+                return Ok((ts as i64, f64::from_bits(u64::from_le_bytes(v))));
+            }
+        }
+    }
     let mut r = Reader::sub(buf, start, end);
     let mut ts = 0i64;
     let mut v = 0f64;

@@ -547,12 +547,16 @@ fn bench_parse_vs_prost() {
         parse_write_request(&raw, &mut out).unwrap();
         assert_eq!(out.num_samples(), 2000);
     });
+    let t_lazy = time(&mut || {
+        parse_write_request_lazy(&raw, &mut out).unwrap();
+        assert_eq!(out.num_samples(), 2000);
+    });
     let t_prost = time(&mut || {
         let r = prompb::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(r.timeseries.len(), 2000);
     });
     println!(
-        "2000 series x 10 labels x 1 sample, {} B raw / {} B snappy: snappy {t_dec:.1} ns/sample, zero-copy parse {t_ours:.1} ns/sample, prost decode {t_prost:.1} ns/sample",
+        "2000 series x 10 labels x 1 sample, {} B raw / {} B snappy: snappy {t_dec:.1} ns/sample, zero-copy parse {t_ours:.1} ns/sample, lazy (labels as bytes) {t_lazy:.1} ns/sample, prost decode {t_prost:.1} ns/sample",
         raw.len(),
         body.len()
     );
@@ -640,4 +644,64 @@ fn a_replaced_label_string_must_still_be_utf8() {
     let mut req = Vec::new();
     ld(&mut req, 1, &ts);
     assert_eq!(parse(&req).unwrap().get(0).unwrap().0, &[("job", "x")]);
+}
+
+/// The usual encodings (skipped label fields, a value then a timestamp) and near misses of
+/// them parse, lazily and eagerly, as prost decodes them.
+#[test]
+fn usual_encodings_and_near_misses_parse_like_prost() {
+    let v = 2.5f64.to_bits().to_le_bytes();
+    let mut samples: Vec<Vec<u8>> = vec![
+        sample(1_700_000_000_000, 2.5),
+        sample(-1, 2.5),                    // a ten-byte timestamp
+        sample(3, 2.5),                     // a one-byte timestamp
+        vec![0x09, 1, 2, 3, 4, 5, 6, 7, 8], // no timestamp (0)
+    ];
+    let mut s = sample(5, 1.0); // the value again: the last wins
+    s.push(0x09);
+    s.extend_from_slice(&v);
+    samples.push(s);
+    let mut s = sample(6, 1.0); // an unknown field after the timestamp
+    key(&mut s, 7, 0);
+    varint(&mut s, 1);
+    samples.push(s);
+    let mut s = vec![0x09];
+    s.extend_from_slice(&v);
+    s.extend_from_slice(&[0x10, 0x80, 0x00]); // a timestamp in a non-minimal varint
+    samples.push(s);
+    let long = "x".repeat(200);
+    let mut req = Vec::new();
+    for (i, smp) in samples.iter().enumerate() {
+        let mut ts = Vec::new();
+        ld(&mut ts, 1, &label("__name__", "m"));
+        ld(&mut ts, 1, &label("a", &long)); // a two-byte label length amid one-byte ones
+        ld(&mut ts, 1, &label("b", &i.to_string()));
+        if i % 2 == 1 {
+            ld(&mut ts, 2, smp); // a sample between label fields: parsed as it comes
+        }
+        ld(&mut ts, 1, &label("c", "z"));
+        if i % 2 == 0 {
+            ld(&mut ts, 2, smp);
+        }
+        ld(&mut req, 1, &ts);
+    }
+    let prost = norm_prost(&prompb::WriteRequest::decode(req.as_slice()).unwrap());
+    assert_eq!(norm_ref(&parse(&req).unwrap()), prost);
+    let mut out = WriteRequestRef::new();
+    parse_write_request_lazy(&req, &mut out).unwrap();
+    for (i, (ls, ss)) in out.series().enumerate() {
+        let mut labels = ls.to_vec();
+        if let Some(span) = out.unparsed_labels(i) {
+            parse_labels(&req, span, i, &mut labels).unwrap();
+        }
+        let got: Vec<_> = labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, prost[i].0, "series {i}");
+        let got: Vec<_> = ss.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(got, prost[i].1, "series {i}");
+    }
+    assert!(out.unparsed_labels(0).is_some());
+    assert_eq!(out.unparsed_labels(1), None);
 }
