@@ -391,10 +391,7 @@ pub(crate) fn append_sample(
             || (last < phase_at && phase_at <= t)
     } {
         let range = (s.open_min(), s.open_max());
-        // The next chunk is expected to take as many bytes per sample as this one.
-        let expect = s.open.bytes().len() * SAMPLES_PER_CHUNK / n;
-        let full = std::mem::replace(&mut s.open, XorChunk::expecting(expect));
-        cut = Some((full, range.0, range.1));
+        cut = Some((std::mem::take(&mut s.open), range.0, range.1));
     }
     s.open.append(t, v);
     s.last_t = t;

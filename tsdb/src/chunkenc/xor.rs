@@ -15,8 +15,6 @@ pub struct XorChunk {
     v: u64,
     leading: u8,
     trailing: u8,
-    /// The expected length of the full chunk (0: unknown), which sizes its buffer's growth.
-    expect: u16,
 }
 
 impl Default for XorChunk {
@@ -28,25 +26,14 @@ impl Default for XorChunk {
 impl XorChunk {
     /// An empty chunk.
     pub fn new() -> XorChunk {
-        XorChunk::expecting(0)
-    }
-
-    /// An empty chunk expected to reach about `len` bytes when full (e.g. the size of the
-    /// series' previous chunk): its buffer grows to half of that, then to all of it, instead of
-    /// in small steps. Only memory and speed depend on the guess.
-    pub fn expecting(len: usize) -> XorChunk {
-        let expect = len.min(MAX_EXPECT) as u16;
-        let mut bytes = Vec::with_capacity(first_capacity(expect));
-        bytes.extend_from_slice(&[0, 0]);
         XorChunk {
-            w: BitWriter::from_parts(bytes, 0),
+            w: BitWriter::from_parts(vec![0, 0], 0),
             num: 0,
             t: 0,
             t_delta: 0,
             v: 0,
             leading: 0xff,
             trailing: 0,
-            expect,
         }
     }
 
@@ -81,15 +68,16 @@ impl XorChunk {
             v,
             leading,
             trailing,
-            expect: 0,
         })
     }
 
     /// Appends a sample; timestamps must increase (the caller enforces it).
     pub fn append(&mut self, t: i64, v: f64) {
+        // An open chunk lives in memory until it is full: its bytes grow in small exact steps
+        // instead of doubling (a doubled buffer is a third empty on average).
         let b = &mut self.w.bytes;
         if b.capacity() - b.len() < MAX_APPEND_BYTES {
-            self.grow();
+            b.reserve_exact(MAX_APPEND_BYTES + GROW_BYTES);
         }
         let vb = v.to_bits();
         match self.num {
@@ -131,26 +119,6 @@ impl XorChunk {
         let n = self.num.to_be_bytes();
         self.w.bytes[0] = n[0];
         self.w.bytes[1] = n[1];
-    }
-
-    /// Makes room for at least one more append. An open chunk lives in memory until it is
-    /// full, so its buffer does not double (a doubled buffer is a third empty on average): it
-    /// grows in [`EXPECT_STEPS`] steps to the expected length, then in small exact steps.
-    #[cold]
-    fn grow(&mut self) {
-        let b = &mut self.w.bytes;
-        let expect = self.expect as usize;
-        let cap = if b.len() < expect {
-            let step = expect.div_ceil(EXPECT_STEPS);
-            ((b.len() / step + 1) * step).min(expect)
-        } else {
-            b.len() + GROW_BYTES
-        };
-        // A new buffer and a copy rather than `realloc`: glibc's realloc bypasses its
-        // per-thread cache and walks the free lists, where malloc and free mostly hit the cache.
-        let mut grown = Vec::with_capacity(cap + MAX_APPEND_BYTES);
-        grown.extend_from_slice(b);
-        *b = grown;
     }
 
     /// Writes `v` as a varint (bytes at the current bit position, as Prometheus does).
@@ -219,20 +187,8 @@ impl XorChunk {
 /// Most bytes one append adds: a 64-bit timestamp delta-of-delta (68 bits) and a value with
 /// new leading and trailing zero counts (77 bits), with a partly filled last byte.
 const MAX_APPEND_BYTES: usize = 20;
-/// Extra bytes an open chunk's buffer grows by beyond the room for one append, once past its
-/// expected length (or without one).
+/// Extra bytes an open chunk's buffer grows by beyond the room for one append.
 const GROW_BYTES: usize = 32;
-/// Largest expected chunk length taken as a sizing hint.
-const MAX_EXPECT: usize = 4096;
-
-/// Steps in which an open chunk's buffer grows to its expected length.
-const EXPECT_STEPS: usize = 3;
-
-/// The first capacity of a chunk expected to reach `expect` bytes: the first of its growth
-/// steps, or without one the count header and room for an append plus [`GROW_BYTES`].
-fn first_capacity(expect: u16) -> usize {
-    (2 + GROW_BYTES).max((expect as usize).div_ceil(EXPECT_STEPS)) + MAX_APPEND_BYTES
-}
 
 /// True when `x` fits the signed `nbits` range Prometheus uses for dod buckets.
 fn bit_range(x: i64, nbits: u8) -> bool {
@@ -372,28 +328,6 @@ mod tests {
             }
             let got: Vec<_> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
             prop_assert_eq!(got, want);
-        }
-
-        #[test]
-        fn expected_length_changes_only_the_buffer(expect in 0usize..6000, n in 1usize..240, vals in proptest::collection::vec(any::<u64>(), 240)) {
-            let (mut plain, mut sized) = (XorChunk::new(), XorChunk::expecting(expect));
-            let mut grows = 0;
-            for (i, &v) in vals.iter().take(n).enumerate() {
-                let v = if i % 4 == 0 { i as f64 } else { f64::from_bits(v) };
-                let cap = sized.w.bytes.capacity();
-                plain.append(i as i64 * 15_000, v);
-                sized.append(i as i64 * 15_000, v);
-                grows += usize::from(sized.w.bytes.capacity() != cap);
-                let len = sized.bytes().len();
-                // Never more than one growth step (or the small step) beyond what is used.
-                let step = expect.min(MAX_EXPECT).div_ceil(EXPECT_STEPS).max(GROW_BYTES + 2);
-                prop_assert!(sized.w.bytes.capacity() <= len + step + MAX_APPEND_BYTES);
-            }
-            prop_assert_eq!(plain.bytes(), sized.bytes());
-            // A good guess grows the buffer at most once per step.
-            if sized.bytes().len() <= expect && expect <= MAX_EXPECT {
-                prop_assert!(grows <= EXPECT_STEPS, "{} growths", grows);
-            }
         }
 
         #[test]
