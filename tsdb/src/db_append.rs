@@ -240,15 +240,7 @@ impl Db {
         // The series' labels for a rejection message: as given, or from the head.
         let name = |ms: &MemSeries| match labels {
             Some(l) => Labels::from_pairs(l),
-            None => Labels::from_sorted(
-                ms.labels
-                    .iter()
-                    .map(|(n, v)| crate::labels::Label {
-                        name: symbols.get_shared(n),
-                        value: symbols.get_shared(v),
-                    })
-                    .collect(),
-            ),
+            None => symbols.labels(&ms.labels),
         };
         let (window, bd) = (
             self.opts.out_of_order_window_ms,

@@ -64,6 +64,18 @@ impl Symbols {
     pub(crate) fn get_shared(&self, id: u32) -> Arc<str> {
         self.strings[id as usize].clone()
     }
+
+    /// The label set coded as `ids`, as owned strings.
+    pub(crate) fn labels(&self, ids: &crate::label_ids::LabelIds) -> Labels {
+        Labels::from_sorted(
+            ids.iter()
+                .map(|(n, v)| Label {
+                    name: self.get_shared(n),
+                    value: self.get_shared(v),
+                })
+                .collect(),
+        )
+    }
 }
 
 /// One in-memory series (120 bytes: everything variable-sized is behind one pointer).
@@ -281,15 +293,7 @@ impl HeadIndex {
 
     /// The label set of a series as owned strings.
     pub fn labels_of(&self, s: &MemSeries) -> Labels {
-        Labels::from_sorted(
-            s.labels
-                .iter()
-                .map(|(n, v)| Label {
-                    name: self.symbols.get_shared(n),
-                    value: self.symbols.get_shared(v),
-                })
-                .collect(),
-        )
+        self.symbols.labels(&s.labels)
     }
 
     /// Fingerprint of a stored series' labels.
