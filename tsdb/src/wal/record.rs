@@ -136,14 +136,11 @@ fn decode_sample_columns(p: &[u8]) -> Option<Vec<SampleRecord>> {
     if planes.len() != 8 * n {
         return None;
     }
-    let mut bits = vec![0u64; n];
+    // Each value's bits accumulate in place, a plane (byte) at a time.
     for plane in planes.chunks_exact(n) {
-        for (v, &b) in bits.iter_mut().zip(plane) {
-            *v = *v << 8 | u64::from(b);
+        for (r, &b) in out.iter_mut().zip(plane) {
+            r.v = f64::from_bits(r.v.to_bits() << 8 | u64::from(b));
         }
-    }
-    for (r, v) in out.iter_mut().zip(bits) {
-        r.v = f64::from_bits(v);
     }
     Some(out)
 }
