@@ -49,6 +49,9 @@ fn parse_inner(text: &str, om: bool) -> Result<Vec<ParsedFamily>, Error> {
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut eof = false;
     for (i, line) in text.lines().enumerate() {
+        // Carriage returns end a line alike whether a newline follows or the text ends
+        // (`lines` strips one only before a newline).
+        let line = line.trim_end_matches('\r');
         let lineno = i + 1;
         let err = |msg: &str| Error::Syntax {
             line: lineno,

@@ -183,3 +183,19 @@ fn openmetrics_round_trips_through_parser() {
     nb.sort();
     assert_eq!(na, nb, "same samples from both formats");
 }
+
+#[test]
+fn carriage_returns_end_lines_with_or_without_a_newline() {
+    // Found by the expo_parse fuzz target: a HELP line ending in `\r` at the end of the text
+    // kept it, and its rendering (`\r\n`) parsed back without it.
+    for text in [
+        "# HELP m some help\r",
+        "# HELP m some help\r\n",
+        "# HELP m some help\r\r\n",
+    ] {
+        let fams = parse(&format!("m 1\n{text}")).unwrap();
+        assert_eq!(fams[0].help.as_deref(), Some("some help"), "{text:?}");
+    }
+    let fams = parse("m 7\r\r").unwrap();
+    assert_eq!(fams[0].samples[0].value, 7.0);
+}
