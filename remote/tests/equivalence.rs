@@ -5,9 +5,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use prost::Message;
-use remote::{
-    parse_labels, parse_write_request, parse_write_request_lazy, prompb, WriteRequestRef,
-};
+use remote::{parse_write_request, prompb, WriteRequestRef};
 
 fn label_name() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -76,31 +74,6 @@ fn request() -> impl Strategy<Value = prompb::WriteRequest> {
         timeseries,
         metadata: vec![],
     })
-}
-
-/// The lazy parse with every unparsed label set parsed afterwards, normalised.
-fn lazy_then_labels(buf: &[u8]) -> Result<Norm, remote::DecodeError> {
-    let mut out = WriteRequestRef::new();
-    parse_write_request_lazy(buf, &mut out)?;
-    let mut norm = Vec::new();
-    for (i, (ls, ss)) in out.series().enumerate() {
-        let mut labels = Vec::new();
-        match out.unparsed_labels(i) {
-            Some(span) => {
-                assert!(ls.is_empty(), "unparsed series {i} has labels");
-                parse_labels(buf, span, i, &mut labels)?;
-            }
-            None => labels.extend_from_slice(ls),
-        }
-        norm.push((
-            labels
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            ss.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
-        ));
-    }
-    Ok(norm)
 }
 
 /// The contract between the parsers on arbitrary bytes.

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use remote::prompb;
-use remote::WriteRequestRef;
+use remote::{parse_labels, parse_write_request_lazy, WriteRequestRef};
 
 /// Labels and samples of one series in comparable form (values as bit patterns, NaN-safe).
 pub type Norm = Vec<(Vec<(String, String)>, Vec<(i64, u64)>)>;
@@ -127,4 +127,29 @@ pub fn typical_request(n: usize, labels: usize) -> prompb::WriteRequest {
         timeseries,
         metadata: vec![],
     }
+}
+
+/// The lazy parse with every unparsed label set parsed afterwards, normalised.
+pub fn lazy_then_labels(buf: &[u8]) -> Result<Norm, remote::DecodeError> {
+    let mut out = WriteRequestRef::new();
+    parse_write_request_lazy(buf, &mut out)?;
+    let mut norm = Vec::new();
+    for (i, (ls, ss)) in out.series().enumerate() {
+        let mut labels = Vec::new();
+        match out.unparsed_labels(i) {
+            Some(span) => {
+                assert!(ls.is_empty(), "unparsed series {i} has labels");
+                parse_labels(buf, span, i, &mut labels)?;
+            }
+            None => labels.extend_from_slice(ls),
+        }
+        norm.push((
+            labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ss.iter().map(|&(t, v)| (t, v.to_bits())).collect(),
+        ));
+    }
+    Ok(norm)
 }
