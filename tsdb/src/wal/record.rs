@@ -145,6 +145,81 @@ fn decode_sample_columns(p: &[u8]) -> Option<Vec<SampleRecord>> {
     Some(out)
 }
 
+/// What a checkpoint needs of a column-layout Samples payload, read without its values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleSpan {
+    /// Samples in the payload.
+    pub n: usize,
+    /// Oldest timestamp (`i64::MAX` when empty).
+    pub min_t: i64,
+    /// Newest timestamp (`i64::MIN` when empty).
+    pub max_t: i64,
+    /// True when `keep` held for every sample's ref.
+    pub all_kept: bool,
+}
+
+/// Reads the refs and times of a column-layout Samples payload ([`encode_samples`]), skipping
+/// its values; None exactly when [`decode_record`] finds the payload malformed.
+pub fn sample_columns_span(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<SampleSpan> {
+    if p.is_empty() {
+        return Some(SampleSpan {
+            n: 0,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            all_kept: true,
+        });
+    }
+    let mut pos = 0;
+    let n = get_uvarint(p, &mut pos)? as usize;
+    if n == 0 || n > p.len() / 8 {
+        return None;
+    }
+    let mut series_ref = get_uvarint(p, &mut pos)?;
+    let mut t = get_varint(p, &mut pos)?;
+    let mut all_kept = keep(series_ref);
+    for _ in 1..n {
+        series_ref = series_ref.wrapping_add(get_varint(p, &mut pos)? as u64);
+        all_kept &= keep(series_ref);
+    }
+    let (mut min_t, mut max_t) = (t, t);
+    for _ in 1..n {
+        t = t.wrapping_add(get_varint(p, &mut pos)?);
+        min_t = min_t.min(t);
+        max_t = max_t.max(t);
+    }
+    (p.len() - pos == 8 * n).then_some(SampleSpan {
+        n,
+        min_t,
+        max_t,
+        all_kept,
+    })
+}
+
+/// The number of series in a Series payload and whether `keep` holds for all of them, read
+/// without building labels; None exactly when [`decode_record`] finds the payload malformed.
+pub fn series_all_kept(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<(usize, bool)> {
+    let mut pos = 0;
+    let (mut count, mut all) = (0, true);
+    while pos < p.len() {
+        all &= keep(get_uvarint(p, &mut pos)?);
+        count += 1;
+        let n = get_uvarint(p, &mut pos)? as usize;
+        if n > p.len() {
+            return None;
+        }
+        let mut prev: Option<&str> = None;
+        for _ in 0..n {
+            let name = read_str(p, &mut pos)?;
+            read_str(p, &mut pos)?;
+            if prev.is_some_and(|x| x >= name) {
+                return None;
+            }
+            prev = Some(name);
+        }
+    }
+    Some((count, all))
+}
+
 /// Decodes a row-layout Samples payload of earlier versions: refs and timestamps as deltas
 /// to the first sample, each followed by its value's raw bits; None when malformed.
 fn decode_sample_rows(p: &[u8]) -> Option<Vec<SampleRecord>> {
@@ -318,14 +393,81 @@ mod tests {
             let bits = |v: &[SampleRecord]| v.iter().map(|r| (r.series_ref, r.t, r.v.to_bits())).collect::<Vec<_>>();
             proptest::prop_assert_eq!(bits(&got), bits(&recs));
             for n in 0..b.len() {
-                let _ = decode_record(RECORD_SAMPLES, &b[..n]);
+                span_agrees_with_decode(&b[..n])?;
             }
+            span_agrees_with_decode(&b)?;
         }
 
         #[test]
         fn garbage_sample_payloads_never_panic(p in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let _ = decode_record(RECORD_SAMPLES, &p);
+            span_agrees_with_decode(&p)?;
             let _ = decode_record(RECORD_SAMPLES_ROWS, &p);
+            proptest::prop_assert_eq!(
+                series_all_kept(&p, |_| true).is_some(),
+                decode_record(RECORD_SERIES, &p).is_some()
+            );
         }
+    }
+
+    #[test]
+    fn series_all_kept_agrees_with_decode() {
+        let s = vec![
+            SeriesRecord {
+                series_ref: 4,
+                labels: Labels::from_pairs(&[("__name__", "up"), ("job", "a")]),
+            },
+            SeriesRecord {
+                series_ref: 9,
+                labels: Labels::from_pairs(&[("x", "é")]),
+            },
+        ];
+        let mut b = Vec::new();
+        encode_series(&s, &mut b);
+        assert_eq!(series_all_kept(&b, |r| r < 10), Some((2, true)));
+        assert_eq!(
+            series_all_kept(&b, |r| r.is_multiple_of(2)),
+            Some((2, false))
+        );
+        assert_eq!(series_all_kept(&[], |_| false), Some((0, true)));
+        // Every truncation, and label names out of order, agree with decoding.
+        let mut bad = Vec::new();
+        encode_series_refs(1, &[("b", "1"), ("a", "2")], &mut bad);
+        let mut cases: Vec<Vec<u8>> = (0..b.len()).map(|n| b[..n].to_vec()).collect();
+        cases.push(bad);
+        // Invalid UTF-8 in a value.
+        let mut utf = b.clone();
+        let at = utf.len() - 1;
+        utf[at] = 0xff;
+        cases.push(utf);
+        for c in cases {
+            assert_eq!(
+                series_all_kept(&c, |_| true).is_some(),
+                decode_record(RECORD_SERIES, &c).is_some(),
+                "{c:?}"
+            );
+        }
+    }
+
+    /// `sample_columns_span` fails exactly when decoding does, else describes the decoded samples.
+    fn span_agrees_with_decode(p: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        // Keeps even refs only.
+        let keep = |r: u64| r.is_multiple_of(2);
+        let span = sample_columns_span(p, keep);
+        match decode_record(RECORD_SAMPLES, p) {
+            Some(Record::Samples(v)) => {
+                let want = SampleSpan {
+                    n: v.len(),
+                    min_t: v.iter().map(|r| r.t).min().unwrap_or(i64::MAX),
+                    max_t: v.iter().map(|r| r.t).max().unwrap_or(i64::MIN),
+                    all_kept: v.iter().all(|r| keep(r.series_ref)),
+                };
+                proptest::prop_assert_eq!(span, Some(want));
+            }
+            other => {
+                proptest::prop_assert_eq!(other, None);
+                proptest::prop_assert_eq!(span, None);
+            }
+        }
+        Ok(())
     }
 }

@@ -5,8 +5,8 @@ use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::record::{
-    decode_record, encode_samples, encode_series, Record, RECORD_OOO_SAMPLES, RECORD_SAMPLES,
-    RECORD_SERIES, RECORD_TOMBSTONES,
+    decode_record, encode_samples, encode_series, sample_columns_span, series_all_kept, Record,
+    RECORD_OOO_SAMPLES, RECORD_SAMPLES, RECORD_SERIES, RECORD_TOMBSTONES,
 };
 use crate::db::fsync_dir;
 use crate::error::Error;
@@ -121,7 +121,7 @@ fn scan(
     path: &Path,
     mut r: impl Read,
     size: u64,
-    mut f: impl FnMut(u8, &[u8]) -> Result<(), Error>,
+    mut f: impl FnMut(u8, &[u8], &[u8]) -> Result<(), Error>,
 ) -> Result<(usize, bool), Error> {
     let io = |e| Error::io(path, e);
     let mut hdr = [0u8; HEADER_LEN];
@@ -168,9 +168,9 @@ fn scan(
             if d.decompress_to_buffer(payload, &mut zbuf).is_err() {
                 return Ok((off, true));
             }
-            f(typ & !COMPRESSED, &zbuf)?;
+            f(typ & !COMPRESSED, &zbuf, &rec)?;
         } else {
-            f(typ, payload)?;
+            f(typ, payload, &rec)?;
         }
         off += 8 + len;
     }
@@ -204,21 +204,36 @@ fn replay_file(
     stats: &mut ReplayStats,
     f: &mut impl FnMut(Record) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let mut records = 0;
+    read_file(path, last, stats, |typ, payload, _| {
+        let Some(r) = decode_record(typ, payload) else {
+            return Ok(false);
+        };
+        records += 1;
+        f(r)?;
+        Ok(true)
+    })?;
+    stats.records += records;
+    Ok(())
+}
+
+/// Walks the records of one segment as [`replay_file`] does, handing `f` each record's type,
+/// payload and stored bytes; `f` answers whether the record could be decoded.
+fn read_file(
+    path: &Path,
+    last: bool,
+    stats: &mut ReplayStats,
+    mut f: impl FnMut(u8, &[u8], &[u8]) -> Result<bool, Error>,
+) -> Result<(), Error> {
     let (reader, size) = open_segment(path)?;
     let mut bad_record: Option<usize> = None;
     let mut pos_err = 0usize;
-    let (valid, torn) = scan(path, reader, size, |typ, payload| {
+    let (valid, torn) = scan(path, reader, size, |typ, payload, stored| {
         pos_err += 1;
-        match decode_record(typ, payload) {
-            Some(r) => {
-                stats.records += 1;
-                f(r)
-            }
-            None => {
-                bad_record.get_or_insert(pos_err);
-                Ok(())
-            }
+        if !f(typ, payload, stored)? {
+            bad_record.get_or_insert(pos_err);
         }
+        Ok(())
     })?;
     stats.segments += 1;
     if let Some(n) = bad_record {
@@ -344,7 +359,7 @@ impl Wal {
         if let Some(&last) = segs.last() {
             let path = seg_path(dir, last);
             let (reader, size) = open_segment(&path)?;
-            let (valid, torn) = scan(&path, reader, size, |_, _| Ok(()))?;
+            let (valid, torn) = scan(&path, reader, size, |_, _, _| Ok(()))?;
             if torn {
                 let f = OpenOptions::new()
                     .write(true)
@@ -404,6 +419,23 @@ impl Wal {
         self.buf.extend_from_slice(&crc.to_le_bytes());
         self.buf.push(typ);
         self.buf.extend_from_slice(body);
+        Ok(())
+    }
+
+    /// Buffers a record as another segment stored it (type byte, then the payload as stored,
+    /// compressed or not), so that a checkpoint keeps a record without re-encoding it.
+    fn log_stored(&mut self, stored: &[u8]) -> Result<(), Error> {
+        let rec_len = (8 + stored.len()) as u64;
+        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes
+            && self.size + self.buf.len() as u64 > HEADER_LEN as u64
+        {
+            self.cut_segment()?;
+        }
+        self.buf
+            .extend_from_slice(&(stored.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&crc32c::crc32c(stored).to_le_bytes());
+        self.buf.extend_from_slice(stored);
         Ok(())
     }
 
@@ -497,6 +529,47 @@ pub fn checkpoint(
         },
     )?;
     let mut payload = Vec::new();
+    // Series records whose series are all kept are copied as stored; sample records wholly
+    // before `mint` are dropped, and those wholly at or after it whose series are all kept
+    // are copied as stored, without decoding their values. The others are decoded,
+    // filtered and encoded again.
+    let copy = |typ: u8,
+                p: &[u8],
+                stored: &[u8],
+                out: &mut Wal,
+                stats: &mut CheckpointStats|
+     -> Result<Option<bool>, Error> {
+        if typ == RECORD_SERIES {
+            return Ok(match series_all_kept(p, &keep_series) {
+                None => Some(false),
+                Some((n, true)) => {
+                    stats.series += n as u64;
+                    if n > 0 {
+                        out.log_stored(stored)?;
+                        out.flush()?;
+                    }
+                    Some(true)
+                }
+                Some((_, false)) => None,
+            });
+        }
+        if typ != RECORD_SAMPLES && typ != RECORD_OOO_SAMPLES {
+            return Ok(None);
+        }
+        let Some(span) = sample_columns_span(p, &keep_series) else {
+            return Ok(Some(false));
+        };
+        if span.n == 0 || span.max_t < mint {
+            return Ok(Some(true));
+        }
+        if span.min_t >= mint && span.all_kept {
+            stats.samples += span.n as u64;
+            out.log_stored(stored)?;
+            out.flush()?;
+            return Ok(Some(true));
+        }
+        Ok(None)
+    };
     let mut write =
         |rec: Record, out: &mut Wal, stats: &mut CheckpointStats| -> Result<(), Error> {
             payload.clear();
@@ -534,17 +607,26 @@ pub fn checkpoint(
             out.flush()
         };
     let mut rs = ReplayStats::default();
+    let mut files: Vec<(PathBuf, bool)> = Vec::new();
     if let Some((_, p)) = &prev {
         let cs = list_segments(p)?;
-        for (k, s) in cs.iter().enumerate() {
-            replay_file(&seg_path(p, *s), k + 1 == cs.len(), &mut rs, &mut |r| {
-                write(r, &mut out, &mut stats)
-            })?;
-        }
+        files.extend(
+            cs.iter()
+                .enumerate()
+                .map(|(k, s)| (seg_path(p, *s), k + 1 == cs.len())),
+        );
     }
-    for s in &segs {
-        replay_file(&seg_path(dir, *s), false, &mut rs, &mut |r| {
-            write(r, &mut out, &mut stats)
+    files.extend(segs.iter().map(|s| (seg_path(dir, *s), false)));
+    for (path, last) in files {
+        read_file(&path, last, &mut rs, |typ, p, stored| {
+            if let Some(decodable) = copy(typ, p, stored, &mut out, &mut stats)? {
+                return Ok(decodable);
+            }
+            let Some(r) = decode_record(typ, p) else {
+                return Ok(false);
+            };
+            write(r, &mut out, &mut stats)?;
+            Ok(true)
         })?;
     }
     out.sync()?;
@@ -566,7 +648,7 @@ pub fn checkpoint(
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{encode_series_refs, SampleRecord};
+    use super::super::record::{encode_series_refs, SampleRecord, SeriesRecord};
     use super::*;
 
     fn samples(r: u64, t: i64) -> Vec<u8> {
@@ -699,5 +781,84 @@ mod tests {
         let upto2 = w.cut_segment().unwrap() - 1;
         checkpoint(dir.path(), upto2, |_| true, 0).unwrap();
         assert!(!dir.path().join(format!("checkpoint.{upto:08}")).exists());
+    }
+
+    #[test]
+    fn checkpoint_drops_copies_or_filters_sample_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        let mint = 1000;
+        // Series 3 is not kept. Records of 100 samples are compressed, of 2 are not.
+        let cases: [(&[u64], i64, i64, bool); 7] = [
+            (&[1, 2], 0, 900, false),     // wholly before mint: dropped
+            (&[1, 2], 1000, 1990, false), // wholly after, series kept: copied
+            (&[1, 2], 950, 1040, false),  // straddles mint: filtered
+            (&[1, 3], 1000, 1990, false), // a series not kept: filtered
+            (&[2, 1], 2000, 2990, true),  // out-of-order record: copied
+            (&[1], 3000, 3001, false),    // short, uncompressed: copied
+            (&[2, 3], 3000, 3001, true),  // short, a series not kept: filtered
+        ];
+        let mut want = Vec::new();
+        // Series records: all kept (copied), one not kept (filtered).
+        for refs in [[1u64, 2], [3, 2]] {
+            let recs: Vec<SeriesRecord> = refs
+                .iter()
+                .map(|&r| SeriesRecord {
+                    series_ref: r,
+                    labels: crate::labels::Labels::from_pairs(&[("a", &r.to_string())]),
+                })
+                .collect();
+            let mut b = Vec::new();
+            encode_series(&recs, &mut b);
+            w.log(RECORD_SERIES, &b).unwrap();
+            want.push(Record::Series(
+                recs.into_iter().filter(|s| s.series_ref != 3).collect(),
+            ));
+        }
+        for (refs, from, to, ooo) in cases {
+            let n = (to - from + 1) as usize;
+            let step = if n > 2 { 10 } else { 1 };
+            let recs: Vec<SampleRecord> = (0..n.min(100))
+                .map(|i| SampleRecord {
+                    series_ref: refs[i % refs.len()],
+                    t: from + i as i64 * step,
+                    v: (i as f64).sqrt(),
+                })
+                .collect();
+            let kind = if ooo {
+                Record::OooSamples as fn(Vec<SampleRecord>) -> Record
+            } else {
+                Record::Samples
+            };
+            let kept: Vec<SampleRecord> = recs
+                .iter()
+                .filter(|s| s.t >= mint && s.series_ref != 3)
+                .copied()
+                .collect();
+            if !kept.is_empty() {
+                want.push(kind(kept));
+            }
+            let mut b = Vec::new();
+            encode_samples(&recs, &mut b);
+            let typ = if ooo {
+                RECORD_OOO_SAMPLES
+            } else {
+                RECORD_SAMPLES
+            };
+            w.log(typ, &b).unwrap();
+        }
+        let upto = w.cut_segment().unwrap() - 1;
+        let st = checkpoint(dir.path(), upto, |r| r != 3, mint).unwrap();
+        let (got, _) = collect(dir.path());
+        assert_eq!(got, want);
+        let kept: usize = want
+            .iter()
+            .map(|r| match r {
+                Record::Samples(v) | Record::OooSamples(v) => v.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(st.samples, kept as u64);
+        assert_eq!(st.series, 3);
     }
 }
