@@ -139,6 +139,21 @@ struct Plan {
 
 /// Chooses the window of residuals packed in bits (the rest stored apart) of least size.
 fn plan(r: &[i64], scratch: &mut Vec<i64>) -> Plan {
+    // Equal residuals (regular timestamps, constant series): the window of that one value
+    // with no exceptions, which `plan_search` finds first and nothing else beats (an
+    // exception only adds bits).
+    if let Some(&v) = r.first().filter(|&&v| r.iter().all(|&x| x == v)) {
+        return Plan {
+            lo: v,
+            hi: v,
+            bits: 8.0 * (uvarint_len(zigzag(v)) + 2) as f64,
+        };
+    }
+    plan_search(r, scratch)
+}
+
+/// [`plan`] by trying every split of up to `MAX_EXCEPTIONS` outliers between the two ends.
+fn plan_search(r: &[i64], scratch: &mut Vec<i64>) -> Plan {
     let c = r.len();
     let e = MAX_EXCEPTIONS.min(c / 8);
     // The e + 1 smallest (ascending) and the e + 1 largest (descending).
@@ -425,6 +440,18 @@ mod tests {
             proptest::prop_assert_eq!(&lows[..], &sorted[..k]);
             let top: Vec<i64> = sorted.iter().rev().take(k).copied().collect();
             proptest::prop_assert_eq!(highs, top);
+        }
+    }
+
+    #[test]
+    fn equal_residuals_plan_as_the_search_does() {
+        for v in [0, 1, -1, 15_000, 4096, i64::MIN, i64::MAX, -(1 << 40)] {
+            for len in [1, 2, 7, 8, 17, 119, 480, 1440] {
+                let r = vec![v; len];
+                let (a, b) = (plan(&r, &mut Vec::new()), plan_search(&r, &mut Vec::new()));
+                assert_eq!((a.lo, a.hi), (b.lo, b.hi), "{v} × {len}");
+                assert_eq!(a.bits.to_bits(), b.bits.to_bits(), "{v} × {len}");
+            }
         }
     }
 
