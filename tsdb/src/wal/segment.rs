@@ -116,7 +116,9 @@ fn last_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>, Error> {
 }
 
 /// Walks the records of one segment, read as a stream (memory: the largest record, not the
-/// file); returns the length of the valid prefix and whether a torn or corrupt record ends it.
+/// file), handing `f` each record's type (without the compression flag), payload (decompressed)
+/// and bytes as stored; returns the length of the valid prefix and whether a torn or corrupt
+/// record ends it.
 fn scan(
     path: &Path,
     mut r: impl Read,
@@ -532,7 +534,8 @@ pub fn checkpoint(
     // Series records whose series are all kept are copied as stored; sample records wholly
     // before `mint` are dropped, and those wholly at or after it whose series are all kept
     // are copied as stored, without decoding their values. The others are decoded,
-    // filtered and encoded again.
+    // filtered and encoded again. `copy` answers Some(whether the record decodes) when it
+    // handled the record, None when the record takes that last way.
     let copy = |typ: u8,
                 p: &[u8],
                 stored: &[u8],
