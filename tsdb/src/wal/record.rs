@@ -100,44 +100,84 @@ pub fn encode_samples(recs: &[SampleRecord], buf: &mut Vec<u8>) {
     }
 }
 
+/// A non-empty column-layout Samples payload ([`encode_samples`]), read column by column:
+/// [`Columns::refs`], then [`Columns::times`], then [`Columns::values`].
+struct Columns<'a> {
+    p: &'a [u8],
+    pos: usize,
+    n: usize,
+    ref0: u64,
+    t0: i64,
+}
+
+impl<'a> Columns<'a> {
+    /// Reads the count and the first ref and time; None when malformed.
+    fn open(p: &'a [u8]) -> Option<Columns<'a>> {
+        let mut pos = 0;
+        let n = get_uvarint(p, &mut pos)? as usize;
+        // Every sample takes at least its eight value bytes.
+        if n == 0 || n > p.len() / 8 {
+            return None;
+        }
+        let ref0 = get_uvarint(p, &mut pos)?;
+        let t0 = get_varint(p, &mut pos)?;
+        Some(Columns {
+            p,
+            pos,
+            n,
+            ref0,
+            t0,
+        })
+    }
+
+    /// Hands `f` every sample's ref in order.
+    fn refs(&mut self, mut f: impl FnMut(u64)) -> Option<()> {
+        let mut r = self.ref0;
+        f(r);
+        for _ in 1..self.n {
+            r = r.wrapping_add(get_varint(self.p, &mut self.pos)? as u64);
+            f(r);
+        }
+        Some(())
+    }
+
+    /// Hands `f` every sample's time in order (after [`Columns::refs`]).
+    fn times(&mut self, mut f: impl FnMut(i64)) -> Option<()> {
+        let mut t = self.t0;
+        f(t);
+        for _ in 1..self.n {
+            t = t.wrapping_add(get_varint(self.p, &mut self.pos)?);
+            f(t);
+        }
+        Some(())
+    }
+
+    /// The eight value planes (after [`Columns::times`]); None unless exactly `8 × n` bytes remain.
+    fn values(self) -> Option<&'a [u8]> {
+        let planes = self.p.get(self.pos..)?;
+        (planes.len() == 8 * self.n).then_some(planes)
+    }
+}
+
 /// Decodes a column-layout Samples payload ([`encode_samples`]); None when malformed.
 fn decode_sample_columns(p: &[u8]) -> Option<Vec<SampleRecord>> {
     if p.is_empty() {
         return Some(Vec::new());
     }
-    let mut pos = 0;
-    let n = get_uvarint(p, &mut pos)? as usize;
-    // Every sample takes at least its eight value bytes.
-    if n == 0 || n > p.len() / 8 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(n);
-    let mut series_ref = get_uvarint(p, &mut pos)?;
-    let t0 = get_varint(p, &mut pos)?;
-    out.push(SampleRecord {
-        series_ref,
-        t: t0,
-        v: 0.0,
-    });
-    for _ in 1..n {
-        series_ref = series_ref.wrapping_add(get_varint(p, &mut pos)? as u64);
+    let mut c = Columns::open(p)?;
+    let mut out = Vec::with_capacity(c.n);
+    c.refs(|series_ref| {
         out.push(SampleRecord {
             series_ref,
             t: 0,
             v: 0.0,
-        });
-    }
-    let mut t = t0;
-    for r in &mut out[1..] {
-        t = t.wrapping_add(get_varint(p, &mut pos)?);
-        r.t = t;
-    }
-    let planes = p.get(pos..)?;
-    if planes.len() != 8 * n {
-        return None;
-    }
+        })
+    })?;
+    let mut at = out.iter_mut();
+    c.times(|t| at.next().expect("BUG: one time per ref").t = t)?;
+    let n = c.n;
     // Each value's bits accumulate in place, a plane (byte) at a time.
-    for plane in planes.chunks_exact(n) {
+    for plane in c.values()?.chunks_exact(n) {
         for (r, &b) in out.iter_mut().zip(plane) {
             r.v = f64::from_bits(r.v.to_bits() << 8 | u64::from(b));
         }
@@ -169,25 +209,17 @@ pub fn sample_columns_span(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<Sampl
             all_kept: true,
         });
     }
-    let mut pos = 0;
-    let n = get_uvarint(p, &mut pos)? as usize;
-    if n == 0 || n > p.len() / 8 {
-        return None;
-    }
-    let mut series_ref = get_uvarint(p, &mut pos)?;
-    let mut t = get_varint(p, &mut pos)?;
-    let mut all_kept = keep(series_ref);
-    for _ in 1..n {
-        series_ref = series_ref.wrapping_add(get_varint(p, &mut pos)? as u64);
-        all_kept &= keep(series_ref);
-    }
-    let (mut min_t, mut max_t) = (t, t);
-    for _ in 1..n {
-        t = t.wrapping_add(get_varint(p, &mut pos)?);
+    let mut c = Columns::open(p)?;
+    let n = c.n;
+    let mut all_kept = true;
+    c.refs(|r| all_kept &= keep(r))?;
+    let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+    c.times(|t| {
         min_t = min_t.min(t);
         max_t = max_t.max(t);
-    }
-    (p.len() - pos == 8 * n).then_some(SampleSpan {
+    })?;
+    c.values()?;
+    Some(SampleSpan {
         n,
         min_t,
         max_t,
@@ -195,28 +227,39 @@ pub fn sample_columns_span(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<Sampl
     })
 }
 
-/// The number of series in a Series payload and whether `keep` holds for all of them, read
-/// without building labels; None exactly when [`decode_record`] finds the payload malformed.
-pub fn series_all_kept(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<(usize, bool)> {
+/// Walks a Series payload, handing `f` each series' ref and label pairs (names strictly
+/// ascending); None when malformed.
+fn walk_series<'a>(p: &'a [u8], mut f: impl FnMut(u64, &[(&'a str, &'a str)])) -> Option<()> {
     let mut pos = 0;
-    let (mut count, mut all) = (0, true);
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
     while pos < p.len() {
-        all &= keep(get_uvarint(p, &mut pos)?);
-        count += 1;
+        let series_ref = get_uvarint(p, &mut pos)?;
         let n = get_uvarint(p, &mut pos)? as usize;
         if n > p.len() {
             return None;
         }
-        let mut prev: Option<&str> = None;
+        pairs.clear();
         for _ in 0..n {
             let name = read_str(p, &mut pos)?;
-            read_str(p, &mut pos)?;
-            if prev.is_some_and(|x| x >= name) {
+            let value = read_str(p, &mut pos)?;
+            if pairs.last().is_some_and(|&(prev, _)| prev >= name) {
                 return None;
             }
-            prev = Some(name);
+            pairs.push((name, value));
         }
+        f(series_ref, &pairs);
     }
+    Some(())
+}
+
+/// The number of series in a Series payload and whether `keep` holds for all of them, read
+/// without building labels; None exactly when [`decode_record`] finds the payload malformed.
+pub fn series_all_kept(p: &[u8], keep: impl Fn(u64) -> bool) -> Option<(usize, bool)> {
+    let (mut count, mut all) = (0, true);
+    walk_series(p, |series_ref, _| {
+        all &= keep(series_ref);
+        count += 1;
+    })?;
     Some((count, all))
 }
 
@@ -246,33 +289,17 @@ fn decode_sample_rows(p: &[u8]) -> Option<Vec<SampleRecord>> {
 
 /// Decodes a record payload of type `typ`; None when malformed.
 pub fn decode_record(typ: u8, p: &[u8]) -> Option<Record> {
-    let mut pos = 0;
     match typ {
         RECORD_SERIES => {
             let mut out = Vec::new();
-            while pos < p.len() {
-                let series_ref = get_uvarint(p, &mut pos)?;
-                let n = get_uvarint(p, &mut pos)? as usize;
-                if n > p.len() {
-                    return None;
-                }
-                let mut labels = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let name = read_str(p, &mut pos)?;
-                    let value = read_str(p, &mut pos)?;
-                    if labels
-                        .last()
-                        .is_some_and(|l: &Label| l.name.as_ref() >= name)
-                    {
-                        return None;
-                    }
-                    labels.push(Label::new(name, value));
-                }
+            walk_series(p, |series_ref, pairs| {
                 out.push(SeriesRecord {
                     series_ref,
-                    labels: Labels::from_sorted(labels),
-                });
-            }
+                    labels: Labels::from_sorted(
+                        pairs.iter().map(|&(n, v)| Label::new(n, v)).collect(),
+                    ),
+                })
+            })?;
             Some(Record::Series(out))
         }
         RECORD_SAMPLES => decode_sample_columns(p).map(Record::Samples),

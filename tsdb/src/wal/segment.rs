@@ -404,12 +404,7 @@ impl Wal {
         } else {
             payload.len()
         };
-        let rec_len = (REC_HEAD + body_len) as u64;
-        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes
-            && self.size + self.buf.len() as u64 > HEADER_LEN as u64
-        {
-            self.cut_segment()?;
-        }
+        self.make_room((REC_HEAD + body_len) as u64)?;
         let (typ, body): (u8, &[u8]) = if compress {
             (rec_type | COMPRESSED, &self.zbuf)
         } else {
@@ -424,15 +419,19 @@ impl Wal {
         Ok(())
     }
 
+    /// Starts a new segment when a record of `rec_len` bytes would not fit in this non-empty one.
+    fn make_room(&mut self, rec_len: u64) -> Result<(), Error> {
+        let used = self.size + self.buf.len() as u64;
+        if used + rec_len > self.opts.segment_bytes && used > HEADER_LEN as u64 {
+            self.cut_segment()?;
+        }
+        Ok(())
+    }
+
     /// Buffers a record as another segment stored it (type byte, then the payload as stored,
     /// compressed or not), so that a checkpoint keeps a record without re-encoding it.
     fn log_stored(&mut self, stored: &[u8]) -> Result<(), Error> {
-        let rec_len = (8 + stored.len()) as u64;
-        if self.size + self.buf.len() as u64 + rec_len > self.opts.segment_bytes
-            && self.size + self.buf.len() as u64 > HEADER_LEN as u64
-        {
-            self.cut_segment()?;
-        }
+        self.make_room((8 + stored.len()) as u64)?;
         self.buf
             .extend_from_slice(&(stored.len() as u32).to_le_bytes());
         self.buf
